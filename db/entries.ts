@@ -1,0 +1,200 @@
+// Every SQL statement on the `entries` table: the durable copy of upstream
+// records, their refresh errors and backoff, and the refresh lease.
+import type { Db } from './knex.js';
+
+export type EntryState = 'ok' | 'not-found' | 'none';
+
+export interface EntryRow {
+  id: string;
+  record: string | null;
+  hash: string | null;
+  related: string[];
+  fetchedAt: number | null;
+  state: EntryState;
+  errorCode: string | null;
+  error: string | null;
+  errorAt: number | null;
+  errorCount: number;
+  nextRefreshAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number;
+  leaseGeneration: number;
+}
+
+interface SqlRow {
+  id: string;
+  record: string | null;
+  hash: string | null;
+  related: string | null;
+  fetched_at: number | string | null;
+  state: EntryState;
+  error_code: string | null;
+  error: string | null;
+  error_at: number | string | null;
+  error_count: number;
+  next_refresh_at: number | string;
+  lease_owner: string | null;
+  lease_until: number | string;
+  lease_generation: number;
+}
+
+function fromSql(r: SqlRow): EntryRow {
+  return {
+    id: r.id,
+    record: r.record,
+    hash: r.hash,
+    related: r.related ? (JSON.parse(r.related) as string[]) : [],
+    fetchedAt: r.fetched_at === null ? null : Number(r.fetched_at),
+    state: r.state,
+    errorCode: r.error_code,
+    error: r.error,
+    errorAt: r.error_at === null ? null : Number(r.error_at),
+    errorCount: Number(r.error_count),
+    nextRefreshAt: Number(r.next_refresh_at),
+    leaseOwner: r.lease_owner,
+    leaseUntil: Number(r.lease_until),
+    leaseGeneration: Number(r.lease_generation),
+  };
+}
+
+export async function getEntry(db: Db, id: string): Promise<EntryRow | undefined> {
+  const row = (await db('entries').where({ id }).first()) as SqlRow | undefined;
+  return row && fromSql(row);
+}
+
+export async function getEntries(db: Db, ids: readonly string[]): Promise<EntryRow[]> {
+  if (ids.length === 0) return [];
+  const rows = (await db('entries').whereIn('id', ids)) as SqlRow[];
+  return rows.map(fromSql);
+}
+
+export interface Lease {
+  id: string;
+  owner: string;
+  generation: number;
+  /** Consecutive failures before this refresh, for the backoff of the next one. */
+  errorCount: number;
+}
+
+/**
+ * Claim the refresh lease of one entry in one conditional UPDATE: it succeeds only
+ * when no other lease is live and (unless forced) the entry is out of backoff and
+ * still stale, so a refresh another process just finished is not repeated.
+ * Creates the row first when the entry has never been seen.
+ */
+export async function claimLease(
+  db: Db,
+  claim: {
+    id: string;
+    owner: string;
+    now: number;
+    leaseMs: number;
+    /** Claim only if the record was fetched at or before this (still stale). */
+    staleBefore: number;
+    /** An operator's refresh: ignore backoff and freshness. */
+    force?: boolean;
+    create?: boolean;
+  },
+): Promise<Lease | undefined> {
+  const { id, owner, now } = claim;
+  if (claim.create) {
+    await db('entries').insert({ id, updated_at: now }).onConflict('id').ignore();
+  }
+  const query = db('entries')
+    .where({ id })
+    .andWhere('lease_until', '<', now)
+    .update(
+      {
+        lease_owner: owner,
+        lease_until: now + claim.leaseMs,
+        lease_generation: db.raw('lease_generation + 1'),
+        updated_at: now,
+      },
+      ['lease_generation', 'error_count'],
+    );
+  if (!claim.force) {
+    query
+      .andWhere('next_refresh_at', '<=', now)
+      .andWhere((q) => q.whereNull('fetched_at').orWhere('fetched_at', '<=', claim.staleBefore));
+  }
+  const rows = (await query) as Array<{ lease_generation: number; error_count: number }>;
+  const row = rows[0];
+  return row && { id, owner, generation: Number(row.lease_generation), errorCount: Number(row.error_count) };
+}
+
+function heldBy(db: Db, lease: Lease) {
+  return db('entries').where({ id: lease.id, lease_owner: lease.owner, lease_generation: lease.generation });
+}
+
+const released = { lease_owner: null, lease_until: 0 };
+
+/** Give a lease back unused (the pool was full). */
+export async function releaseLease(db: Db, lease: Lease, now: number): Promise<void> {
+  await heldBy(db, lease).update({ ...released, updated_at: now });
+}
+
+/** Store a good record; false when the lease was lost meanwhile (nothing stored). */
+export async function storeRecord(
+  db: Db,
+  lease: Lease,
+  now: number,
+  record: { record: string; hash: string; related: string[] },
+): Promise<boolean> {
+  const n = await heldBy(db, lease).update({
+    record: record.record,
+    hash: record.hash,
+    related: JSON.stringify(record.related),
+    fetched_at: now,
+    state: 'ok',
+    ...noError,
+    ...released,
+    updated_at: now,
+  });
+  return n > 0;
+}
+
+/** Upstream says the entry does not exist: forget the record, remember the answer. */
+export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<boolean> {
+  const n = await heldBy(db, lease).update({
+    record: null,
+    hash: null,
+    related: null,
+    fetched_at: now,
+    state: 'not-found',
+    ...noError,
+    ...released,
+    updated_at: now,
+  });
+  return n > 0;
+}
+
+const noError = { error_code: null, error: null, error_at: null, error_count: 0, next_refresh_at: 0 };
+
+/** Keep the last good record; record why the refresh failed and back off. */
+export async function storeFailure(
+  db: Db,
+  lease: Lease,
+  now: number,
+  failure: { code: string; message: string; nextRefreshAt: number },
+): Promise<boolean> {
+  const n = await heldBy(db, lease).update({
+    error_code: failure.code,
+    error: failure.message.slice(0, 4000),
+    error_at: now,
+    error_count: lease.errorCount + 1,
+    next_refresh_at: failure.nextRefreshAt,
+    ...released,
+    updated_at: now,
+  });
+  return n > 0;
+}
+
+/**
+ * The wait before the next refresh after `failures` consecutive failures: 1 s,
+ * doubling per failure, plus up to 25% jitter so entries that failed together
+ * do not retry together; capped at maxMs, and never under 1 s.
+ */
+export function backoffMs(failures: number, maxMs: number, random: () => number = Math.random): number {
+  const base = 1000 * 2 ** Math.min(Math.max(failures - 1, 0), 30);
+  return Math.max(1000, Math.min(maxMs, Math.round(base * (1 + 0.25 * random()))));
+}

@@ -1,0 +1,23 @@
+// Numbered, append-only migrations, each in its own transaction, run at start.
+// Listed in code (not found on disk) so the compiled and source trees agree.
+import type { Knex } from 'knex';
+import * as m001 from './migrations/001-entries.js';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '001-entries': m001,
+};
+
+const source: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).toSorted(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name] as Migration,
+};
+
+export async function migrate(db: Knex): Promise<void> {
+  await db.migrate.latest({ migrationSource: source, tableName: 'freshen_migrations' });
+}

@@ -1,0 +1,66 @@
+// The Koa application: one outermost middleware turns every error into an
+// answer (problem+json, or the friendly HTML page when the client prefers
+// HTML), then the routes.
+import Koa from 'koa';
+import { Router } from '@koa/router';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { FreshenError, MethodNotAllowed, NotFound, toFreshenError } from './errors.js';
+import type { Freshness } from './freshness.js';
+import { errorPage, HTML_HEADERS, wantsHtml } from './pages.js';
+import { entryRoutes } from './routes/entries.js';
+import { healthRoutes, type Readiness } from './routes/health.js';
+
+export interface AppDeps {
+  config: Config;
+  freshness: Freshness;
+  readiness: Readiness;
+  logger: Logger;
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa();
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.body == null && ctx.status === 404) throw new NotFound('There is nothing here.');
+      if (ctx.body == null && (ctx.status === 405 || ctx.status === 501)) {
+        throw new MethodNotAllowed(ctx.response.get('Allow') || 'GET, HEAD');
+      }
+    } catch (err) {
+      const error = toFreshenError(err);
+      if (error.status >= 500 && !(err instanceof FreshenError)) {
+        deps.logger.error({ err, method: ctx.method, url: ctx.url }, 'request failed');
+      }
+      writeError(ctx, error);
+    }
+  });
+
+  const router = new Router();
+  healthRoutes(router, deps.readiness);
+  entryRoutes(router, deps);
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}
+
+function writeError(ctx: Koa.Context, error: FreshenError): void {
+  ctx.status = error.status;
+  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.remove('ETag');
+  if (wantsHtml(ctx)) {
+    ctx.set(HTML_HEADERS);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = errorPage(error.status, error.title, error.detail);
+  } else {
+    ctx.type = 'application/problem+json';
+    ctx.body = JSON.stringify({
+      type: `urn:freshen:problem:${error.code}`,
+      title: error.title,
+      status: error.status,
+      detail: error.detail,
+      instance: ctx.path,
+    });
+  }
+}

@@ -1,0 +1,261 @@
+// The one place that reads process.env: every setting is parsed and validated
+// here (with zod), defaults applied, and the result frozen. Everything else
+// receives the Config object.
+import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { compileSchema } from '../workers/schema.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+export const BUNDLED_SCHEMA = resolve(root, 'demo/schema.json');
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly database: DatabaseConfig;
+  readonly updater: {
+    readonly minWorkers: number;
+    readonly maxWorkers: number;
+    readonly maxQueue: number;
+    readonly taskTimeoutMs: number;
+    readonly tasksPerWorker: number;
+  };
+  readonly upstream: {
+    /** URL template with `{id}`; undefined means "start the bundled demo upstream". */
+    readonly url: string | undefined;
+    readonly timeoutMs: number;
+    readonly maxBytes: number;
+    readonly schemaPath: string;
+  };
+  readonly entries: {
+    readonly ttlMs: number;
+    readonly maxStaleMs: number;
+    readonly backoffMaxMs: number;
+    readonly memoryMaxBytes: number;
+  };
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly adminToken: string | undefined;
+  readonly demo: { readonly latencyMs: number; readonly failureRate: number };
+}
+
+export type DatabaseConfig =
+  | { readonly client: 'sqlite'; readonly url: string; readonly filename: string }
+  | { readonly client: 'postgres'; readonly url: string };
+
+/** A bad setting: names the variable and what is allowed. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+// Each variable: its schema, and the words for "what is allowed" used in the error line.
+function integer(def: number, min: number, max: number) {
+  const allowed = `an integer from ${min} to ${max}`;
+  return {
+    allowed,
+    schema: z
+      .string()
+      .default(String(def))
+      .pipe(z.string().regex(/^-?\d+$/))
+      .transform(Number)
+      .pipe(z.number().int().min(min).max(max)),
+  };
+}
+
+function number(def: number, min: number, max: number) {
+  const allowed = `a number from ${min} to ${max}`;
+  return {
+    allowed,
+    schema: z
+      .string()
+      .default(String(def))
+      .pipe(z.string().regex(/^-?\d+(\.\d+)?$/))
+      .transform(Number)
+      .pipe(z.number().min(min).max(max)),
+  };
+}
+
+const cores = availableParallelism();
+
+const variables = {
+  PORT: integer(3000, 0, 65535),
+  HOST: { allowed: 'a host name or IP address', schema: z.string().min(1).default('127.0.0.1') },
+  DATABASE_URL: {
+    allowed: 'sqlite:<file path> or postgres://user:password@host:port/database',
+    schema: z
+      .string()
+      .default('sqlite:./data/freshen.sqlite')
+      .pipe(z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/)),
+  },
+  UPDATER_MIN_WORKERS: integer(1, 1, 256),
+  UPDATER_MAX_WORKERS: integer(cores, 1, 256),
+  UPDATER_MAX_QUEUE: integer(256, 0, 1_000_000),
+  UPDATER_TASK_TIMEOUT_MS: integer(10_000, 100, 600_000),
+  UPDATER_TASKS_PER_WORKER: integer(8, 1, 1000),
+  UPSTREAM_URL: {
+    allowed: 'an http:// or https:// URL with {id} in its path or query (not its host)',
+    schema: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || isUrlTemplate(v)),
+  },
+  UPSTREAM_TIMEOUT_MS: integer(5000, 1, 600_000),
+  UPSTREAM_MAX_BYTES: integer(1_048_576, 1, 1_073_741_824),
+  UPSTREAM_SCHEMA: {
+    allowed: 'the path of a readable JSON Schema file',
+    schema: z.string().default(BUNDLED_SCHEMA),
+  },
+  ENTRY_TTL_SECONDS: number(300, 0, 31_536_000),
+  ENTRY_MAX_STALE_SECONDS: number(86_400, 0, 31_536_000),
+  REFRESH_BACKOFF_MAX_SECONDS: number(300, 1, 86_400),
+  MEMORY_TIER_MAX_BYTES: integer(64 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
+  LOG_LEVEL: {
+    allowed: 'one of fatal, error, warn, info, debug, trace, silent',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  },
+  ADMIN_TOKEN: {
+    allowed: 'at least 16 characters',
+    schema: z.string().min(16).optional(),
+  },
+  DEMO_LATENCY_MS: integer(30, 0, 60_000),
+  DEMO_FAILURE_RATE: number(0, 0, 1),
+} as const;
+
+type Vars = { [K in keyof typeof variables]: z.output<(typeof variables)[K]['schema']> };
+
+function isUrlTemplate(value: string): boolean {
+  if (!value.includes('{id}')) return false;
+  try {
+    const url = new URL(value.replaceAll('{id}', 'x'));
+    // The id must never choose the host: every request goes to one origin.
+    const other = new URL(value.replaceAll('{id}', 'y'));
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === other.origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Parse an environment into a frozen Config; throws ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const vars: Partial<Record<string, unknown>> = {};
+  for (const [name, { allowed, schema }] of Object.entries(variables)) {
+    // An empty value means "unset", as in most shells' `VAR= cmd`.
+    const raw = env[name] === '' ? undefined : env[name];
+    const parsed = schema.safeParse(raw);
+    if (parsed.success) vars[name] = parsed.data;
+    else problems.push(`${name}=${JSON.stringify(raw)} is not allowed: expected ${allowed}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const v = vars as Vars;
+
+  if (v.UPDATER_MIN_WORKERS > v.UPDATER_MAX_WORKERS) {
+    problems.push(
+      `UPDATER_MIN_WORKERS=${v.UPDATER_MIN_WORKERS} is not allowed: expected at most UPDATER_MAX_WORKERS (${v.UPDATER_MAX_WORKERS})`,
+    );
+  }
+  if (v.ENTRY_MAX_STALE_SECONDS < v.ENTRY_TTL_SECONDS) {
+    problems.push(
+      `ENTRY_MAX_STALE_SECONDS=${v.ENTRY_MAX_STALE_SECONDS} is not allowed: expected at least ENTRY_TTL_SECONDS (${v.ENTRY_TTL_SECONDS})`,
+    );
+  }
+  const schemaProblem = checkSchemaFile(v.UPSTREAM_SCHEMA);
+  if (schemaProblem) {
+    problems.push(`UPSTREAM_SCHEMA=${JSON.stringify(v.UPSTREAM_SCHEMA)} is not allowed: ${schemaProblem}`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const config: Config = {
+    port: v.PORT,
+    host: v.HOST,
+    database: parseDatabaseUrl(v.DATABASE_URL),
+    updater: {
+      minWorkers: v.UPDATER_MIN_WORKERS,
+      maxWorkers: v.UPDATER_MAX_WORKERS,
+      maxQueue: v.UPDATER_MAX_QUEUE,
+      taskTimeoutMs: v.UPDATER_TASK_TIMEOUT_MS,
+      tasksPerWorker: v.UPDATER_TASKS_PER_WORKER,
+    },
+    upstream: {
+      url: v.UPSTREAM_URL,
+      timeoutMs: v.UPSTREAM_TIMEOUT_MS,
+      maxBytes: v.UPSTREAM_MAX_BYTES,
+      schemaPath: resolve(v.UPSTREAM_SCHEMA),
+    },
+    entries: {
+      ttlMs: Math.round(v.ENTRY_TTL_SECONDS * 1000),
+      maxStaleMs: Math.round(v.ENTRY_MAX_STALE_SECONDS * 1000),
+      backoffMaxMs: Math.round(v.REFRESH_BACKOFF_MAX_SECONDS * 1000),
+      memoryMaxBytes: v.MEMORY_TIER_MAX_BYTES,
+    },
+    logLevel: v.LOG_LEVEL,
+    adminToken: v.ADMIN_TOKEN,
+    demo: { latencyMs: v.DEMO_LATENCY_MS, failureRate: v.DEMO_FAILURE_RATE },
+  };
+  return deepFreeze(config);
+}
+
+function checkSchemaFile(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  try {
+    compileSchema(JSON.parse(text));
+  } catch (err) {
+    return `it is not a valid JSON Schema (${(err as Error).message.split('\n')[0]})`;
+  }
+  return undefined;
+}
+
+function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    // sqlite:./relative, sqlite:/absolute and sqlite:///absolute all name a file.
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    return { client: 'sqlite', url, filename: resolve(path) };
+  }
+  return { client: 'postgres', url };
+}
+
+/** The settings as an operator reads them: every variable, secrets masked. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  return {
+    PORT: config.port,
+    HOST: config.host,
+    DATABASE_URL: maskUrl(config.database.url),
+    UPDATER_MIN_WORKERS: config.updater.minWorkers,
+    UPDATER_MAX_WORKERS: config.updater.maxWorkers,
+    UPDATER_MAX_QUEUE: config.updater.maxQueue,
+    UPDATER_TASK_TIMEOUT_MS: config.updater.taskTimeoutMs,
+    UPDATER_TASKS_PER_WORKER: config.updater.tasksPerWorker,
+    UPSTREAM_URL: config.upstream.url ? maskUrl(config.upstream.url) : '(unset: the bundled demo upstream)',
+    UPSTREAM_TIMEOUT_MS: config.upstream.timeoutMs,
+    UPSTREAM_MAX_BYTES: config.upstream.maxBytes,
+    UPSTREAM_SCHEMA: config.upstream.schemaPath,
+    ENTRY_TTL_SECONDS: config.entries.ttlMs / 1000,
+    ENTRY_MAX_STALE_SECONDS: config.entries.maxStaleMs / 1000,
+    REFRESH_BACKOFF_MAX_SECONDS: config.entries.backoffMaxMs / 1000,
+    MEMORY_TIER_MAX_BYTES: config.entries.memoryMaxBytes,
+    LOG_LEVEL: config.logLevel,
+    ADMIN_TOKEN: config.adminToken ? '********' : '(unset: admin endpoints answer 404)',
+    DEMO_LATENCY_MS: config.demo.latencyMs,
+    DEMO_FAILURE_RATE: config.demo.failureRate,
+  };
+}
+
+function maskUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1********@');
+}
+
+function deepFreeze<T>(value: T): T {
+  for (const inner of Object.values(value as object)) {
+    if (inner && typeof inner === 'object') deepFreeze(inner);
+  }
+  return Object.freeze(value);
+}

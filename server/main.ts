@@ -1,0 +1,83 @@
+// The command-line entry: `node dist/server/main.js [--print-config]`.
+// Reads the config once (a bad value: one line per problem, exit 2), starts
+// the service, and stops it cleanly on SIGINT/SIGTERM (a second signal exits
+// at once).
+import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
+import { createLogger } from './log.js';
+import { startService } from './service.js';
+
+const USAGE = 'usage: freshen [--print-config] (settings come from environment variables; see README.md)';
+
+async function main(argv: string[]): Promise<number> {
+  const unknown = argv.filter((a) => a !== '--print-config');
+  if (argv.includes('--help') || unknown.length > 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return argv.includes('--help') ? 0 : 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) process.stderr.write(`freshen: ${problem}\n`);
+    return 2;
+  }
+  if (argv.includes('--print-config')) {
+    for (const [name, value] of Object.entries(describeConfig(config))) {
+      process.stdout.write(`${name}=${String(value)}\n`);
+    }
+    return 0;
+  }
+
+  const logger = createLogger(config);
+  const service = await startService(config, { logger });
+  logger.info(
+    { url: service.url, upstream: service.upstreamUrl, database: config.database.client },
+    `freshen listening on ${service.url}`,
+  );
+  if (service.demo) printTryLines(service.url, config);
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      service.close().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'stopping failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+function printTryLines(url: string, config: Config): void {
+  const ttl = config.entries.ttlMs / 1000;
+  process.stdout.write(`
+Serving the bundled demo upstream (1,200 entries, e0001 … e1200). Try:
+  curl -si ${url}/entries/e0001                 # a miss: waits for the upstream  (Cache-Status: freshen; fwd=miss; stored)
+  curl -si ${url}/entries/e0001                 # again: a hit from memory        (Cache-Status: freshen; hit; ttl=…)
+  curl -si ${url}/entries/e0001                 # after ${ttl} s (ENTRY_TTL_SECONDS): stale, answered at once, refreshed behind
+  curl -si ${url}/entries/e0013                 # invalid upstream data: 502 and a friendly page
+  curl -si '${url}/entries?ids=e0001,e0002,e0003'
+  curl -si ${url}/entries/e0001/related
+  curl -si -H 'Accept: text/html' ${url}/entries/e0002
+
+`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`freshen: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,75 @@
+// The in-process tier of hot entries in front of the SQL copy: bounded by bytes
+// (lru-cache), each holding its answer body and ETag prepared when stored, so a
+// hit costs a Map lookup and a timestamp compare — no SQL, no JSON work.
+import { LRUCache } from 'lru-cache';
+import type { EntryRow } from '../db/entries.js';
+
+export interface EntryView {
+  id: string;
+  state: 'ok' | 'not-found';
+  fetchedAt: number;
+  /** `{id, data, fetchedAt}` as JSON, for state 'ok'. */
+  body: Buffer | undefined;
+  etag: string | undefined;
+  related: readonly string[];
+  /** The last refresh failure (kept beside a good record: stale-if-error). */
+  errorCode: string | null;
+  errorCount: number;
+  nextRefreshAt: number;
+}
+
+export interface MemoryTier {
+  get(id: string): EntryView | undefined;
+  set(view: EntryView): void;
+  /** Set unless the tier already holds a newer fetch (a read raced a refresh). */
+  offer(view: EntryView): void;
+  delete(id: string): void;
+  readonly size: number;
+}
+
+// Bookkeeping bytes per entry besides the body (object, strings, LRU node).
+const OVERHEAD_BYTES = 256;
+
+export function createMemoryTier(maxBytes: number): MemoryTier {
+  if (maxBytes === 0) {
+    return { get: () => undefined, set: () => undefined, offer: () => undefined, delete: () => undefined, size: 0 };
+  }
+  const lru = new LRUCache<string, EntryView>({
+    maxSize: maxBytes,
+    sizeCalculation: (v) => OVERHEAD_BYTES + (v.body?.length ?? 0),
+  });
+  return {
+    get: (id) => lru.get(id),
+    set: (view) => void lru.set(view.id, view),
+    offer(view) {
+      const held = lru.peek(view.id);
+      if (!held || held.fetchedAt <= view.fetchedAt) lru.set(view.id, view);
+    },
+    delete: (id) => void lru.delete(id),
+    get size() {
+      return lru.size;
+    },
+  };
+}
+
+export function answerBody(id: string, record: string, fetchedAt: number): Buffer {
+  // The record is JSON text from the worker: spliced in, never parsed here.
+  return Buffer.from(`{"id":${JSON.stringify(id)},"data":${record},"fetchedAt":"${new Date(fetchedAt).toISOString()}"}`);
+}
+
+/** The view of a stored row, or undefined when there is nothing to serve or remember. */
+export function viewOfRow(row: EntryRow): EntryView | undefined {
+  if (row.state === 'none' || row.fetchedAt === null) return undefined;
+  const ok = row.state === 'ok' && row.record !== null && row.hash !== null;
+  return {
+    id: row.id,
+    state: ok ? 'ok' : 'not-found',
+    fetchedAt: row.fetchedAt,
+    body: ok ? answerBody(row.id, row.record as string, row.fetchedAt) : undefined,
+    etag: ok ? `W/"${row.hash}"` : undefined,
+    related: row.related,
+    errorCode: row.errorCode,
+    errorCount: row.errorCount,
+    nextRefreshAt: row.nextRefreshAt,
+  };
+}

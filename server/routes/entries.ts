@@ -1,0 +1,138 @@
+// The entry routes of the HTTP contract: one entry, a list, the entries a
+// record relates to, and an operator's refresh. Every read goes through the
+// freshness check; this file only speaks HTTP.
+import type { Router } from '@koa/router';
+import type Koa from 'koa';
+import fresh from 'fresh';
+import type { AppDeps } from '../app.js';
+import { requireAdmin } from '../auth.js';
+import { BadRequest, FreshenError } from '../errors.js';
+import type { Answer, Outcome } from '../freshness.js';
+import { entryPage, HTML_HEADERS, wantsHtml } from '../pages.js';
+
+export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+export const MAX_IDS = 100;
+
+function checkId(id: string): string {
+  if (!ID_PATTERN.test(id)) {
+    throw new BadRequest('An entry id is 1 to 128 letters, digits, "_" or "-".');
+  }
+  return id;
+}
+
+export function entryRoutes(router: Router, deps: AppDeps): void {
+  const { freshness } = deps;
+
+  router.get('/entries/:id', async (ctx) => {
+    sendEntry(ctx, await freshness.get(checkId(ctx.params.id as string)));
+  });
+
+  router.get('/entries', async (ctx) => {
+    const ids = parseIds(ctx.query.ids);
+    sendList(ctx, '', ids, await freshness.getMany(ids));
+  });
+
+  router.get('/entries/:id/related', async (ctx) => {
+    const id = checkId(ctx.params.id as string);
+    const { view } = await freshness.get(id);
+    // Related ids come from upstream data: each is checked like any id.
+    const unique = [...new Set(view.related)].slice(0, MAX_IDS);
+    const valid = unique.filter((r) => ID_PATTERN.test(r));
+    const outcomes = await freshness.getMany(valid);
+    const rejected = unique.filter((r) => !ID_PATTERN.test(r)).map((r) => ({
+      id: r,
+      status: 400,
+      title: 'Bad request',
+      detail: 'The related id is not a valid entry id.',
+    }));
+    sendList(ctx, `"id":${JSON.stringify(id)},`, valid, outcomes, rejected);
+  });
+
+  router.post('/entries/:id/refresh', requireAdmin(deps.config.adminToken), async (ctx) => {
+    const id = checkId(ctx.params.id as string);
+    const status = await freshness.refreshNow(id);
+    ctx.status = 202;
+    ctx.body = { id, status };
+  });
+}
+
+function parseIds(raw: unknown): string[] {
+  if (typeof raw !== 'string' || raw.trim() === '') {
+    throw new BadRequest(`Name the entries as ?ids=a,b,c (at most ${MAX_IDS}).`);
+  }
+  const ids = [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  if (ids.length > MAX_IDS) throw new BadRequest(`At most ${MAX_IDS} ids per request; ${ids.length} were given.`);
+  const bad = ids.find((id) => !ID_PATTERN.test(id));
+  if (bad !== undefined) {
+    throw new BadRequest(`${JSON.stringify(bad.slice(0, 140))} is not an entry id: 1 to 128 letters, digits, "_" or "-".`);
+  }
+  return ids;
+}
+
+function sendEntry(ctx: Koa.Context, answer: Answer): void {
+  const { view } = answer;
+  ctx.set('Cache-Status', answer.cacheStatus);
+  ctx.set('Age', String(answer.age));
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.set('Vary', 'Accept');
+  ctx.status = 200;
+  if (wantsHtml(ctx)) {
+    const etag = `${view.etag.slice(0, -1)}-html"`;
+    ctx.set('ETag', etag);
+    if (notModified(ctx, etag)) return void (ctx.status = 304);
+    ctx.set(HTML_HEADERS);
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = entryPage(view.body, answer.cacheStatus);
+    return;
+  }
+  ctx.set('ETag', view.etag);
+  if (notModified(ctx, view.etag)) return void (ctx.status = 304);
+  ctx.type = 'application/json';
+  ctx.body = view.body;
+}
+
+/**
+ * The conditional-GET check (If-None-Match, weak comparison). Not Koa's
+ * ctx.fresh as is: that also refuses a 304 when the request says
+ * `Cache-Control: no-cache`, which fetch() adds to every conditional request;
+ * an origin server answers the precondition regardless (RFC 9110 §13.1.2).
+ */
+function notModified(ctx: Koa.Context, etag: string): boolean {
+  const ifNoneMatch = ctx.get('If-None-Match');
+  return ifNoneMatch !== '' && fresh({ 'if-none-match': ifNoneMatch }, { etag });
+}
+
+interface ItemError {
+  id: string;
+  status: number;
+  title: string;
+  detail: string;
+}
+
+/** A list answer: the entries' prepared bodies spliced in, failures beside them. */
+function sendList(
+  ctx: Koa.Context,
+  prefix: string,
+  ids: readonly string[],
+  outcomes: readonly Outcome[],
+  extraErrors: ItemError[] = [],
+): void {
+  const bodies: Buffer[] = [];
+  const errors: ItemError[] = [];
+  outcomes.forEach((o, i) => {
+    if (o instanceof FreshenError) {
+      errors.push({ id: ids[i] as string, status: o.status, title: o.title, detail: o.detail });
+    } else {
+      bodies.push(o.view.body);
+    }
+  });
+  const parts: Buffer[] = [Buffer.from(`{${prefix}"entries":[`)];
+  bodies.forEach((b, i) => {
+    if (i > 0) parts.push(Buffer.from(','));
+    parts.push(b);
+  });
+  parts.push(Buffer.from(`],"errors":${JSON.stringify([...errors, ...extraErrors])}}`));
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.type = 'application/json';
+  ctx.body = Buffer.concat(parts);
+}

@@ -1,0 +1,80 @@
+// The refresh lease in SQL, on each database: claimed by one conditional
+// UPDATE, expiring by itself, and fencing off a late result from a lost lease.
+import { expect } from 'chai';
+import * as entries from '../db/entries.js';
+import { openDatabase, type Knex } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import { loadConfig } from '../server/config.js';
+import { freshDatabase, type TestDatabase } from './support/database.js';
+
+describe('the refresh lease', () => {
+  let database: TestDatabase;
+  let db: Knex;
+  const t0 = Date.UTC(2030, 0, 1);
+  const result = { record: '{"id":"l1"}', hash: 'h'.repeat(43), related: [] };
+
+  before(async () => {
+    database = await freshDatabase();
+    db = openDatabase(loadConfig({ DATABASE_URL: database.url }).database);
+    await migrate(db);
+  });
+  after(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  const claim = (owner: string, now: number, extra: Partial<Parameters<typeof entries.claimLease>[1]> = {}) =>
+    entries.claimLease(db, { id: 'l1', owner, now, leaseMs: 1000, staleBefore: now - 60_000, create: true, ...extra });
+
+  it('is claimed by one of many concurrent claimers', async () => {
+    const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(`owner-${i}`, t0)));
+    expect(claims.filter(Boolean)).to.have.length(1);
+  });
+
+  it('can be claimed again once it expires, with a new generation', async () => {
+    expect(await claim('late', t0 + 999)).to.equal(undefined);
+    const second = await claim('second', t0 + 1001);
+    expect(second?.generation).to.equal(2);
+  });
+
+  it('does not store a late result from a lost lease over a newer one', async () => {
+    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0 };
+    expect(await entries.storeRecord(db, first, t0 + 1500, result)).to.equal(false);
+    const row = await entries.getEntry(db, 'l1');
+    expect(row?.record).to.equal(null);
+    expect(row?.leaseOwner).to.equal('second');
+  });
+
+  it('stores the holder’s result and releases the lease', async () => {
+    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0 };
+    expect(await entries.storeRecord(db, lease, t0 + 1500, result)).to.equal(true);
+    const row = await entries.getEntry(db, 'l1');
+    expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });
+  });
+
+  it('is not claimed for an entry that is still fresh, or in backoff, unless forced', async () => {
+    expect(await claim('eager', t0 + 2000)).to.equal(undefined);
+    const lease = await claim('operator', t0 + 2000, { force: true });
+    expect(lease?.generation).to.equal(3);
+    await entries.storeFailure(db, lease as entries.Lease, t0 + 2000, {
+      code: 'unavailable',
+      message: 'upstream answered 503',
+      nextRefreshAt: t0 + 200_000,
+    });
+    expect(await claim('eager', t0 + 100_000)).to.equal(undefined);
+    const row = await entries.getEntry(db, 'l1');
+    expect(row).to.include({ errorCode: 'unavailable', errorCount: 1, nextRefreshAt: t0 + 200_000, state: 'ok' });
+    expect(await claim('eager', t0 + 200_000)).to.not.equal(undefined);
+  });
+});
+
+describe('refresh backoff', () => {
+  it('waits at least 1 s, doubles per failure with up to 25% jitter, and stops at the cap', () => {
+    expect(entries.backoffMs(1, 300_000, () => 0)).to.equal(1000);
+    expect(entries.backoffMs(1, 300_000, () => 0.999)).to.be.within(1000, 1250);
+    expect(entries.backoffMs(2, 300_000, () => 0)).to.equal(2000);
+    expect(entries.backoffMs(5, 300_000, () => 0)).to.equal(16_000);
+    expect(entries.backoffMs(30, 300_000, () => 0.5)).to.equal(300_000);
+    expect(entries.backoffMs(1000, 300_000, () => 0)).to.equal(300_000);
+  });
+});

@@ -1,0 +1,51 @@
+// Starts a real freshen service for a test: a fresh database, a real Piscina
+// pool, the given upstream, a silent logger and (optionally) a hand-moved clock.
+import { pino } from 'pino';
+import { loadConfig, type Config } from '../../server/config.js';
+import { startService, type Service } from '../../server/service.js';
+import { freshDatabase, type TestDatabase } from './database.js';
+
+export interface TestService extends Service {
+  config: Config;
+  database: TestDatabase;
+  get(path: string, headers?: Record<string, string>): Promise<Response>;
+  /** Stop the service and drop its database. */
+  stop(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  env?: Record<string, string>;
+  now?: () => number;
+  /** Reuse a database (several services sharing one, as processes do). */
+  database?: TestDatabase;
+}
+
+export async function startTestService(upstreamUrl: string, options: TestServiceOptions = {}): Promise<TestService> {
+  const database = options.database ?? (await freshDatabase());
+  const config = loadConfig({
+    PORT: '0',
+    DATABASE_URL: database.url,
+    UPSTREAM_URL: upstreamUrl,
+    UPDATER_MIN_WORKERS: '1',
+    UPDATER_MAX_WORKERS: '2',
+    UPSTREAM_TIMEOUT_MS: '2000',
+    UPDATER_TASK_TIMEOUT_MS: '4000',
+    LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const service = await startService(config, {
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    now: options.now,
+  });
+  const ownsDatabase = !options.database;
+  return {
+    ...service,
+    config,
+    database,
+    get: (path, headers = {}) => fetch(`${service.url}${path}`, { headers }),
+    async stop() {
+      await service.close();
+      if (ownsDatabase) await database.drop();
+    },
+  };
+}

@@ -1,0 +1,119 @@
+// A programmable upstream on loopback for tests: per-id answers (record,
+// status, raw body, delay, hang, redirect, endless stream) and per-id request
+// counts, so tests can prove exactly how many requests freshen made.
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type Behaviour =
+  | { record: unknown; delayMs?: number }
+  | { status: number; body?: string; delayMs?: number; headers?: Record<string, string> }
+  | { hang: true }
+  | { stream: { chunkBytes: number; chunks: number; intervalMs: number } };
+
+export interface TestUpstream {
+  /** URL template, http://127.0.0.1:PORT/items/{id} */
+  url: string;
+  origin: string;
+  set(id: string, behaviour: Behaviour): void;
+  /** Requests per id (decoded path segment), and the total. */
+  count(id: string): number;
+  total(): number;
+  /** Paths of every request, in order. */
+  paths: string[];
+  /** Release every held (hang) request with a 503. */
+  releaseHeld(): void;
+  /** Chunks written by stream behaviours before the client went away. */
+  streamedChunks(id: string): number;
+  close(): Promise<void>;
+}
+
+function delay(ms: number | undefined, fn: () => void): void {
+  if (ms) setTimeout(fn, ms);
+  else fn();
+}
+
+export async function startTestUpstream(): Promise<TestUpstream> {
+  const behaviours = new Map<string, Behaviour>();
+  const counts = new Map<string, number>();
+  const streamed = new Map<string, number>();
+  const held = new Set<ServerResponse>();
+  const paths: string[] = [];
+  let total = 0;
+
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    const match = /^\/items\/([^/?]+)/.exec(req.url ?? '');
+    const id = match ? decodeURIComponent(match[1] as string) : '';
+    total++;
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+    const b = behaviours.get(id);
+    const send = (status: number, body: string, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(body);
+    };
+    if (!b) return send(404, '{"error":"not found"}');
+    if ('hang' in b) {
+      held.add(res);
+      res.on('close', () => held.delete(res));
+      return;
+    }
+    if ('stream' in b) {
+      const { chunkBytes, chunks, intervalMs } = b.stream;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      let written = 0;
+      const chunk = Buffer.alloc(chunkBytes, 0x20);
+      const timer = setInterval(() => {
+        if (written >= chunks || res.destroyed) {
+          clearInterval(timer);
+          res.end();
+          return;
+        }
+        res.write(chunk);
+        written++;
+        streamed.set(id, written);
+      }, intervalMs);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
+    if ('record' in b) return delay(b.delayMs, () => send(200, JSON.stringify(b.record)));
+    delay(b.delayMs, () => send(b.status, b.body ?? '', b.headers));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  return {
+    url: `${origin}/items/{id}`,
+    origin,
+    set: (id, b) => void behaviours.set(id, b),
+    count: (id) => counts.get(id) ?? 0,
+    total: () => total,
+    paths,
+    releaseHeld() {
+      for (const res of held) {
+        res.writeHead(503);
+        res.end();
+      }
+      held.clear();
+    },
+    streamedChunks: (id) => streamed.get(id) ?? 0,
+    async close() {
+      for (const res of held) res.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A record that satisfies the bundled schema. */
+export function record(id: string, fields: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id,
+    title: `Entry ${id}`,
+    body: `# Entry ${id}\n\nSome text.`,
+    author: 'Test Author',
+    tags: ['test'],
+    updatedAt: '2030-01-01T00:00:00Z',
+    related: [],
+    ...fields,
+  };
+}

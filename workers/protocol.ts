@@ -1,0 +1,39 @@
+// The messages that cross the pool boundary: one task in, one plain result out.
+// Errors travel as data ({code, message}), never as thrown objects.
+
+export interface RefreshTask {
+  id: string;
+  /** URL template with `{id}`. */
+  upstreamUrl: string;
+  timeoutMs: number;
+  maxBytes: number;
+  schemaPath: string;
+}
+
+/** Why a refresh failed without a verdict on the data. */
+export type FailureCode =
+  | 'timeout' // upstream slower than UPSTREAM_TIMEOUT_MS
+  | 'unreachable' // connection refused, reset, DNS…
+  | 'unavailable' // upstream answered 5xx or 429
+  | 'bad-status' // upstream answered another unexpected status
+  | 'redirect' // redirects are not followed: they could lead to another host
+  | 'too-large' // answer past UPSTREAM_MAX_BYTES
+  | 'not-json' // answer is not JSON
+  | 'pool-timeout' // the task passed UPDATER_TASK_TIMEOUT_MS
+  | 'worker-error'; // the worker itself failed
+
+export type RefreshResult =
+  | {
+      kind: 'ok';
+      id: string;
+      /** The record as compact JSON text, ready to splice into an answer. */
+      record: string;
+      /** sha256 of `record`, base64url: the entity tag. */
+      hash: string;
+      /** The record's `related` ids as given (validated later, where they are read). */
+      related: string[];
+      bytes: number;
+    }
+  | { kind: 'not-found'; id: string }
+  | { kind: 'invalid'; id: string; problems: string[] }
+  | { kind: 'failed'; id: string; code: FailureCode; message: string; status?: number };

@@ -1,0 +1,73 @@
+// One bounded GET of one upstream record: time-limited, size-limited (the
+// download is aborted past the cap, not buffered first), never redirected.
+import type { FailureCode } from './protocol.js';
+
+export type Fetched =
+  | { ok: true; status: number; body: Buffer }
+  | { ok: false; code: FailureCode; message: string; status?: number };
+
+/** Fill the template's `{id}`; refuses any URL that would leave the template's origin. */
+export function upstreamUrl(template: string, id: string): string {
+  const url = template.replaceAll('{id}', encodeURIComponent(id));
+  const expected = new URL(template.replaceAll('{id}', 'x')).origin;
+  if (new URL(url).origin !== expected) throw new Error('the id would change the upstream host');
+  return url;
+}
+
+export async function fetchUpstream(url: string, timeoutMs: number, maxBytes: number): Promise<Fetched> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  try {
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        signal: controller.signal,
+        redirect: 'manual',
+        headers: { accept: 'application/json' },
+      });
+    } catch (err) {
+      if (timedOut) return timeout(timeoutMs);
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      return { ok: false, code: 'unreachable', message: `upstream unreachable (${cause?.code ?? cause?.message ?? 'network error'})` };
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => undefined);
+      return { ok: true, status: res.status, body: Buffer.alloc(0) };
+    }
+    const declared = Number(res.headers.get('content-length') ?? NaN);
+    if (declared > maxBytes) {
+      await res.body?.cancel().catch(() => undefined);
+      return tooLarge(maxBytes);
+    }
+    const chunks: Buffer[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of res.body ?? []) {
+        total += (chunk as Uint8Array).byteLength;
+        if (total > maxBytes) {
+          controller.abort();
+          return tooLarge(maxBytes);
+        }
+        chunks.push(Buffer.from(chunk as Uint8Array));
+      }
+    } catch (err) {
+      if (timedOut) return timeout(timeoutMs);
+      return { ok: false, code: 'unreachable', message: `upstream answer broke off (${(err as Error).message})` };
+    }
+    return { ok: true, status: 200, body: Buffer.concat(chunks, total) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function timeout(ms: number): Fetched {
+  return { ok: false, code: 'timeout', message: `upstream did not answer within ${ms} ms` };
+}
+
+function tooLarge(max: number): Fetched {
+  return { ok: false, code: 'too-large', message: `upstream answer larger than ${max} bytes` };
+}
