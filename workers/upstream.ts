@@ -48,16 +48,15 @@ export async function fetchUpstream(url: string, timeoutMs: number, maxBytes: nu
     try {
       for await (const chunk of res.body ?? []) {
         total += (chunk as Uint8Array).byteLength;
-        if (total > maxBytes) {
-          controller.abort();
-          return tooLarge(maxBytes);
-        }
+        // Leaving the loop cancels the body: the rest is never downloaded.
+        if (total > maxBytes) break;
         chunks.push(Buffer.from(chunk as Uint8Array));
       }
     } catch (err) {
       if (timedOut) return timeout(timeoutMs);
       return { ok: false, code: 'unreachable', message: `upstream answer broke off (${(err as Error).message})` };
     }
+    if (total > maxBytes) return tooLarge(maxBytes);
     return { ok: true, status: 200, body: Buffer.concat(chunks, total) };
   } finally {
     clearTimeout(timer);

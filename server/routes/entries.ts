@@ -57,10 +57,8 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
 }
 
 function parseIds(raw: unknown): string[] {
-  if (typeof raw !== 'string' || raw.trim() === '') {
-    throw new BadRequest(`Name the entries as ?ids=a,b,c (at most ${MAX_IDS}).`);
-  }
-  const ids = [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  const ids = typeof raw === 'string' ? [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))] : [];
+  if (ids.length === 0) throw new BadRequest(`Name the entries as ?ids=a,b,c (at most ${MAX_IDS}).`);
   if (ids.length > MAX_IDS) throw new BadRequest(`At most ${MAX_IDS} ids per request; ${ids.length} were given.`);
   const bad = ids.find((id) => !ID_PATTERN.test(id));
   if (bad !== undefined) {

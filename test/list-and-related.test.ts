@@ -1,0 +1,85 @@
+// Lists and reads through a relation take the same freshness check as a
+// single read: a stale entry reached either way is served and refreshed.
+import { expect } from 'chai';
+import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
+import { startTestService, type TestService } from './support/service.js';
+import { manualClock, waitFor } from './support/wait.js';
+
+interface ListBody {
+  id?: string;
+  entries: Array<{ id: string; data: { title: string } }>;
+  errors: Array<{ id: string; status: number }>;
+}
+
+describe('list and related reads', () => {
+  let upstream: TestUpstream;
+  let service: TestService;
+  const clock = manualClock();
+
+  before(async () => {
+    upstream = await startTestUpstream();
+    service = await startTestService(upstream.url, { now: clock.now, env: { ENTRY_TTL_SECONDS: '60' } });
+    upstream.set('a', { record: record('a', { related: ['b', 'c', 'nowhere'] }) });
+    upstream.set('b', { record: record('b', { title: 'b v1' }) });
+    upstream.set('c', { record: record('c', { title: 'c v1' }) });
+  });
+  after(async () => {
+    await service?.stop();
+    await upstream?.close();
+  });
+
+  const list = async (path: string) => {
+    const res = await service.get(path);
+    expect(res.status, path).to.equal(200);
+    return (await res.json()) as ListBody;
+  };
+
+  it('answers a list in the order asked, with failures beside the entries', async () => {
+    const body = await list('/entries?ids=c,a,nowhere,b,a');
+    expect(body.entries.map((e) => e.id)).to.deep.equal(['c', 'a', 'b']);
+    expect(body.errors).to.deep.equal([
+      { id: 'nowhere', status: 404, title: 'Not found', detail: 'There is no such entry.' },
+    ]);
+    expect(upstream.count('a')).to.equal(1);
+  });
+
+  it('refreshes a stale entry reached through a list', async () => {
+    upstream.set('c', { record: record('c', { title: 'c v2' }) });
+    clock.advance(61_000);
+    const body = await list('/entries?ids=c');
+    expect(body.entries[0]?.data.title).to.equal('c v1');
+    await waitFor(() => upstream.count('c') === 2, 'the refresh of c');
+    await waitFor(async () => (await list('/entries?ids=c')).entries[0]?.data.title === 'c v2', 'c v2 stored');
+  });
+
+  it('refreshes a stale entry reached through a relation', async () => {
+    upstream.set('b', { record: record('b', { title: 'b v2' }) });
+    clock.advance(61_000);
+    const before = upstream.count('b');
+    const body = await list('/entries/a/related');
+    expect(body.id).to.equal('a');
+    expect(body.entries.map((e) => e.id)).to.deep.equal(['b', 'c']);
+    expect(body.entries[0]?.data.title).to.equal('b v1');
+    expect(body.errors.map((e) => [e.id, e.status])).to.deep.equal([['nowhere', 404]]);
+    await waitFor(() => upstream.count('b') === before + 1, 'the refresh of b');
+    await waitFor(
+      async () => (await list('/entries/a/related')).entries[0]?.data.title === 'b v2',
+      'b v2 reached through the relation',
+    );
+  });
+
+  it('answers 404 for the related entries of an entry that does not exist', async () => {
+    const res = await service.get('/entries/nowhere/related');
+    expect(res.status).to.equal(404);
+  });
+
+  it('refuses a list without ids, with a bad id, or with more than 100 ids', async () => {
+    for (const query of ['', '?ids=', '?ids=,,', '?ids=a,b%2Fc', `?ids=${Array.from({ length: 101 }, (_, i) => `n${i}`).join(',')}`]) {
+      const res = await service.get(`/entries${query}`);
+      expect(res.status, query).to.equal(400);
+      expect(res.headers.get('content-type')).to.equal('application/problem+json');
+    }
+    const exactly100 = await service.get(`/entries?ids=${Array.from({ length: 100 }, () => 'a').join(',')}`);
+    expect(exactly100.status).to.equal(200);
+  });
+});
