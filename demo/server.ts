@@ -37,7 +37,7 @@ const MAX_DELAY_MS = 2_147_483_647;
 export async function startDemoUpstream(opts: DemoOptions = {}): Promise<DemoUpstream> {
   const o = checkOptions(opts);
   // Separate streams, both advanced once per entry request, so whether the
-  // n-th request fails depends only on the seed and n, not on the other knobs.
+  // n-th request fails depends only on seed, failureRate and n, not on latency.
   const failureRoll = mulberry32(o.seed);
   const jitterRoll = mulberry32(o.seed ^ 0x5bd1e995);
   const timers = new Set<NodeJS.Timeout>();

@@ -89,10 +89,10 @@ const variables = {
     schema: z
       .string()
       .default('sqlite:./data/freshen.sqlite')
-      .pipe(z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/)),
+      .pipe(z.string().regex(/^(sqlite:(?!\/\/[^/]).+|postgres(ql)?:\/\/.+)$/)),
   },
   UPDATER_MIN_WORKERS: integer(1, 1, 256),
-  UPDATER_MAX_WORKERS: integer(cores, 1, 256),
+  UPDATER_MAX_WORKERS: integer(Math.min(cores, 256), 1, 256),
   UPDATER_MAX_QUEUE: integer(256, 0, 1_000_000),
   UPDATER_TASK_TIMEOUT_MS: integer(10_000, 100, 600_000),
   UPDATER_TASKS_PER_WORKER: integer(8, 1, 1000),
@@ -148,26 +148,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const raw = env[name] === '' ? undefined : env[name];
     const parsed = schema.safeParse(raw);
     if (parsed.success) vars[name] = parsed.data;
-    else problems.push(`${name}=${JSON.stringify(raw)} is not allowed: expected ${allowed}`);
+    else problems.push(`${name}=${shown(name, raw)} is not allowed: expected ${allowed}`);
+  }
+  // The checks below run on whatever parsed, so one start lists every problem.
+  const p = vars as Partial<Vars>;
+  if (
+    p.UPDATER_MIN_WORKERS !== undefined &&
+    p.UPDATER_MAX_WORKERS !== undefined &&
+    p.UPDATER_MIN_WORKERS > p.UPDATER_MAX_WORKERS
+  ) {
+    problems.push(
+      `UPDATER_MIN_WORKERS=${p.UPDATER_MIN_WORKERS} is not allowed: expected at most UPDATER_MAX_WORKERS (${p.UPDATER_MAX_WORKERS})`,
+    );
+  }
+  if (
+    p.ENTRY_MAX_STALE_SECONDS !== undefined &&
+    p.ENTRY_TTL_SECONDS !== undefined &&
+    p.ENTRY_MAX_STALE_SECONDS < p.ENTRY_TTL_SECONDS
+  ) {
+    problems.push(
+      `ENTRY_MAX_STALE_SECONDS=${p.ENTRY_MAX_STALE_SECONDS} is not allowed: expected at least ENTRY_TTL_SECONDS (${p.ENTRY_TTL_SECONDS})`,
+    );
+  }
+  const schemaProblem = p.UPSTREAM_SCHEMA === undefined ? undefined : checkSchemaFile(p.UPSTREAM_SCHEMA);
+  if (schemaProblem) {
+    problems.push(
+      `UPSTREAM_SCHEMA=${JSON.stringify(p.UPSTREAM_SCHEMA)} is not allowed: expected ${variables.UPSTREAM_SCHEMA.allowed} (${schemaProblem})`,
+    );
   }
   if (problems.length > 0) throw new ConfigError(problems);
   const v = vars as Vars;
-
-  if (v.UPDATER_MIN_WORKERS > v.UPDATER_MAX_WORKERS) {
-    problems.push(
-      `UPDATER_MIN_WORKERS=${v.UPDATER_MIN_WORKERS} is not allowed: expected at most UPDATER_MAX_WORKERS (${v.UPDATER_MAX_WORKERS})`,
-    );
-  }
-  if (v.ENTRY_MAX_STALE_SECONDS < v.ENTRY_TTL_SECONDS) {
-    problems.push(
-      `ENTRY_MAX_STALE_SECONDS=${v.ENTRY_MAX_STALE_SECONDS} is not allowed: expected at least ENTRY_TTL_SECONDS (${v.ENTRY_TTL_SECONDS})`,
-    );
-  }
-  const schemaProblem = checkSchemaFile(v.UPSTREAM_SCHEMA);
-  if (schemaProblem) {
-    problems.push(`UPSTREAM_SCHEMA=${JSON.stringify(v.UPSTREAM_SCHEMA)} is not allowed: ${schemaProblem}`);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
 
   const config: Config = {
     port: v.PORT,
@@ -199,17 +209,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return deepFreeze(config);
 }
 
+// A problem line goes to stderr and the logs: it must not repeat a secret.
+function shown(name: string, raw: string | undefined): string {
+  if (raw === undefined) return '(unset)';
+  if (name === 'ADMIN_TOKEN') return `(${raw.length} characters, not shown)`;
+  if (name.endsWith('_URL')) return JSON.stringify(maskUrl(raw));
+  return JSON.stringify(raw);
+}
+
 function checkSchemaFile(path: string): string | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    return `cannot read it: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
   }
   try {
     compileSchema(JSON.parse(text));
   } catch (err) {
-    return `it is not a valid JSON Schema (${(err as Error).message.split('\n')[0]})`;
+    return `not a valid JSON Schema: ${(err as Error).message.split('\n')[0]}`;
   }
   return undefined;
 }
@@ -250,7 +268,16 @@ export function describeConfig(config: Config): Record<string, unknown> {
 }
 
 function maskUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1********@');
+  try {
+    const parsed = new URL(url);
+    if (parsed.password === '') return url;
+    parsed.password = '********';
+    // Keep the operator's `{id}` readable (URL would percent-encode the braces).
+    return parsed.toString().replaceAll('%7Bid%7D', '{id}');
+  } catch {
+    // Not a URL: hide everything between "//" and the last "@", if any.
+    return url.replace(/\/\/.*@/, '//********@');
+  }
 }
 
 function deepFreeze<T>(value: T): T {
