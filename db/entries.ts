@@ -188,13 +188,3 @@ export async function storeFailure(
   });
   return n > 0;
 }
-
-/**
- * The wait before the next refresh after `failures` consecutive failures: 1 s,
- * doubling per failure, plus up to 25% jitter so entries that failed together
- * do not retry together; capped at maxMs, and never under 1 s.
- */
-export function backoffMs(failures: number, maxMs: number, random: () => number = Math.random): number {
-  const base = 1000 * 2 ** Math.min(Math.max(failures - 1, 0), 30);
-  return Math.max(1000, Math.min(maxMs, Math.round(base * (1 + 0.25 * random()))));
-}

@@ -2,6 +2,7 @@
 // Listed in code (not found on disk) so the compiled and source trees agree.
 import type { Knex } from 'knex';
 import * as m001 from './migrations/001-entries.js';
+import * as m002 from './migrations/002-outbox.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -10,6 +11,7 @@ interface Migration {
 
 const migrations: Record<string, Migration> = {
   '001-entries': m001,
+  '002-outbox': m002,
 };
 
 const source: Knex.MigrationSource<string> = {

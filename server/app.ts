@@ -8,6 +8,8 @@ import type { Config } from './config.js';
 import { FreshenError, MethodNotAllowed, NotFound, toFreshenError } from './errors.js';
 import type { Freshness } from './freshness.js';
 import { errorPage, HTML_HEADERS, wantsHtml } from './pages.js';
+import type { Notifier } from './notifier.js';
+import { adminRoutes, type AdminViews } from './routes/admin.js';
 import { entryRoutes } from './routes/entries.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 
@@ -15,6 +17,8 @@ export interface AppDeps {
   config: Config;
   freshness: Freshness;
   readiness: Readiness;
+  notifier: Notifier;
+  admin: AdminViews;
   logger: Logger;
 }
 
@@ -31,6 +35,8 @@ export function createApp(deps: AppDeps): Koa {
       const error = toFreshenError(err);
       if (error.status >= 500 && !(err instanceof FreshenError)) {
         deps.logger.error({ err, method: ctx.method, url: ctx.url }, 'request failed');
+        // Committed before the answer goes out: a crash after it loses nothing.
+        await deps.notifier.serverError({ error: err, method: ctx.method, url: ctx.url });
       }
       writeError(ctx, error);
     }
@@ -39,6 +45,7 @@ export function createApp(deps: AppDeps): Koa {
   const router = new Router();
   healthRoutes(router, deps.readiness);
   entryRoutes(router, deps);
+  adminRoutes(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

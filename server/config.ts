@@ -35,9 +35,28 @@ export interface Config {
     readonly backoffMaxMs: number;
     readonly memoryMaxBytes: number;
   };
+  readonly mail: MailConfig;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly adminToken: string | undefined;
   readonly demo: { readonly latencyMs: number; readonly failureRate: number };
+}
+
+export interface MailConfig {
+  /** smtp:// or smtps:// URL; undefined means "write .eml files to dir". */
+  readonly smtpUrl: string | undefined;
+  readonly dir: string;
+  readonly from: string;
+  readonly contentTeam: readonly string[];
+  readonly admins: readonly string[];
+  readonly maxProcs: number;
+  readonly batchSize: number;
+  readonly claimMs: number;
+  readonly cooldownMs: number;
+  readonly maxAttempts: number;
+  readonly retryMaxMs: number;
+  readonly sweepMs: number;
+  /** A mailer child running longer than this is killed; its claims expire. */
+  readonly processTimeoutMs: number;
 }
 
 export type DatabaseConfig =
@@ -81,6 +100,20 @@ function number(def: number, min: number, max: number) {
 
 const cores = availableParallelism();
 
+// Deliberately loose: `freshen@localhost` is a fine sender on a test box.
+const EMAIL = /^[^\s@<>,;:"()[\]]+@[^\s@<>,;:"()[\]]+$/;
+
+function emailList() {
+  return {
+    allowed: 'a comma-separated list of e-mail addresses (or empty)',
+    schema: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
+      .pipe(z.array(z.string().regex(EMAIL))),
+  };
+}
+
 const variables = {
   PORT: integer(3000, 0, 65535),
   HOST: { allowed: 'a host name or IP address', schema: z.string().min(1).default('127.0.0.1') },
@@ -113,6 +146,25 @@ const variables = {
   ENTRY_MAX_STALE_SECONDS: number(86_400, 0, 31_536_000),
   REFRESH_BACKOFF_MAX_SECONDS: number(300, 1, 86_400),
   MEMORY_TIER_MAX_BYTES: integer(64 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
+  SMTP_URL: {
+    allowed: 'an smtp:// or smtps:// URL',
+    schema: z
+      .string()
+      .optional()
+      .refine((v) => v === undefined || /^smtps?:\/\/[^/]+/.test(v)),
+  },
+  MAIL_DIR: { allowed: 'a directory path', schema: z.string().min(1).default('./data/mail') },
+  MAIL_FROM: { allowed: 'an e-mail address', schema: z.string().default('freshen@localhost').pipe(z.string().regex(EMAIL)) },
+  CONTENT_TEAM: emailList(),
+  ADMINS: emailList(),
+  MAIL_MAX_PROCS: integer(2, 1, 64),
+  MAIL_BATCH_SIZE: integer(50, 1, 10_000),
+  MAIL_CLAIM_SECONDS: number(60, 1, 86_400),
+  MAIL_COOLDOWN_SECONDS: number(3600, 0, 31_536_000),
+  MAIL_MAX_ATTEMPTS: integer(8, 1, 100),
+  MAIL_RETRY_MAX_SECONDS: number(600, 1, 86_400),
+  MAIL_SWEEP_SECONDS: number(30, 0.05, 86_400),
+  MAIL_PROCESS_TIMEOUT_SECONDS: number(300, 1, 86_400),
   LOG_LEVEL: {
     allowed: 'one of fatal, error, warn, info, debug, trace, silent',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -202,6 +254,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       backoffMaxMs: Math.round(v.REFRESH_BACKOFF_MAX_SECONDS * 1000),
       memoryMaxBytes: v.MEMORY_TIER_MAX_BYTES,
     },
+    mail: {
+      smtpUrl: v.SMTP_URL,
+      dir: resolve(v.MAIL_DIR),
+      from: v.MAIL_FROM,
+      contentTeam: v.CONTENT_TEAM,
+      admins: v.ADMINS,
+      maxProcs: v.MAIL_MAX_PROCS,
+      batchSize: v.MAIL_BATCH_SIZE,
+      claimMs: Math.round(v.MAIL_CLAIM_SECONDS * 1000),
+      cooldownMs: Math.round(v.MAIL_COOLDOWN_SECONDS * 1000),
+      maxAttempts: v.MAIL_MAX_ATTEMPTS,
+      retryMaxMs: Math.round(v.MAIL_RETRY_MAX_SECONDS * 1000),
+      sweepMs: Math.round(v.MAIL_SWEEP_SECONDS * 1000),
+      processTimeoutMs: Math.round(v.MAIL_PROCESS_TIMEOUT_SECONDS * 1000),
+    },
     logLevel: v.LOG_LEVEL,
     adminToken: v.ADMIN_TOKEN,
     demo: { latencyMs: v.DEMO_LATENCY_MS, failureRate: v.DEMO_FAILURE_RATE },
@@ -260,6 +327,19 @@ export function describeConfig(config: Config): Record<string, unknown> {
     ENTRY_MAX_STALE_SECONDS: config.entries.maxStaleMs / 1000,
     REFRESH_BACKOFF_MAX_SECONDS: config.entries.backoffMaxMs / 1000,
     MEMORY_TIER_MAX_BYTES: config.entries.memoryMaxBytes,
+    SMTP_URL: config.mail.smtpUrl ? maskUrl(config.mail.smtpUrl) : `(unset: mail written as .eml files under MAIL_DIR)`,
+    MAIL_DIR: config.mail.dir,
+    MAIL_FROM: config.mail.from,
+    CONTENT_TEAM: config.mail.contentTeam.join(',') || '(empty: no invalid-data notices)',
+    ADMINS: config.mail.admins.join(',') || '(empty: no server-error notices)',
+    MAIL_MAX_PROCS: config.mail.maxProcs,
+    MAIL_BATCH_SIZE: config.mail.batchSize,
+    MAIL_CLAIM_SECONDS: config.mail.claimMs / 1000,
+    MAIL_COOLDOWN_SECONDS: config.mail.cooldownMs / 1000,
+    MAIL_MAX_ATTEMPTS: config.mail.maxAttempts,
+    MAIL_RETRY_MAX_SECONDS: config.mail.retryMaxMs / 1000,
+    MAIL_SWEEP_SECONDS: config.mail.sweepMs / 1000,
+    MAIL_PROCESS_TIMEOUT_SECONDS: config.mail.processTimeoutMs / 1000,
     LOG_LEVEL: config.logLevel,
     ADMIN_TOKEN: config.adminToken ? '********' : '(unset: admin endpoints answer 404)',
     DEMO_LATENCY_MS: config.demo.latencyMs,

@@ -7,12 +7,15 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import { backoffMs } from '../db/backoff.js';
 import * as entries from '../db/entries.js';
 import type { Db } from '../db/knex.js';
 import type { UpdaterPool } from '../workers/pool.js';
 import { PoolFullError } from '../workers/pool.js';
 import type { RefreshResult } from '../workers/protocol.js';
+import { upstreamUrl } from '../workers/upstream.js';
 import type { Config } from './config.js';
+import type { Notifier } from './notifier.js';
 import { errorForFailure, FreshenError, NotFound, Overloaded, UpstreamTimeout } from './errors.js';
 import { answerBody, createMemoryTier, type EntryView } from './memory-tier.js';
 import { viewOfRow } from './memory-tier.js';
@@ -55,6 +58,8 @@ export interface FreshnessDeps {
   /** The URL template the updater fetches. */
   upstreamUrl: string;
   logger: Logger;
+  /** Told (and awaited) when upstream data fails the schema. */
+  notifier: Notifier;
   now?: () => number;
 }
 
@@ -316,8 +321,17 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     }
     const code = result.kind === 'invalid' ? 'invalid' : result.code;
     const message = result.kind === 'invalid' ? `invalid: ${result.problems.join('; ')}` : result.message;
-    const nextRefreshAt = at + entries.backoffMs(lease.errorCount + 1, backoffMaxMs);
+    const nextRefreshAt = at + backoffMs(lease.errorCount + 1, backoffMaxMs);
     await entries.storeFailure(db, lease, at, { code, message, nextRefreshAt });
+    if (result.kind === 'invalid') {
+      await deps.notifier.invalidData({
+        id,
+        problems: result.problems,
+        url: upstreamUrl(deps.upstreamUrl, id),
+        seenAt: at,
+        title: result.title,
+      });
+    }
     const previous = memory.get(id);
     if (previous) {
       memory.set({ ...previous, errorCode: code, errorCount: lease.errorCount + 1, nextRefreshAt });

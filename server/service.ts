@@ -6,12 +6,15 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openDatabase, ping, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
+import { listMessages, outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
+import { createMailers, type Mailers } from '../workers/mailers.js';
 import { createUpdaterPool, type UpdaterPool } from '../workers/pool.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { createFreshness, type Freshness } from './freshness.js';
 import { createLogger } from './log.js';
+import { createNotifier } from './notifier.js';
 
 export interface Service {
   /** http://host:port of the listening server. */
@@ -21,6 +24,7 @@ export interface Service {
   demo: DemoUpstream | undefined;
   freshness: Freshness;
   pool: UpdaterPool;
+  mailers: Mailers;
   server: Server;
   close(): Promise<void>;
 }
@@ -50,10 +54,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
     stops.push(() => db.destroy());
     await migrate(db);
 
+    const mailers = createMailers({ config, db, logger });
+    stops.push(() => mailers.stop());
+    const notifier = createNotifier({ db, config, mailers, logger });
+    // Messages left by an earlier run (or a killed mailer) go out now.
+    void mailers.sweep();
+
     const pool = createUpdaterPool(config.updater);
     stops.push(() => pool.close());
 
-    const freshness = createFreshness({ db, pool, config, upstreamUrl, logger, now: options.now });
+    const freshness = createFreshness({ db, pool, config, upstreamUrl, logger, notifier, now: options.now });
     stops.push(() => freshness.close());
 
     let closing = false;
@@ -61,6 +71,25 @@ export async function startService(config: Config, options: ServiceOptions = {})
       config,
       freshness,
       logger,
+      notifier,
+      admin: {
+        async outbox() {
+          return {
+            ...(await outboxStats(db, Date.now())),
+            mailers: mailers.stats(),
+            recent: (await listMessages(db, 20)).map((m) => ({
+              id: m.id,
+              kind: m.kind,
+              state: m.state,
+              subject: m.subject,
+              attempts: m.attempts,
+              createdAt: new Date(m.createdAt).toISOString(),
+              sentAt: m.sentAt === null ? null : new Date(m.sentAt).toISOString(),
+              lastError: m.lastError,
+            })),
+          };
+        },
+      },
       readiness: {
         async check() {
           const checks: Record<string, string> = {};
@@ -88,7 +117,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     });
     const { address, port } = server.address() as AddressInfo;
     const host = address.includes(':') ? `[${address}]` : address;
-    return { url: `http://${host}:${port}`, upstreamUrl, demo, freshness, pool, server, close };
+    return { url: `http://${host}:${port}`, upstreamUrl, demo, freshness, pool, mailers, server, close };
   } catch (err) {
     await close();
     throw err;

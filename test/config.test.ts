@@ -65,6 +65,21 @@ describe('settings are checked once at start', () => {
       },
       upstream: { url: undefined, timeoutMs: 5000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA },
       entries: { ttlMs: 300_000, maxStaleMs: 86_400_000, backoffMaxMs: 300_000, memoryMaxBytes: 67_108_864 },
+      mail: {
+        smtpUrl: undefined,
+        dir: resolve('data/mail'),
+        from: 'freshen@localhost',
+        contentTeam: [],
+        admins: [],
+        maxProcs: 2,
+        batchSize: 50,
+        claimMs: 60_000,
+        cooldownMs: 3_600_000,
+        maxAttempts: 8,
+        retryMaxMs: 600_000,
+        sweepMs: 30_000,
+        processTimeoutMs: 300_000,
+      },
       logLevel: 'info',
       adminToken: undefined,
       demo: { latencyMs: 30, failureRate: 0 },
@@ -81,7 +96,7 @@ describe('settings are checked once at start', () => {
 
   it('returns a config frozen all the way down', () => {
     const config = loadConfig({ DATABASE_URL: 'postgres://u:p@h/db' });
-    for (const part of [config, config.database, config.updater, config.upstream, config.entries, config.demo]) {
+    for (const part of [config, config.database, config.updater, config.upstream, config.entries, config.mail, config.mail.admins, config.demo]) {
       expect(Object.isFrozen(part)).to.equal(true);
     }
     expect(() => {

@@ -1,6 +1,7 @@
 // The refresh lease in SQL, on each database: claimed by one conditional
 // UPDATE, expiring by itself, and fencing off a late result from a lost lease.
 import { expect } from 'chai';
+import { backoffMs } from '../db/backoff.js';
 import * as entries from '../db/entries.js';
 import { openDatabase, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
@@ -70,11 +71,11 @@ describe('the refresh lease', () => {
 
 describe('refresh backoff', () => {
   it('waits at least 1 s, doubles per failure with up to 25% jitter, and stops at the cap', () => {
-    expect(entries.backoffMs(1, 300_000, () => 0)).to.equal(1000);
-    expect(entries.backoffMs(1, 300_000, () => 0.999)).to.be.within(1000, 1250);
-    expect(entries.backoffMs(2, 300_000, () => 0)).to.equal(2000);
-    expect(entries.backoffMs(5, 300_000, () => 0)).to.equal(16_000);
-    expect(entries.backoffMs(30, 300_000, () => 0.5)).to.equal(300_000);
-    expect(entries.backoffMs(1000, 300_000, () => 0)).to.equal(300_000);
+    expect(backoffMs(1, 300_000, () => 0)).to.equal(1000);
+    expect(backoffMs(1, 300_000, () => 0.999)).to.be.within(1000, 1250);
+    expect(backoffMs(2, 300_000, () => 0)).to.equal(2000);
+    expect(backoffMs(5, 300_000, () => 0)).to.equal(16_000);
+    expect(backoffMs(30, 300_000, () => 0.5)).to.equal(300_000);
+    expect(backoffMs(1000, 300_000, () => 0)).to.equal(300_000);
   });
 });

@@ -35,5 +35,18 @@ export type RefreshResult =
       bytes: number;
     }
   | { kind: 'not-found'; id: string }
-  | { kind: 'invalid'; id: string; problems: string[] }
+  | { kind: 'invalid'; id: string; problems: string[]; /** the record's title, for the notice */ title?: string }
   | { kind: 'failed'; id: string; code: FailureCode; message: string; status?: number };
+
+/** What a mailer child is told on its stdin when it starts (JSON). */
+export interface MailerSettings {
+  database: import('../server/config.js').DatabaseConfig;
+  smtpUrl: string | undefined;
+  dir: string;
+  from: string;
+  batchSize: number;
+  claimMs: number;
+  maxAttempts: number;
+  retryMaxMs: number;
+  logLevel: string;
+}

@@ -50,7 +50,15 @@ export default async function refresh(task: RefreshTask): Promise<RefreshResult>
     return { kind: 'failed', id, code: 'not-json', message: 'upstream answer is not JSON' };
   }
   const validate = validatorFor(task.schemaPath);
-  if (!validate(data)) return { kind: 'invalid', id, problems: describeProblems(validate.errors) };
+  if (!validate(data)) {
+    const title = (data as { title?: unknown } | null)?.title;
+    return {
+      kind: 'invalid',
+      id,
+      problems: describeProblems(validate.errors),
+      ...(typeof title === 'string' ? { title: title.slice(0, 500) } : {}),
+    };
+  }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     return { kind: 'invalid', id, problems: ['the record is not a JSON object'] };
   }

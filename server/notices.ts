@@ -1,0 +1,110 @@
+// The messages freshen sends, composed here and put in the outbox: one to the
+// content team when upstream data fails the schema, one to the admins when a
+// request fails with an unexpected error. Upstream text never reaches a header
+// unflattened (no CR/LF: no added headers) and is escaped in HTML bodies.
+import { createHash, randomUUID } from 'node:crypto';
+import type { NewMessage } from '../db/outbox.js';
+import { escapeHtml } from './pages.js';
+
+/** Text safe for a header: one line, no control characters, bounded. */
+export function headerText(value: string, max = 160): string {
+  // oxlint-disable-next-line no-control-regex -- control characters are what is removed
+  const flat = value.replace(/[\r\n\u2028\u2029]+/g, ' ').replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function fingerprint(parts: readonly string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16);
+}
+
+function messageId(from: string): string {
+  return `<${randomUUID()}@${from.split('@')[1] ?? 'localhost'}>`;
+}
+
+const HTML_STYLE = 'font-family:system-ui,sans-serif;line-height:1.5;color:#1d1d1f';
+
+export interface InvalidData {
+  id: string;
+  problems: readonly string[];
+  /** The URL that answered with the invalid data. */
+  url: string;
+  seenAt: number;
+  /** The record's title, if it had one (upstream text). */
+  title?: string;
+}
+
+export function invalidDataNotice(info: InvalidData, recipients: readonly string[], from: string): NewMessage {
+  const seen = new Date(info.seenAt).toISOString();
+  const named = info.title ? ` “${headerText(info.title, 80)}”` : '';
+  const problems = info.problems.map((p) => `  - ${p}`).join('\n');
+  return {
+    kind: 'invalid-data',
+    recipients,
+    subject: headerText(`[freshen] Entry ${info.id}${named} has invalid data`),
+    text: `The upstream record of entry ${info.id} does not satisfy the JSON Schema, so freshen
+cannot store it. Readers get the last good version if there is one, or an apology.
+
+Entry:     ${info.id}
+Upstream:  ${info.url}
+Seen at:   ${seen}
+
+Problems:
+${problems}
+
+You get this message once per entry and set of problems within the cool-down.
+`,
+    html: `<div style="${HTML_STYLE}">
+<p>The upstream record of entry <strong>${escapeHtml(info.id)}</strong> does not satisfy the JSON Schema, so freshen cannot store it. Readers get the last good version if there is one, or an apology.</p>
+<table cellpadding="4"><tr><th align="left">Entry</th><td>${escapeHtml(info.id)}</td></tr>
+<tr><th align="left">Upstream</th><td>${escapeHtml(info.url)}</td></tr>
+<tr><th align="left">Seen at</th><td>${escapeHtml(seen)}</td></tr></table>
+<p>Problems:</p>
+<ul>${info.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>
+<p style="color:#666">You get this message once per entry and set of problems within the cool-down.</p>
+</div>`,
+    dedupeKey: `invalid-data:${info.id}:${fingerprint(info.problems.toSorted())}`,
+    messageId: messageId(from),
+  };
+}
+
+export interface ServerError {
+  error: unknown;
+  method: string;
+  url: string;
+  at: number;
+}
+
+export function serverErrorNotice(info: ServerError, recipients: readonly string[], from: string): NewMessage {
+  const err = info.error instanceof Error ? info.error : new Error(String(info.error));
+  const stack = err.stack ?? `${err.name}: ${err.message}`;
+  // Same error, same place: same fingerprint, whatever the request.
+  const firstFrame = stack.split('\n').find((l) => l.trim().startsWith('at ')) ?? '';
+  const print = fingerprint([err.name, err.message, firstFrame.trim()]);
+  const request = `${info.method} ${info.url}`;
+  const at = new Date(info.at).toISOString();
+  return {
+    kind: 'server-error',
+    recipients,
+    subject: headerText(`[freshen] ${err.name}: ${err.message}`),
+    text: `A request failed with an unexpected error; the client got a 500 page.
+
+Request:      ${request}
+At:           ${at}
+Fingerprint:  ${print}
+
+${stack}
+
+You get this message once per fingerprint within the cool-down.
+`,
+    html: `<div style="${HTML_STYLE}">
+<p>A request failed with an unexpected error; the client got a 500 page.</p>
+<table cellpadding="4"><tr><th align="left">Request</th><td><code>${escapeHtml(request)}</code></td></tr>
+<tr><th align="left">At</th><td>${escapeHtml(at)}</td></tr>
+<tr><th align="left">Fingerprint</th><td>${print}</td></tr></table>
+<pre style="background:#f6f6f6;padding:8px;white-space:pre-wrap">${escapeHtml(stack)}</pre>
+<p style="color:#666">You get this message once per fingerprint within the cool-down.</p>
+</div>`,
+    dedupeKey: `server-error:${print}`,
+    messageId: messageId(from),
+  };
+}

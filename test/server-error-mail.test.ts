@@ -1,0 +1,51 @@
+// An unexpected error in a request answers 500 with the friendly page and
+// tells the admins, once per error fingerprint within the cool-down.
+import { expect } from 'chai';
+import * as outbox from '../db/outbox.js';
+import type { Knex } from '../db/knex.js';
+import { startMailSetup, type MailSetup } from './support/mail-setup.js';
+import type { TestSmtp } from './support/smtp.js';
+import type { TestService } from './support/service.js';
+import { waitFor } from './support/wait.js';
+
+describe('server errors', () => {
+  let smtp: TestSmtp;
+  let service: TestService;
+  let db: Knex;
+  let setup: MailSetup;
+
+  before(async () => {
+    setup = await startMailSetup({ ADMINS: 'ops@example.test, oncall@example.test' });
+    ({ smtp, service, db } = setup);
+    // Break the database under the running service: every read of an entry throws.
+    await db.schema.dropTable('entries');
+  });
+  after(() => setup?.stop());
+
+  it('answers 500 with the friendly page and mails the admins once per fingerprint', async () => {
+    for (let i = 0; i < 5; i++) {
+      const res = await service.get('/entries/a1', { Accept: 'text/html' });
+      expect(res.status).to.equal(500);
+      const page = await res.text();
+      expect(page).to.include('Something went wrong');
+      expect(page).not.to.match(/entries"|no such table|    at /);
+    }
+    for (let i = 0; i < 3; i++) {
+      expect((await service.get('/entries?ids=a1,a2')).status).to.equal(500);
+    }
+    await waitFor(async () => {
+      const { counts } = await outbox.outboxStats(db, Date.now());
+      return counts.sent === 2 && counts.pending === 0 && counts.sending === 0 && smtp.received.length === 2;
+    }, 'two messages', 10_000);
+    expect(smtp.received).to.have.length(2);
+    const requests = smtp.received.map((r) => /Request: +(.*)/.exec(r.mail.text ?? '')?.[1]).toSorted();
+    expect(requests).to.deep.equal(['GET /entries/a1', 'GET /entries?ids=a1,a2']);
+    for (const { mail, rcptTo } of smtp.received) {
+      expect(rcptTo.toSorted()).to.deep.equal(['oncall@example.test', 'ops@example.test']);
+      expect(mail.subject).to.match(/^\[freshen\] \w+: /);
+      // The error as thrown (its stack; a driver error may carry no frames).
+      expect(mail.text).to.include(`${(mail.subject ?? '').replace('[freshen] ', '')}`);
+      expect(mail.text).to.match(/Fingerprint: +[0-9a-f]{16}/);
+    }
+  });
+});

@@ -1,0 +1,35 @@
+// The parts every mail test needs: an upstream, a real SMTP server, a service
+// sending to it (sweeping often), and a database connection of the test's own.
+import { openDatabase, type Knex } from '../../db/knex.js';
+import { startTestSmtp, type TestSmtp } from './smtp.js';
+import { startTestUpstream, type TestUpstream } from './upstream.js';
+import { startTestService, type TestService } from './service.js';
+
+export interface MailSetup {
+  upstream: TestUpstream;
+  smtp: TestSmtp;
+  service: TestService;
+  db: Knex;
+  stop(): Promise<void>;
+}
+
+export async function startMailSetup(env: Record<string, string>): Promise<MailSetup> {
+  const upstream = await startTestUpstream();
+  const smtp = await startTestSmtp();
+  const service = await startTestService(upstream.url, {
+    env: { SMTP_URL: smtp.url, MAIL_SWEEP_SECONDS: '0.2', ...env },
+  });
+  const db = openDatabase(service.config.database);
+  return {
+    upstream,
+    smtp,
+    service,
+    db,
+    async stop() {
+      await db.destroy();
+      await service.stop();
+      await smtp.close();
+      await upstream.close();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// A real SMTP server on loopback (smtp-server) that parses every message back
+// (mailparser), can be taken down and brought back on the same port, and
+// records, for every connection, whether this test process itself opened it.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { SMTPServer } from 'smtp-server';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import type { AddressInfo } from 'node:net';
+
+export interface Received {
+  mail: ParsedMail;
+  rcptTo: string[];
+  mailFrom: string;
+  raw: string;
+}
+
+export interface TestSmtp {
+  url: string;
+  port: number;
+  received: Received[];
+  /** One entry per connection: did a socket of this very process open it? */
+  connections: Array<{ remotePort: number; fromThisProcess: boolean }>;
+  /** Delay before accepting each message (to catch a sender mid-batch). */
+  dataDelayMs: number;
+  down(): Promise<void>;
+  up(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Is there, in this process, a TCP socket whose local port is `port` connected to `peerPort`? */
+function ownsSocket(port: number, peerPort: number): boolean {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const local = parseInt((f[1] ?? '').split(':').pop() ?? '', 16);
+      const remote = parseInt((f[2] ?? '').split(':').pop() ?? '', 16);
+      if (local === port && remote === peerPort) inodes.add(f[9] as string);
+    }
+  }
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+      if (m && inodes.has(m[1] as string)) return true;
+    } catch {
+      // The fd closed while we looked.
+    }
+  }
+  return false;
+}
+
+export async function startTestSmtp(): Promise<TestSmtp> {
+  const received: Received[] = [];
+  const connections: TestSmtp['connections'] = [];
+  let port = 0;
+  let server: SMTPServer | undefined;
+  const smtp: TestSmtp = {
+    url: '',
+    port: 0,
+    received,
+    connections,
+    dataDelayMs: 0,
+    async down() {
+      const s = server;
+      server = undefined;
+      if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    },
+    async up() {
+      const s = new SMTPServer({
+        authOptional: true,
+        disabledCommands: ['STARTTLS'],
+        logger: false,
+        closeTimeout: 200,
+        onConnect(session, callback) {
+          connections.push({ remotePort: session.remotePort, fromThisProcess: ownsSocket(session.remotePort, port) });
+          callback();
+        },
+        onData(stream, session, callback) {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            const raw = Buffer.concat(chunks).toString('utf8');
+            const accept = async () => {
+              const mail = await simpleParser(raw);
+              received.push({
+                mail,
+                raw,
+                mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+                rcptTo: session.envelope.rcptTo.map((r) => r.address),
+              });
+            };
+            setTimeout(() => {
+              accept().then(
+                () => callback(),
+                (err: Error) => callback(err),
+              );
+            }, smtp.dataDelayMs);
+          });
+        },
+      });
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, '127.0.0.1', () => resolve());
+      });
+      server = s;
+      port = ((s as unknown as { server: { address(): AddressInfo } }).server.address() as AddressInfo).port;
+      smtp.port = port;
+      smtp.url = `smtp://127.0.0.1:${port}`;
+    },
+    close: () => smtp.down(),
+  };
+  await smtp.up();
+  return smtp;
+}

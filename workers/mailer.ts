@@ -1,0 +1,98 @@
+// The mailer: a child process of its own (started by workers/mailers.ts with
+// execa) that drains the outbox. It reads its settings as JSON on stdin, opens
+// its own database connection, claims a batch, sends each message, marks it
+// sent / retried with backoff / dead, and exits when nothing is due.
+// SIGTERM: finish the message in hand, give the rest of the batch back, exit.
+import { hostname } from 'node:os';
+import { pino } from 'pino';
+import { backoffMs } from '../db/backoff.js';
+import { openDatabase } from '../db/knex.js';
+import * as outbox from '../db/outbox.js';
+import { createMailTransport, isConnectionFailure, isPermanent } from './mail-transport.js';
+import type { MailerSettings } from './protocol.js';
+
+async function readSettings(): Promise<MailerSettings> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as MailerSettings;
+}
+
+async function main(): Promise<void> {
+  const settings = await readSettings();
+  // Synchronous: the process exits right after its last line.
+  const log = pino({ level: settings.logLevel, base: { role: 'mailer' } }, pino.destination({ dest: 1, sync: true }));
+  const db = openDatabase(settings.database);
+  const transport = createMailTransport(settings);
+  const owner = `mailer:${hostname()}:${process.pid}`;
+  let state: 'claiming' | 'sending' | 'stopping' = 'claiming';
+  process.once('SIGTERM', () => {
+    log.info('SIGTERM: finishing the message in hand');
+    state = 'stopping';
+  });
+
+  const counts = { sent: 0, retried: 0, dead: 0, released: 0 };
+  try {
+    while (state !== 'stopping') {
+      state = 'claiming';
+      const batch = await outbox.claimBatch(db, {
+        owner,
+        now: Date.now(),
+        claimMs: settings.claimMs,
+        limit: settings.batchSize,
+      });
+      if (batch.length === 0) break;
+      log.debug({ messages: batch.length }, 'claimed a batch');
+      state = 'sending';
+      for (const [i, message] of batch.entries()) {
+        if ((state as string) === 'stopping') {
+          const rest = batch.slice(i).map((m) => m.id);
+          await outbox.releaseUntried(db, rest, owner, Date.now(), 'not tried: the mailer was stopping');
+          counts.released += rest.length;
+          break;
+        }
+        if (!(await outbox.renewClaim(db, message.id, owner, Date.now(), settings.claimMs))) continue;
+        try {
+          await transport.send(message);
+          await outbox.markSent(db, message.id, owner, Date.now());
+          counts.sent++;
+        } catch (err) {
+          const why = err instanceof Error ? err.message : String(err);
+          // An unreachable server is no fault of the message: it waits out the
+          // outage. A refusal (5xx) or repeated other failures end it.
+          const unreachable = isConnectionFailure(err);
+          if (isPermanent(err) || (!unreachable && message.attempts >= settings.maxAttempts)) {
+            await outbox.markDead(db, message.id, owner, why);
+            counts.dead++;
+            log.error({ id: message.id, attempts: message.attempts, why }, 'message is dead');
+            continue;
+          }
+          const next = Date.now() + backoffMs(message.attempts, settings.retryMaxMs);
+          await outbox.markRetry(db, message.id, owner, why, next);
+          counts.retried++;
+          log.warn({ id: message.id, attempts: message.attempts, retryInMs: next - Date.now(), why }, 'send failed');
+          if (unreachable) {
+            // The rest of the batch would fail the same way: give it back
+            // untried, due when this message is, and stop.
+            const rest = batch.slice(i + 1).map((m) => m.id);
+            await outbox.releaseUntried(db, rest, owner, next, `not tried: ${why}`);
+            counts.released += rest.length;
+            state = 'stopping';
+            break;
+          }
+        }
+      }
+    }
+  } finally {
+    transport.close();
+    await db.destroy();
+    log.info(counts, 'mailer done');
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`mailer failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,155 @@
+// Starts and watches the mailer child processes (execa). A mailer is started
+// when a message is enqueued and none runs, and by a periodic sweep so retries
+// go out with no new traffic; at most MAIL_MAX_PROCS run at once, each killed
+// past MAIL_PROCESS_TIMEOUT_SECONDS. Their output lands in this process's log
+// with the child's pid. The server never opens an SMTP connection itself.
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { execa, type ResultPromise } from 'execa';
+import type { Logger } from 'pino';
+import type { Db } from '../db/knex.js';
+import { countDue } from '../db/outbox.js';
+import type { Config } from '../server/config.js';
+import type { MailerSettings } from './protocol.js';
+
+export interface MailerStats {
+  running: number;
+  pids: number[];
+  spawned: number;
+  failed: number;
+}
+
+export interface Mailers {
+  /** A message was enqueued: make sure a mailer will look at the outbox. */
+  kick(): void;
+  /** Start mailers for what is due (the periodic sweep calls this). */
+  sweep(): Promise<void>;
+  stats(): MailerStats;
+  /** Stop sweeping; let running mailers finish their message (bounded), then kill them. */
+  stop(): Promise<void>;
+}
+
+const SCRIPT = new URL('./mailer.js', import.meta.url).pathname;
+const STOP_GRACE_MS = 5000;
+// pino's numeric levels, for replaying a child's lines at their own level.
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+export function createMailers(deps: { config: Config; db: Db; logger: Logger }): Mailers {
+  const { config, db, logger } = deps;
+  const settings: MailerSettings = {
+    database: config.database,
+    smtpUrl: config.mail.smtpUrl,
+    dir: config.mail.dir,
+    from: config.mail.from,
+    batchSize: config.mail.batchSize,
+    claimMs: config.mail.claimMs,
+    maxAttempts: config.mail.maxAttempts,
+    retryMaxMs: config.mail.retryMaxMs,
+    logLevel: config.logLevel,
+  };
+  const children = new Map<number, ResultPromise>();
+  let spawned = 0;
+  let failed = 0;
+  // Set when work arrives while a mailer runs: it may have looked already.
+  let lookAgain = false;
+  let stopped = false;
+  let sweeping = false;
+
+  function start(): void {
+    if (stopped || children.size >= config.mail.maxProcs) return;
+    // Settings go on stdin, not argv or env: they hold the database and SMTP passwords.
+    const child = execa(process.execPath, [SCRIPT], {
+      input: JSON.stringify(settings),
+      timeout: config.mail.processTimeoutMs,
+      forceKillAfterDelay: 2000,
+      buffer: false,
+      reject: false,
+      cleanup: true,
+    });
+    const pid = child.pid;
+    if (pid === undefined) {
+      failed++;
+      logger.error('a mailer could not be started');
+      return;
+    }
+    spawned++;
+    lookAgain = false;
+    children.set(pid, child);
+    const log = logger.child({ mailerPid: pid });
+    relay(child.stdout, log, 'info');
+    relay(child.stderr, log, 'error');
+    void (async () => {
+      const result = await child;
+      children.delete(pid);
+      if (result.exitCode !== 0) {
+        failed++;
+        log.warn(
+          { exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut },
+          'mailer ended abnormally; its claimed messages are retried when their claims expire',
+        );
+      }
+      if (lookAgain && !stopped) start();
+    })();
+  }
+
+  function kick(): void {
+    if (children.size === 0) start();
+    else lookAgain = true;
+  }
+
+  async function sweep(): Promise<void> {
+    if (stopped || sweeping) return;
+    sweeping = true;
+    try {
+      const due = await countDue(db, Date.now());
+      const wanted = Math.min(config.mail.maxProcs, Math.ceil(due / config.mail.batchSize));
+      for (let n = children.size; n < wanted; n++) start();
+    } catch (err) {
+      logger.error({ err }, 'outbox sweep failed');
+    } finally {
+      sweeping = false;
+    }
+  }
+
+  const timer = setInterval(() => void sweep(), config.mail.sweepMs);
+  timer.unref();
+
+  async function stop(): Promise<void> {
+    stopped = true;
+    clearInterval(timer);
+    const running = [...children.values()];
+    for (const child of running) child.kill('SIGTERM');
+    const grace = setTimeout(() => {
+      for (const child of running) child.kill('SIGKILL');
+    }, STOP_GRACE_MS);
+    await Promise.allSettled(running);
+    clearTimeout(grace);
+  }
+
+  return {
+    kick,
+    sweep,
+    stats: () => ({ running: children.size, pids: [...children.keys()], spawned, failed }),
+    stop,
+  };
+}
+
+/** Replay a child's output in our log: its pino lines at their level, anything else as text. */
+function relay(stream: Readable | null, log: Logger, level: 'info' | 'error'): void {
+  if (!stream) return;
+  createInterface({ input: stream }).on('line', (line) => {
+    try {
+      const { level: n, msg, time: _time, pid: _pid, hostname: _host, ...fields } = JSON.parse(line) as Record<string, unknown>;
+      log[LEVELS[n as number] ?? level](fields, String(msg ?? ''));
+    } catch {
+      log[level](line);
+    }
+  });
+}
