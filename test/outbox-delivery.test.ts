@@ -115,3 +115,27 @@ describe('mail on the embedded defaults', () => {
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).to.deep.equal([]);
   });
 });
+
+describe('a mailer past its time limit', () => {
+  let setup: MailSetup;
+  before(async () => {
+    setup = await startMailSetup({
+      ADMINS: 'ops@example.test',
+      MAIL_PROCESS_TIMEOUT_SECONDS: '1',
+      MAIL_CLAIM_SECONDS: '1',
+    });
+  });
+  after(() => setup?.stop());
+
+  it('is killed, and the message it held is delivered by a later mailer', async function () {
+    this.timeout(30_000);
+    const { smtp, service, db } = setup;
+    smtp.dataDelayMs = 5000; // the SMTP server holds the message past the mailer's limit
+    await outbox.enqueue(db, message(0, 'slow'), Date.now(), 3_600_000);
+    service.mailers.kick();
+    await waitFor(() => service.mailers.stats().failed >= 1, 'the mailer to be killed', 15_000);
+    smtp.dataDelayMs = 0;
+    await waitFor(async () => (await outbox.listMessages(db, 10)).every((m) => m.state === 'sent'), 'delivery', 15_000);
+    expect(smtp.received.map((r) => r.mail.messageId)).to.include('<slow-0@example.test>');
+  });
+});

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
 import type { Db } from '../db/knex.js';
-import { countDue } from '../db/outbox.js';
+import { countDue, outboxStats } from '../db/outbox.js';
 import type { Config } from '../server/config.js';
 import type { MailerSettings } from './protocol.js';
 
@@ -61,6 +61,7 @@ export function createMailers(deps: { config: Config; db: Db; logger: Logger }):
   let lookAgain = false;
   let stopped = false;
   let sweeping = false;
+  let lastDead = 0;
 
   function start(): void {
     if (stopped || children.size >= config.mail.maxProcs) return;
@@ -108,9 +109,16 @@ export function createMailers(deps: { config: Config; db: Db; logger: Logger }):
     if (stopped || sweeping) return;
     sweeping = true;
     try {
-      const due = await countDue(db, Date.now());
+      const now = Date.now();
+      const due = await countDue(db, now);
       const wanted = Math.min(config.mail.maxProcs, Math.ceil(due / config.mail.batchSize));
       for (let n = children.size; n < wanted; n++) start();
+      // A line for operators whenever mail is waiting or has died.
+      const { counts, oldestUnsentSeconds } = await outboxStats(db, now);
+      if (counts.pending + counts.sending > 0 || counts.dead !== lastDead) {
+        logger.info({ ...counts, due, oldestUnsentSeconds, mailers: children.size }, 'outbox');
+        lastDead = counts.dead;
+      }
     } catch (err) {
       logger.error({ err }, 'outbox sweep failed');
     } finally {
