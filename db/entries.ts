@@ -138,12 +138,13 @@ export async function storeRecord(
   db: Db,
   lease: Lease,
   now: number,
-  record: { record: string; hash: string; related: string[] },
+  record: { record: string; hash: string; related: string[]; title: string | null },
 ): Promise<boolean> {
   const n = await heldBy(db, lease).update({
     record: record.record,
     hash: record.hash,
     related: JSON.stringify(record.related),
+    title: record.title,
     fetched_at: now,
     state: 'ok',
     ...noError,
@@ -159,6 +160,7 @@ export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<
     record: null,
     hash: null,
     related: null,
+    title: null,
     fetched_at: now,
     state: 'not-found',
     ...noError,
@@ -187,4 +189,34 @@ export async function storeFailure(
     updated_at: now,
   });
   return n > 0;
+}
+
+/** Every stored record's id and title, for the index of published pages. */
+export async function listTitles(db: Db): Promise<Array<{ id: string; title: string | null; fetchedAt: number }>> {
+  const rows = (await db('entries').select('id', 'title', 'fetched_at').where({ state: 'ok' }).orderBy('id')) as Array<{
+    id: string;
+    title: string | null;
+    fetched_at: number | string;
+  }>;
+  return rows.map((r) => ({ id: r.id, title: r.title, fetchedAt: Number(r.fetched_at) }));
+}
+
+export async function countRecords(db: Db): Promise<number> {
+  const row = (await db('entries').where({ state: 'ok' }).count({ n: '*' }).first()) as { n: number | string } | undefined;
+  return Number(row?.n ?? 0);
+}
+
+/** Stored records in id order, a page at a time (keyset: ids after `afterId`). */
+export async function listRecords(
+  db: Db,
+  afterId: string,
+  limit: number,
+): Promise<Array<{ id: string; record: string; fetchedAt: number }>> {
+  const rows = (await db('entries')
+    .select('id', 'record', 'fetched_at')
+    .where({ state: 'ok' })
+    .andWhere('id', '>', afterId)
+    .orderBy('id')
+    .limit(limit)) as Array<{ id: string; record: string; fetched_at: number | string }>;
+  return rows.map((r) => ({ id: r.id, record: r.record, fetchedAt: Number(r.fetched_at) }));
 }

@@ -3,6 +3,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './migrations/001-entries.js';
 import * as m002 from './migrations/002-outbox.js';
+import * as m003 from './migrations/003-entry-title.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -12,6 +13,7 @@ interface Migration {
 const migrations: Record<string, Migration> = {
   '001-entries': m001,
   '002-outbox': m002,
+  '003-entry-title': m003,
 };
 
 const source: Knex.MigrationSource<string> = {

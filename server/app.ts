@@ -1,7 +1,7 @@
 // The Koa application: one outermost middleware turns every error into an
 // answer (problem+json, or the friendly HTML page when the client prefers
 // HTML), then the routes.
-import Koa from 'koa';
+import Koa, { type Middleware } from 'koa';
 import { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -11,6 +11,7 @@ import { errorPage, HTML_HEADERS, wantsHtml } from './pages.js';
 import type { Notifier } from './notifier.js';
 import { adminRoutes, type AdminViews } from './routes/admin.js';
 import { entryRoutes } from './routes/entries.js';
+import { pageRoutes } from './routes/pages.js';
 import { healthRoutes, type Readiness } from './routes/health.js';
 
 export interface AppDeps {
@@ -20,10 +21,13 @@ export interface AppDeps {
   notifier: Notifier;
   admin: AdminViews;
   logger: Logger;
+  /** Outermost: the access log, which also gives each request its id. */
+  accessLog?: Middleware;
 }
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
+  if (deps.accessLog) app.use(deps.accessLog);
   app.use(async (ctx, next) => {
     try {
       await next();
@@ -34,7 +38,7 @@ export function createApp(deps: AppDeps): Koa {
     } catch (err) {
       const error = toFreshenError(err);
       if (error.status >= 500 && !(err instanceof FreshenError)) {
-        deps.logger.error({ err, method: ctx.method, url: ctx.url }, 'request failed');
+        deps.logger.error({ err, method: ctx.method, url: ctx.url, requestId: ctx.state.requestId }, 'request failed');
         // Committed before the answer goes out: a crash after it loses nothing.
         await deps.notifier.serverError({ error: err, method: ctx.method, url: ctx.url });
       }
@@ -46,6 +50,7 @@ export function createApp(deps: AppDeps): Koa {
   healthRoutes(router, deps.readiness);
   entryRoutes(router, deps);
   adminRoutes(router, deps);
+  pageRoutes(router, deps);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
@@ -68,6 +73,7 @@ function writeError(ctx: Koa.Context, error: FreshenError): void {
       status: error.status,
       detail: error.detail,
       instance: ctx.path,
+      requestId: ctx.state.requestId as string | undefined,
     });
   }
 }

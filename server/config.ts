@@ -36,6 +36,13 @@ export interface Config {
     readonly memoryMaxBytes: number;
   };
   readonly mail: MailConfig;
+  readonly publish: {
+    readonly dir: string;
+    /** The index page is rewritten at most this often while pages change. */
+    readonly indexDelayMs: number;
+  };
+  /** The access log (JSON lines). */
+  readonly logFile: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly adminToken: string | undefined;
   readonly demo: { readonly latencyMs: number; readonly failureRate: number };
@@ -165,6 +172,9 @@ const variables = {
   MAIL_RETRY_MAX_SECONDS: number(600, 1, 86_400),
   MAIL_SWEEP_SECONDS: number(30, 0.05, 86_400),
   MAIL_PROCESS_TIMEOUT_SECONDS: number(300, 1, 86_400),
+  PUBLISH_DIR: { allowed: 'a directory path', schema: z.string().min(1).default('./data/pages') },
+  PUBLISH_INDEX_SECONDS: number(5, 0, 3600),
+  LOG_FILE: { allowed: 'a file path', schema: z.string().min(1).default('./data/access.log') },
   LOG_LEVEL: {
     allowed: 'one of fatal, error, warn, info, debug, trace, silent',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -269,6 +279,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       sweepMs: Math.round(v.MAIL_SWEEP_SECONDS * 1000),
       processTimeoutMs: Math.round(v.MAIL_PROCESS_TIMEOUT_SECONDS * 1000),
     },
+    publish: { dir: resolve(v.PUBLISH_DIR), indexDelayMs: Math.round(v.PUBLISH_INDEX_SECONDS * 1000) },
+    logFile: resolve(v.LOG_FILE),
     logLevel: v.LOG_LEVEL,
     adminToken: v.ADMIN_TOKEN,
     demo: { latencyMs: v.DEMO_LATENCY_MS, failureRate: v.DEMO_FAILURE_RATE },
@@ -340,6 +352,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     MAIL_RETRY_MAX_SECONDS: config.mail.retryMaxMs / 1000,
     MAIL_SWEEP_SECONDS: config.mail.sweepMs / 1000,
     MAIL_PROCESS_TIMEOUT_SECONDS: config.mail.processTimeoutMs / 1000,
+    PUBLISH_DIR: config.publish.dir,
+    PUBLISH_INDEX_SECONDS: config.publish.indexDelayMs / 1000,
+    LOG_FILE: config.logFile,
     LOG_LEVEL: config.logLevel,
     ADMIN_TOKEN: config.adminToken ? '********' : '(unset: admin endpoints answer 404)',
     DEMO_LATENCY_MS: config.demo.latencyMs,
@@ -365,4 +380,15 @@ function deepFreeze<T>(value: T): T {
     if (inner && typeof inner === 'object') deepFreeze(inner);
   }
   return Object.freeze(value);
+}
+
+/** For command-line entries: the config, or undefined after printing each problem on stderr. */
+export function loadConfigForCli(env: NodeJS.ProcessEnv = process.env): Config | undefined {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const problem of err.problems) process.stderr.write(`freshen: ${problem}\n`);
+    return undefined;
+  }
 }

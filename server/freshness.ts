@@ -60,6 +60,8 @@ export interface FreshnessDeps {
   logger: Logger;
   /** Told (and awaited) when upstream data fails the schema. */
   notifier: Notifier;
+  /** Told when an entry's page was published. */
+  published?: (id: string) => void;
   now?: () => number;
 }
 
@@ -266,7 +268,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     let result: RefreshResult;
     try {
       result = await pool.run({
+        kind: 'refresh',
         id,
+        publishDir: config.publish.dir,
         upstreamUrl: deps.upstreamUrl,
         timeoutMs: config.upstream.timeoutMs,
         maxBytes: config.upstream.maxBytes,
@@ -301,6 +305,8 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       };
       if (await entries.storeRecord(db, lease, at, result)) memory.set(view);
       else logger.warn({ id }, 'refresh result not stored: its lease was lost');
+      if (result.pageError) logger.warn({ id, why: result.pageError }, 'page not published');
+      else deps.published?.(id);
       logger.debug({ id, bytes: result.bytes }, 'entry refreshed');
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }

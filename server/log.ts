@@ -1,8 +1,11 @@
-// The application log: pino JSON lines on stdout; pretty-printing is left to
-// the reader's terminal (pipe through pino-pretty).
+// The application log on stdout: JSON lines for machines, or — when a person
+// runs freshen in a terminal — pretty lines, formatted by pino-pretty on pino's
+// worker thread.
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
-  return pino({ level: config.logLevel, base: { pid: process.pid } });
+  const options = { level: config.logLevel, base: { pid: process.pid } };
+  if (!process.stdout.isTTY) return pino(options);
+  return pino(options, pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' } }));
 }

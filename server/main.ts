@@ -2,7 +2,7 @@
 // Reads the config once (a bad value: one line per problem, exit 2), starts
 // the service, and stops it cleanly on SIGINT/SIGTERM (a second signal exits
 // at once).
-import { ConfigError, describeConfig, loadConfig, type Config } from './config.js';
+import { describeConfig, loadConfigForCli, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
 
@@ -14,14 +14,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return argv.includes('--help') ? 0 : 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const problem of err.problems) process.stderr.write(`freshen: ${problem}\n`);
-    return 2;
-  }
+  const config = loadConfigForCli();
+  if (!config) return 2;
   if (argv.includes('--print-config')) {
     for (const [name, value] of Object.entries(describeConfig(config))) {
       process.stdout.write(`${name}=${String(value)}\n`);

@@ -10,11 +10,13 @@ import { listMessages, outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mailers.js';
 import { createUpdaterPool, type UpdaterPool } from '../workers/pool.js';
+import { createAccessLog } from './access-log.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { createFreshness, type Freshness } from './freshness.js';
 import { createLogger } from './log.js';
 import { createNotifier } from './notifier.js';
+import { createPageIndex } from './page-index.js';
 
 export interface Service {
   /** http://host:port of the listening server. */
@@ -62,12 +64,28 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     const pool = createUpdaterPool(config.updater);
     stops.push(() => pool.close());
+    const pageIndex = createPageIndex({ db, pool, config, logger });
+    stops.push(() => pageIndex.close());
+    pageIndex.changed();
 
-    const freshness = createFreshness({ db, pool, config, upstreamUrl, logger, notifier, now: options.now });
+    const freshness = createFreshness({
+      db,
+      pool,
+      config,
+      upstreamUrl,
+      logger,
+      notifier,
+      published: () => pageIndex.changed(),
+      now: options.now,
+    });
     stops.push(() => freshness.close());
+
+    const accessLog = createAccessLog(config.logFile);
+    stops.push(() => accessLog.close());
 
     let closing = false;
     const app = createApp({
+      accessLog: accessLog.middleware,
       config,
       freshness,
       logger,

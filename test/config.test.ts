@@ -80,6 +80,8 @@ describe('settings are checked once at start', () => {
         sweepMs: 30_000,
         processTimeoutMs: 300_000,
       },
+      publish: { dir: resolve('data/pages'), indexDelayMs: 5000 },
+      logFile: resolve('data/access.log'),
       logLevel: 'info',
       adminToken: undefined,
       demo: { latencyMs: 30, failureRate: 0 },

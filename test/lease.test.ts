@@ -12,7 +12,7 @@ describe('the refresh lease', () => {
   let database: TestDatabase;
   let db: Knex;
   const t0 = Date.UTC(2030, 0, 1);
-  const result = { record: '{"id":"l1"}', hash: 'h'.repeat(43), related: [] };
+  const result = { record: '{"id":"l1"}', hash: 'h'.repeat(43), related: [], title: null };
 
   before(async () => {
     database = await freshDatabase();

@@ -5,6 +5,8 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase, type TestDatabase } from './support/database.js';
@@ -35,13 +37,21 @@ function readmeSettings(): string[] {
 
 describe('the command line', () => {
   let database: TestDatabase;
+  // Pages, access log and mail of the runs, outside ./data.
+  let files: string;
   let run: Run | undefined;
 
   /** Starts main.js with only PATH and the given settings in its environment (none inherited). */
   function start(args: string[], env: Record<string, string>): Run {
     const child = spawn(process.execPath, [MAIN, ...args], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        PUBLISH_DIR: join(files, 'pages'),
+        LOG_FILE: join(files, 'access.log'),
+        MAIL_DIR: join(files, 'mail'),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const r: Run = { child, stdout: '', stderr: '', closed: undefined };
@@ -58,6 +68,7 @@ describe('the command line', () => {
     // Every run gets its own database (SQLite in a temp dir, or Postgres under
     // TEST_DATABASE_URL), so ./data is never touched.
     database = await freshDatabase();
+    files = await mkdtemp(join(tmpdir(), 'freshen-start-'));
   });
   afterEach(async () => {
     const r = run;
@@ -69,6 +80,7 @@ describe('the command line', () => {
   });
   after(async () => {
     await database?.drop();
+    await rm(files, { recursive: true, force: true });
   });
 
   it('refuses a bad setting with exit code 2 and one line naming it and what is allowed', async () => {

@@ -1,7 +1,7 @@
 // The one pool boundary: run(task), stats(), close(). The runtime behind it is
 // Piscina worker threads; callers see only this interface and plain results.
 import { Piscina } from 'piscina';
-import type { RefreshResult, RefreshTask } from './protocol.js';
+import type { PublishResult, RefreshResult, ResultOf, Task } from './protocol.js';
 
 export interface PoolOptions {
   minWorkers: number;
@@ -25,8 +25,8 @@ export interface PoolStats {
 }
 
 export interface UpdaterPool {
-  /** Run one refresh. Rejects only with PoolFullError; every other failure is a result. */
-  run(task: RefreshTask): Promise<RefreshResult>;
+  /** Run one task. Rejects only with PoolFullError; every other failure is a result. */
+  run<T extends Task>(task: T): Promise<ResultOf<T>>;
   /** Whether run() would be accepted now (a worker slot or queue room is free). */
   hasCapacity(): boolean;
   stats(): PoolStats;
@@ -42,7 +42,7 @@ export class PoolFullError extends Error {
 }
 
 export function createUpdaterPool(options: PoolOptions): UpdaterPool {
-  const piscina = new Piscina<RefreshTask, RefreshResult>({
+  const piscina = new Piscina<Task, RefreshResult | PublishResult>({
     filename: new URL('./updater.js', import.meta.url).href,
     minThreads: options.minWorkers,
     maxThreads: options.maxWorkers,
@@ -58,24 +58,26 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
   let abandoned = 0;
   const capacity = options.maxWorkers * options.tasksPerWorker;
 
-  async function run(task: RefreshTask): Promise<RefreshResult> {
+  async function run<T extends Task>(task: T): Promise<ResultOf<T>> {
     if (!hasCapacity()) throw new PoolFullError();
     running++;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<RefreshResult>((resolve) => {
+    // A failure has the same shape in every kind of result.
+    type Failed = ResultOf<T> & { kind: 'failed' };
+    const deadline = new Promise<ResultOf<T>>((resolve) => {
       timer = setTimeout(() => {
         abandoned++;
         resolve({
           kind: 'failed',
           id: task.id,
           code: 'pool-timeout',
-          message: `refresh abandoned after ${options.taskTimeoutMs} ms`,
-        });
+          message: `${task.kind} abandoned after ${options.taskTimeoutMs} ms`,
+        } as Failed);
       }, options.taskTimeoutMs);
     });
-    const work = piscina.run(task).catch((err: Error): RefreshResult => {
+    const work = (piscina.run(task) as Promise<ResultOf<T>>).catch((err: Error): ResultOf<T> => {
       if (err.message.includes('Task queue is at limit')) throw new PoolFullError();
-      return { kind: 'failed', id: task.id, code: 'worker-error', message: err.message };
+      return { kind: 'failed', id: task.id, code: 'worker-error', message: err.message } as Failed;
     });
     try {
       return await Promise.race([work, deadline]);

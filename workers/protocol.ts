@@ -1,14 +1,48 @@
 // The messages that cross the pool boundary: one task in, one plain result out.
 // Errors travel as data ({code, message}), never as thrown objects.
 
+/** Fetch, validate and hash one record; publish its page when it is good. */
 export interface RefreshTask {
+  kind: 'refresh';
   id: string;
   /** URL template with `{id}`. */
   upstreamUrl: string;
   timeoutMs: number;
   maxBytes: number;
   schemaPath: string;
+  publishDir: string;
 }
+
+/** Render one stored record's page again (the re-publish command). */
+export interface PublishTask {
+  kind: 'publish';
+  id: string;
+  record: string;
+  fetchedAt: number;
+  publishDir: string;
+}
+
+export interface IndexEntry {
+  id: string;
+  title: string | null;
+  fetchedAt: number;
+}
+
+/** Write the index page of every published entry. */
+export interface IndexTask {
+  kind: 'index';
+  id: 'index';
+  entries: IndexEntry[];
+  publishDir: string;
+}
+
+export type Task = RefreshTask | PublishTask | IndexTask;
+
+export type PublishResult =
+  | { kind: 'published'; id: string; bytes: number }
+  | { kind: 'failed'; id: string; code: FailureCode; message: string };
+
+export type ResultOf<T extends Task> = T extends RefreshTask ? RefreshResult : PublishResult;
 
 /** Why a refresh failed without a verdict on the data. */
 export type FailureCode =
@@ -20,7 +54,8 @@ export type FailureCode =
   | 'too-large' // answer past UPSTREAM_MAX_BYTES
   | 'not-json' // answer is not JSON
   | 'pool-timeout' // the task passed UPDATER_TASK_TIMEOUT_MS
-  | 'worker-error'; // the worker itself failed
+  | 'worker-error' // the worker itself failed
+  | 'write-error'; // a page could not be written
 
 export type RefreshResult =
   | {
@@ -32,7 +67,11 @@ export type RefreshResult =
       hash: string;
       /** The record's `related` ids as given (validated later, where they are read). */
       related: string[];
+      /** The record's title, if it has a string one. */
+      title: string | null;
       bytes: number;
+      /** Why the page was not published, if it was not (the record is stored anyway). */
+      pageError?: string;
     }
   | { kind: 'not-found'; id: string }
   | { kind: 'invalid'; id: string; problems: string[]; /** the record's title, for the notice */ title?: string }

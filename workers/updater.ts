@@ -1,10 +1,12 @@
-// The refresh task, run off the main thread (a Piscina worker, or a child
-// process): fetch one upstream record, parse, validate against the JSON
-// Schema, hash. Returns a plain RefreshResult; it touches no SQL and no mail.
+// The pool's task module, run off the main thread (a Piscina worker, or a
+// child process). A refresh fetches one upstream record, parses, validates it
+// against the JSON Schema, hashes it and publishes its page; it returns a plain
+// result and touches no SQL and no mail. Publish and index tasks (re)write pages.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv';
-import type { RefreshResult, RefreshTask } from './protocol.js';
+import type { IndexTask, PublishResult, PublishTask, RefreshResult, RefreshTask, Task } from './protocol.js';
+import { entryPageHtml, indexPageHtml, pageFileName, writeAtomically } from './publish.js';
 import { compileSchema, describeProblems } from './schema.js';
 import { fetchUpstream, upstreamUrl } from './upstream.js';
 
@@ -20,7 +22,18 @@ function validatorFor(path: string): ValidateFunction {
   return validate;
 }
 
-export default async function refresh(task: RefreshTask): Promise<RefreshResult> {
+export default function run(task: Task): Promise<RefreshResult | PublishResult> {
+  switch (task.kind) {
+    case 'refresh':
+      return refresh(task);
+    case 'publish':
+      return publish(task);
+    case 'index':
+      return publishIndex(task);
+  }
+}
+
+async function refresh(task: RefreshTask): Promise<RefreshResult> {
   const { id } = task;
   let url: string;
   try {
@@ -65,7 +78,33 @@ export default async function refresh(task: RefreshTask): Promise<RefreshResult>
 
   const record = JSON.stringify(data);
   const hash = createHash('sha256').update(record).digest('base64url');
-  const relatedField = (data as { related?: unknown }).related;
-  const related = Array.isArray(relatedField) ? relatedField.filter((x): x is string => typeof x === 'string') : [];
-  return { kind: 'ok', id, record, hash, related, bytes: fetched.body.length };
+  const fields = data as Record<string, unknown>;
+  const related = Array.isArray(fields.related) ? fields.related.filter((x): x is string => typeof x === 'string') : [];
+  const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
+  const result: RefreshResult = { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length };
+  try {
+    await writeAtomically(task.publishDir, pageFileName(id), entryPageHtml(id, fields, Date.now()));
+  } catch (err) {
+    result.pageError = (err as Error).message;
+  }
+  return result;
+}
+
+async function publish(task: PublishTask): Promise<PublishResult> {
+  try {
+    const data = JSON.parse(task.record) as Record<string, unknown>;
+    const bytes = await writeAtomically(task.publishDir, pageFileName(task.id), entryPageHtml(task.id, data, task.fetchedAt));
+    return { kind: 'published', id: task.id, bytes };
+  } catch (err) {
+    return { kind: 'failed', id: task.id, code: 'write-error', message: (err as Error).message };
+  }
+}
+
+async function publishIndex(task: IndexTask): Promise<PublishResult> {
+  try {
+    const bytes = await writeAtomically(task.publishDir, 'index.html', indexPageHtml(task.entries));
+    return { kind: 'published', id: task.id, bytes };
+  } catch (err) {
+    return { kind: 'failed', id: task.id, code: 'write-error', message: (err as Error).message };
+  }
 }

@@ -3,9 +3,9 @@
 // freshness check; this file only speaks HTTP.
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
-import fresh from 'fresh';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
+import { notModified } from '../conditional.js';
 import { BadRequest, FreshenError } from '../errors.js';
 import type { Answer, Outcome } from '../freshness.js';
 import { entryPage, HTML_HEADERS, wantsHtml } from '../pages.js';
@@ -87,17 +87,6 @@ function sendEntry(ctx: Koa.Context, answer: Answer): void {
   if (notModified(ctx, view.etag)) return void (ctx.status = 304);
   ctx.type = 'application/json';
   ctx.body = view.body;
-}
-
-/**
- * The conditional-GET check (If-None-Match, weak comparison). Not Koa's
- * ctx.fresh as is: that also refuses a 304 when the request says
- * `Cache-Control: no-cache`, which fetch() adds to every conditional request;
- * an origin server answers the precondition regardless (RFC 9110 §13.1.2).
- */
-function notModified(ctx: Koa.Context, etag: string): boolean {
-  const ifNoneMatch = ctx.get('If-None-Match');
-  return ifNoneMatch !== '' && fresh({ 'if-none-match': ifNoneMatch }, { etag });
 }
 
 interface ItemError {

@@ -1,5 +1,8 @@
 // Starts a real freshen service for a test: a fresh database, a real Piscina
 // pool, the given upstream, a silent logger and (optionally) a hand-moved clock.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../server/config.js';
 import { startService, type Service } from '../../server/service.js';
@@ -8,6 +11,8 @@ import { freshDatabase, type TestDatabase } from './database.js';
 export interface TestService extends Service {
   config: Config;
   database: TestDatabase;
+  /** A temporary directory holding this service's pages, access log and mail. */
+  files: string;
   get(path: string, headers?: Record<string, string>): Promise<Response>;
   /** Stop the service and drop its database. */
   stop(): Promise<void>;
@@ -22,7 +27,11 @@ export interface TestServiceOptions {
 
 export async function startTestService(upstreamUrl: string, options: TestServiceOptions = {}): Promise<TestService> {
   const database = options.database ?? (await freshDatabase());
+  const files = await mkdtemp(join(tmpdir(), 'freshen-files-'));
   const config = loadConfig({
+    PUBLISH_DIR: join(files, 'pages'),
+    LOG_FILE: join(files, 'access.log'),
+    MAIL_DIR: join(files, 'mail'),
     PORT: '0',
     DATABASE_URL: database.url,
     UPSTREAM_URL: upstreamUrl,
@@ -42,10 +51,12 @@ export async function startTestService(upstreamUrl: string, options: TestService
     ...service,
     config,
     database,
+    files,
     get: (path, headers = {}) => fetch(`${service.url}${path}`, { headers }),
     async stop() {
       await service.close();
       if (ownsDatabase) await database.drop();
+      await rm(files, { recursive: true, force: true });
     },
   };
 }

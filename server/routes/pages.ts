@@ -1,0 +1,64 @@
+// Serves the published static pages: /pages/ (the index) and /pages/<id>.html,
+// read from PUBLISH_DIR with ETag and Last-Modified and a short cache life.
+// Only a name made of a valid id reaches the file system.
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Router } from '@koa/router';
+import type Koa from 'koa';
+import type { AppDeps } from '../app.js';
+import { notModified } from '../conditional.js';
+import { NotFound } from '../errors.js';
+import { HTML_HEADERS } from '../pages.js';
+
+const PAGE = /^([A-Za-z0-9_-]{1,128})\.html$/;
+const MAX_AGE_SECONDS = 60;
+
+export function pageRoutes(router: Router, deps: AppDeps): void {
+  const dir = deps.config.publish.dir;
+
+  // The router is not strict about a trailing slash: one route serves both.
+  router.get('/pages/', async (ctx) => {
+    if (!ctx.path.endsWith('/')) {
+      ctx.status = 301;
+      ctx.redirect('/pages/');
+      return;
+    }
+    await sendFile(ctx, join(dir, 'index.html'));
+  });
+  router.get('/pages/:file', async (ctx) => {
+    const match = PAGE.exec(ctx.params.file as string);
+    if (!match) throw new NotFound('There is no such page.');
+    await sendFile(ctx, join(dir, `${match[1]}.html`));
+  });
+}
+
+async function sendFile(ctx: Koa.Context, path: string): Promise<void> {
+  // Open first, then stat the open file: a page renamed over meanwhile cannot
+  // make the length and the bytes disagree.
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch {
+    throw new NotFound('There is no such page (yet).');
+  }
+  const info = await file.stat().catch(async (err: unknown) => {
+    await file.close();
+    throw err;
+  });
+  const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+  const lastModified = info.mtime.toUTCString();
+  ctx.status = 200;
+  ctx.set('ETag', etag);
+  ctx.set('Last-Modified', lastModified);
+  ctx.set('Cache-Control', `public, max-age=${MAX_AGE_SECONDS}`);
+  ctx.set(HTML_HEADERS);
+  ctx.type = 'text/html; charset=utf-8';
+  if (notModified(ctx, etag, lastModified) || ctx.method === 'HEAD') {
+    await file.close();
+    if (ctx.method === 'HEAD') ctx.length = info.size;
+    else ctx.status = 304;
+    return;
+  }
+  ctx.length = info.size;
+  ctx.body = file.createReadStream(); // closes the file when done
+}

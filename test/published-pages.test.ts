@@ -1,0 +1,170 @@
+// Each good refresh publishes the entry's page — written off the main thread,
+// atomically — and the pages are served at /pages/. Upstream data never makes
+// a page run script or a file land outside PUBLISH_DIR.
+import { expect } from 'chai';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
+import { startTestService, type TestService } from './support/service.js';
+import { waitFor } from './support/wait.js';
+
+const TOKEN = 'a-long-enough-admin-token';
+
+/** Version n of entry c1: alternately ~100 KB and small, so a torn page would show. */
+function version(n: number) {
+  return record('c1', { title: `Version ${n}`, body: `# V${n}\n\n${'word '.repeat(n % 2 ? 20_000 : 50)}` });
+}
+
+describe('published pages', () => {
+  let upstream: TestUpstream;
+  let service: TestService;
+  let dir: string;
+
+  before(async () => {
+    upstream = await startTestUpstream();
+    service = await startTestService(upstream.url, { env: { ADMIN_TOKEN: TOKEN, PUBLISH_INDEX_SECONDS: '0.1' } });
+    dir = service.config.publish.dir;
+  });
+  after(async () => {
+    await service?.stop();
+    await upstream?.close();
+  });
+
+  const refresh = (id: string) =>
+    fetch(`${service.url}/entries/${id}/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+  const page = (id: string) => readFile(join(dir, `${id}.html`), 'utf8');
+
+  it('publishes a complete page of a refreshed entry that matches the stored data', async () => {
+    upstream.set('p1', {
+      record: record('p1', {
+        title: 'Harbour & Lights',
+        body: '# Harbour\n\nSome **bold** text and `code`.\n\n## Details\n\n- one\n- two\n\n[docs](https://example.test/docs)\n',
+        author: 'Ada',
+        tags: ['sea', 'light'],
+        related: ['p2'],
+      }),
+    });
+    const res = await service.get('/entries/p1');
+    expect(res.status).to.equal(200);
+    const stored = (await res.json()) as { data: { title: string }; fetchedAt: string };
+    const html = await page('p1');
+    expect(html.startsWith('<!doctype html>')).to.equal(true);
+    expect(html.trimEnd().endsWith('</html>')).to.equal(true);
+    expect(html).to.include('<title>Harbour &#38; Lights · freshen</title>');
+    expect(html).to.include('<h1>Harbour &#38; Lights</h1>');
+    expect(html).to.include('<strong>bold</strong>');
+    expect(html).to.include('<h2>Details</h2>');
+    expect(html).to.include('<li>one</li>');
+    expect(html).to.include('<a href="https://example.test/docs" rel="noopener noreferrer nofollow">docs</a>');
+    expect(html).to.include('<dt>author</dt><dd>Ada</dd>');
+    expect(html).to.include('<dd>[&#34;sea&#34;,&#34;light&#34;]</dd>');
+    expect(html).to.include('<a href="/pages/p2.html">p2</a>');
+    // Fetched within moments of the stored fetchedAt (the worker and the store share one clock here).
+    const fetched = /<time datetime="([^"]+)">/.exec(html)?.[1] as string;
+    expect(Math.abs(Date.parse(fetched) - Date.parse(stored.fetchedAt))).to.be.below(2000);
+  });
+
+  it('serves a published page with its content type, ETag, Last-Modified and a short cache life', async () => {
+    const res = await service.get('/pages/p1.html');
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.equal('text/html; charset=utf-8');
+    expect(res.headers.get('cache-control')).to.equal('public, max-age=60');
+    expect(res.headers.get('content-security-policy')).to.include("default-src 'none'");
+    const etag = res.headers.get('etag') as string;
+    const lastModified = res.headers.get('last-modified') as string;
+    expect(etag).to.match(/^W\/"[0-9a-f]+-[0-9a-f]+"$/);
+    expect(await res.text()).to.equal(await page('p1'));
+    expect((await service.get('/pages/p1.html', { 'If-None-Match': etag })).status).to.equal(304);
+    expect((await service.get('/pages/p1.html', { 'If-Modified-Since': lastModified })).status).to.equal(304);
+    for (const bad of ['/pages/nope.html', '/pages/p1.htm', '/pages/..%2Fp1.html', '/pages/%2e%2e%2faccess.log']) {
+      expect((await service.get(bad)).status, bad).to.equal(404);
+    }
+  });
+
+  it('lists published entries on the index page', async () => {
+    const index = await waitFor(async () => {
+      const res = await service.get('/pages/');
+      const text = res.status === 200 ? await res.text() : '';
+      return text.includes('/pages/p1.html') ? text : undefined;
+    }, 'the index to list p1');
+    expect(index).to.include('<a href="/pages/p1.html">Harbour &#38; Lights</a>');
+  });
+
+  it('publishes nothing active from a malicious record, and nothing outside PUBLISH_DIR', async () => {
+    upstream.set('evil', {
+      record: record('evil', {
+        title: '<script>alert("title")</script>',
+        body: [
+          '<script>alert(1)</script>',
+          '<img src="https://example.test/x.png" onerror="alert(2)">',
+          '[click](javascript:alert(3)) <a href="JaVaScRiPt:alert(4)">x</a> <a href="java&#x09;script:alert(5)">y</a>',
+          '<iframe src="https://evil.test/"></iframe><object data="x"></object>',
+          '<div onclick="alert(6)" style="background:url(javascript:alert(7))">div</div>',
+          '<svg onload="alert(8)"></svg><form action="https://evil.test"><input></form>',
+        ].join('\n\n'),
+        author: '../../../../tmp/freshen-evil',
+        '<b onmouseover="alert(9)">key</b>': '"><script>alert(10)</script>',
+        related: ['p1'],
+      }),
+    });
+    expect((await service.get('/entries/evil')).status).to.equal(200);
+    const html = await page('evil');
+    // No script element, no tag with an event handler, no javascript: URL in any
+    // attribute (escaped text such as &#60;b onmouseover=…&#62; is inert).
+    expect(html).not.to.match(/<script/i);
+    expect(html).not.to.match(/<[a-z][^>]*\son\w+\s*=/i);
+    expect(html).not.to.match(/<[a-z][^>]*=\s*["']?\s*javascript:/i);
+    expect(html).not.to.match(/<(iframe|object|svg|form|input)/i);
+    expect(html).to.include('&#60;script&#62;alert(&#34;title&#34;)&#60;/script&#62;');
+    expect(html).to.include('<a href="/pages/p1.html">p1</a>');
+    expect(html).not.to.include('/pages/../');
+    // Only pages (and no leftover temporary files) in PUBLISH_DIR; nothing beside it.
+    const names = await readdir(dir);
+    expect(names.every((n) => /^[A-Za-z0-9_-]+\.html$/.test(n)), names.join(' ')).to.equal(true);
+    expect((await readdir(service.files)).toSorted()).to.deep.equal(['access.log', 'pages']);
+  });
+
+  it('keeps the old page when a refresh finds the data invalid', async () => {
+    const before = await page('p1');
+    upstream.set('p1', { record: record('p1', { title: 'Broken', body: 42 }) });
+    expect((await refresh('p1')).status).to.equal(202);
+    await waitFor(async () => (await service.get('/entries/p1')).headers.get('cache-status')?.includes('invalid-upstream') || upstream.count('p1') >= 2, 'the invalid refresh');
+    await waitFor(() => service.freshness.counters().refreshes.invalid >= 1, 'the invalid refresh to be counted');
+    expect(await page('p1')).to.equal(before);
+  });
+
+  it('gives concurrent readers a whole page while the entry is published again and again', async function () {
+    this.timeout(30_000);
+    upstream.set('c1', { record: version(0) });
+    expect((await service.get('/entries/c1')).status).to.equal(200);
+    // Whatever happens below, the readers stop.
+    const state = { refreshing: true };
+    const problems: string[] = [];
+    let reads = 0;
+    const reader = async () => {
+      while (state.refreshing) {
+        const res = await service.get('/pages/c1.html');
+        const text = await res.text();
+        reads++;
+        const length = Number(res.headers.get('content-length'));
+        if (res.status !== 200 || !text.startsWith('<!doctype html>') || !text.trimEnd().endsWith('</html>') || Buffer.byteLength(text) !== length) {
+          problems.push(`${res.status} ${text.length}/${length}`);
+        }
+      }
+    };
+    const readers = Array.from({ length: 4 }, reader);
+    try {
+      for (let n = 1; n <= 20; n++) {
+        upstream.set('c1', { record: version(n) });
+        expect((await refresh('c1')).status).to.equal(202);
+        await waitFor(async () => (await page('c1')).includes(`Version ${n}<`), `version ${n} published`);
+      }
+    } finally {
+      state.refreshing = false;
+      await Promise.all(readers);
+    }
+    expect(upstream.count('c1')).to.equal(21);
+    expect(reads).to.be.greaterThan(20);
+    expect(problems).to.deep.equal([]);
+  });
+});

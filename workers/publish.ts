@@ -1,0 +1,95 @@
+// Published pages, rendered and written off the main thread: an entry's page
+// (title, Markdown body rendered by marked and cleaned by sanitize-html, other
+// fields, related links, fetch time) and the index. Every write is atomic — a
+// temporary file in the same directory, then a rename — so a reader sees the
+// old page or the new one, never half of one. File names come only from ids
+// that passed the id pattern; nothing from upstream data reaches a path.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
+import { Marked } from 'marked';
+import sanitizeHtml from 'sanitize-html';
+import { definitionList, escapeHtml, layout } from '../server/layout.js';
+import type { IndexEntry } from './protocol.js';
+
+const ID = /^[A-Za-z0-9_-]{1,128}$/;
+const marked = new Marked({ gfm: true, async: false });
+
+const SANITIZE: sanitizeHtml.IOptions = {
+  allowedTags: [...sanitizeHtml.defaults.allowedTags, 'img', 'h1', 'h2'],
+  allowedAttributes: { a: ['href', 'title', 'rel'], img: ['src', 'alt', 'title'], code: ['class'], th: ['align'], td: ['align'] },
+  allowedSchemes: ['http', 'https', 'mailto'],
+  allowedSchemesByTag: { img: ['https', 'data'] },
+  allowProtocolRelative: false,
+  // Links out of a published page do not pass the reader's page address along.
+  transformTags: { a: sanitizeHtml.simpleTransform('a', { rel: 'noopener noreferrer nofollow' }) },
+};
+
+/** Markdown from upstream, as HTML with nothing active left in it. */
+export function renderMarkdown(markdown: string): string {
+  return sanitizeHtml(marked.parse(markdown) as string, SANITIZE);
+}
+
+export function entryPageHtml(id: string, data: Record<string, unknown>, fetchedAt: number): string {
+  const title = typeof data.title === 'string' && data.title.trim() !== '' ? data.title : id;
+  const body = typeof data.body === 'string' ? renderMarkdown(data.body) : '';
+  const related = Array.isArray(data.related)
+    ? data.related
+        .filter((r): r is string => typeof r === 'string' && ID.test(r))
+        .map((r) => `<li><a href="/pages/${r}.html">${r}</a></li>`)
+        .join('')
+    : '';
+  const fetched = new Date(fetchedAt).toISOString();
+  return layout(
+    title,
+    `<p class="status">Entry ${escapeHtml(id)}</p>
+<h1>${escapeHtml(title)}</h1>
+<article>
+${body}
+</article>
+${definitionList(data)}
+${related ? `<h2>Related</h2>\n<ul class="entries">${related}</ul>` : ''}
+<p class="meta">Fetched <time datetime="${fetched}">${fetched}</time> · <a href="/pages/">all entries</a> · <a href="/entries/${escapeHtml(id)}">JSON</a></p>`,
+  );
+}
+
+export function indexPageHtml(entries: readonly IndexEntry[]): string {
+  const items = entries
+    .filter((e) => ID.test(e.id))
+    .map((e) => `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`)
+    .join('\n');
+  return layout(
+    'Published entries',
+    `<h1>Published entries</h1>
+<p class="meta">${entries.length} entries · written ${new Date().toISOString()}</p>
+<ul class="entries">
+${items}
+</ul>`,
+  );
+}
+
+const madeDirs = new Set<string>();
+let sequence = 0;
+
+/** Write `dir/name` atomically. `name` must already be a safe file name. */
+export async function writeAtomically(dir: string, name: string, content: string): Promise<number> {
+  if (!madeDirs.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    madeDirs.add(dir);
+  }
+  const temp = join(dir, `.${name}.${process.pid}-${threadId}-${++sequence}.tmp`);
+  const bytes = Buffer.from(content);
+  try {
+    await writeFile(temp, bytes);
+    await rename(temp, join(dir, name));
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+  return bytes.length;
+}
+
+export function pageFileName(id: string): string {
+  if (!ID.test(id)) throw new Error('not an entry id');
+  return `${id}.html`;
+}
