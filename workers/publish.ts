@@ -32,7 +32,9 @@ export function renderMarkdown(markdown: string): string {
 
 export function entryPageHtml(id: string, data: Record<string, unknown>, fetchedAt: number): string {
   const title = typeof data.title === 'string' && data.title.trim() !== '' ? data.title : id;
-  const body = typeof data.body === 'string' ? renderMarkdown(data.body) : '';
+  // A body that opens with the title as its own heading would show it twice.
+  const markdown = typeof data.body === 'string' ? data.body.replace(/^#[ \t]+(.*)\r?\n/, (line, heading: string) => (heading.trim() === title.trim() ? '' : line)) : '';
+  const body = markdown ? renderMarkdown(markdown) : '';
   const related = Array.isArray(data.related)
     ? data.related
         .filter((r): r is string => typeof r === 'string' && ID.test(r))
