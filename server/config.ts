@@ -15,7 +15,12 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly database: DatabaseConfig;
+  /** Koa processes under node:cluster (1: no cluster). */
+  readonly webConcurrency: number;
+  /** How long a stop waits for requests and refreshes in flight. */
+  readonly shutdownTimeoutMs: number;
   readonly updater: {
+    readonly runtime: 'thread' | 'process';
     readonly minWorkers: number;
     readonly maxWorkers: number;
     readonly maxQueue: number;
@@ -131,6 +136,12 @@ const variables = {
       .default('sqlite:./data/freshen.sqlite')
       .pipe(z.string().regex(/^(sqlite:(?!\/\/[^/]).+|postgres(ql)?:\/\/.+)$/)),
   },
+  WEB_CONCURRENCY: integer(1, 1, 64),
+  SHUTDOWN_TIMEOUT_SECONDS: number(10, 0, 600),
+  UPDATER_RUNTIME: {
+    allowed: 'thread (Piscina worker threads) or process (persistent child processes)',
+    schema: z.enum(['thread', 'process']).default('thread'),
+  },
   UPDATER_MIN_WORKERS: integer(1, 1, 256),
   UPDATER_MAX_WORKERS: integer(Math.min(cores, 256), 1, 256),
   UPDATER_MAX_QUEUE: integer(256, 0, 1_000_000),
@@ -245,7 +256,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: v.PORT,
     host: v.HOST,
     database: parseDatabaseUrl(v.DATABASE_URL),
+    webConcurrency: v.WEB_CONCURRENCY,
+    shutdownTimeoutMs: Math.round(v.SHUTDOWN_TIMEOUT_SECONDS * 1000),
     updater: {
+      runtime: v.UPDATER_RUNTIME,
       minWorkers: v.UPDATER_MIN_WORKERS,
       maxWorkers: v.UPDATER_MAX_WORKERS,
       maxQueue: v.UPDATER_MAX_QUEUE,
@@ -326,6 +340,9 @@ export function describeConfig(config: Config): Record<string, unknown> {
     PORT: config.port,
     HOST: config.host,
     DATABASE_URL: maskUrl(config.database.url),
+    WEB_CONCURRENCY: config.webConcurrency,
+    SHUTDOWN_TIMEOUT_SECONDS: config.shutdownTimeoutMs / 1000,
+    UPDATER_RUNTIME: config.updater.runtime,
     UPDATER_MIN_WORKERS: config.updater.minWorkers,
     UPDATER_MAX_WORKERS: config.updater.maxWorkers,
     UPDATER_MAX_QUEUE: config.updater.maxQueue,

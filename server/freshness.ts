@@ -44,8 +44,8 @@ export interface Freshness {
   get(id: string): Promise<Answer>;
   /** Many entries, each through the same check; order kept. */
   getMany(ids: readonly string[]): Promise<Outcome[]>;
-  /** An operator's refresh: now, ignoring backoff. Resolves when handed to the pool. */
-  refreshNow(id: string): Promise<'queued' | 'running'>;
+  /** An operator's refresh: now, ignoring backoff (after the one under way, if any). */
+  refreshNow(id: string): Promise<'queued'>;
   counters(): FreshnessCounters;
   /** Stop scheduling refreshes and wait (bounded) for those under way. */
   close(): Promise<void>;
@@ -91,6 +91,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const memory = createMemoryTier(config.entries.memoryMaxBytes);
   const inflight = new Map<string, Promise<RefreshOutcome>>();
+  const followUps = new Set<string>();
   let closed = false;
   const counters: FreshnessCounters = {
     hit: 0,
@@ -346,13 +347,24 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     return { kind: 'done', result, view: undefined, nextRefreshAt };
   }
 
-  async function refreshNow(id: string): Promise<'queued' | 'running'> {
-    if (inflight.has(id)) return 'running';
-    if (closed) throw new Overloaded(1);
-    if (!pool.hasCapacity()) throw new Overloaded(1);
-    void refreshShared(id, { create: true, force: true, deferred: true }).catch((err: unknown) =>
-      logger.error({ err, id }, 'requested refresh failed'),
-    );
+  async function refreshNow(id: string): Promise<'queued'> {
+    if (closed || !pool.hasCapacity()) throw new Overloaded(1);
+    const start = () =>
+      void refreshShared(id, { create: true, force: true, deferred: true }).catch((err: unknown) =>
+        logger.error({ err, id }, 'requested refresh failed'),
+      );
+    const running = inflight.get(id);
+    if (!running) {
+      start();
+    } else if (!followUps.has(id)) {
+      // The refresh under way may have fetched before this request: fetch again
+      // once it ends (however many requests arrive meanwhile).
+      followUps.add(id);
+      void running.finally(() => {
+        followUps.delete(id);
+        if (!closed) start();
+      });
+    }
     return 'queued';
   }
 

@@ -35,6 +35,8 @@ export interface ServiceOptions {
   logger?: Logger;
   /** The clock, in ms since the epoch; tests pass their own. */
   now?: () => number;
+  /** The updater's task module; tests swap in one that misbehaves on purpose. */
+  updaterModule?: URL;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
@@ -62,7 +64,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Messages left by an earlier run (or a killed mailer) go out now.
     void mailers.sweep();
 
-    const pool = createUpdaterPool(config.updater);
+    const pool = createUpdaterPool({ ...config.updater, taskModule: options.updaterModule });
     stops.push(() => pool.close());
     const pageIndex = createPageIndex({ db, pool, config, logger });
     stops.push(() => pageIndex.close());

@@ -56,7 +56,10 @@ describe('settings are checked once at start', () => {
         url: 'sqlite:./data/freshen.sqlite',
         filename: resolve('data/freshen.sqlite'),
       },
+      webConcurrency: 1,
+      shutdownTimeoutMs: 10_000,
       updater: {
+        runtime: 'thread',
         minWorkers: 1,
         maxWorkers: availableParallelism(),
         maxQueue: 256,

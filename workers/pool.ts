@@ -1,26 +1,44 @@
-// The one pool boundary: run(task), stats(), close(). The runtime behind it is
-// Piscina worker threads; callers see only this interface and plain results.
+// The one pool boundary: run(task), stats(), close(). Behind it, the same task
+// module (workers/updater.ts) runs on Piscina worker threads (UPDATER_RUNTIME
+// =thread) or on tinypool's persistent child processes (=process). Callers see
+// only plain results. Timing, utilisation and the hung-worker watchdog live
+// here, so they are the same for both runtimes.
 import { Piscina } from 'piscina';
-import type { PublishResult, RefreshResult, ResultOf, Task } from './protocol.js';
+import { Tinypool } from 'tinypool';
+import type { PublishResult, RefreshResult, ResultOf, Task, TaskStarted } from './protocol.js';
+import { isTaskStarted } from './protocol.js';
+
+export type UpdaterRuntime = 'thread' | 'process';
 
 export interface PoolOptions {
+  runtime: UpdaterRuntime;
   minWorkers: number;
   maxWorkers: number;
   maxQueue: number;
-  /** A task past this is abandoned: its caller gets a `pool-timeout` failure. */
+  /** A task past this is abandoned: its caller gets a `pool-timeout` failure, its worker is replaced. */
   taskTimeoutMs: number;
   tasksPerWorker: number;
+  /** The task module; tests swap in one that misbehaves on purpose. */
+  taskModule?: URL;
+  /** Told each task's queue wait and run time (ms) when it ends. */
+  observe?: (timing: { kind: Task['kind']; waitMs: number; runMs: number }) => void;
 }
 
 export interface PoolStats {
-  runtime: 'thread';
+  runtime: UpdaterRuntime;
   workers: number;
-  running: number;
+  /** Workers running at least one task now. */
+  busyWorkers: number;
+  /** Tasks handed to the pool and not yet answered (running or queued). */
+  inFlight: number;
   queued: number;
   maxQueue: number;
   completed: number;
+  /** Tasks given up after UPDATER_TASK_TIMEOUT_MS. */
   abandoned: number;
-  /** Fraction of worker capacity in use since start (0..1). */
+  /** Workers killed for holding a task past the timeout. */
+  killed: number;
+  /** Busy worker time over available worker time since the pool started (0..1). */
   utilization: number;
 }
 
@@ -41,32 +59,148 @@ export class PoolFullError extends Error {
   }
 }
 
-export function createUpdaterPool(options: PoolOptions): UpdaterPool {
-  const piscina = new Piscina<Task, RefreshResult | PublishResult>({
-    filename: new URL('./updater.js', import.meta.url).href,
-    minThreads: options.minWorkers,
-    maxThreads: options.maxWorkers,
-    maxQueue: options.maxQueue,
+/** What each runtime library provides, reduced to what the pool needs. */
+interface Backend {
+  run(task: Task): Promise<RefreshResult | PublishResult>;
+  workers(): number;
+  queued(): number;
+  completed(): number;
+  /** Stop a worker now; the library fails its tasks and starts a replacement. */
+  kill(worker: number): void;
+  close(): Promise<void>;
+}
+
+const TASK_MODULE = new URL('./updater.js', import.meta.url);
+
+function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): Backend {
+  const pool = new Piscina<Task, RefreshResult | PublishResult>({
+    filename: (o.taskModule ?? TASK_MODULE).href,
+    minThreads: o.minWorkers,
+    maxThreads: o.maxWorkers,
+    maxQueue: o.maxQueue,
     // Refreshes mostly wait on the upstream, so one worker runs several at once.
     // No per-task AbortSignal: Piscina gives those only to idle workers.
-    concurrentTasksPerWorker: options.tasksPerWorker,
+    concurrentTasksPerWorker: o.tasksPerWorker,
     idleTimeout: 30_000,
     // A runaway task (a huge record) kills its worker, not the server.
     resourceLimits: { maxOldGenerationSizeMb: 512 },
   });
-  let running = 0;
+  pool.on('message', (m: unknown) => isTaskStarted(m) && onStarted(m));
+  return {
+    run: (task) => pool.run(task),
+    workers: () => pool.threads.length,
+    queued: () => pool.queueSize,
+    completed: () => pool.completed,
+    kill: (worker) => void pool.threads.find((t) => t.threadId === worker)?.terminate(),
+    close: () => pool.close({ force: true }),
+  };
+}
+
+function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): Backend {
+  const pool = new Tinypool({
+    runtime: 'child_process',
+    filename: (o.taskModule ?? TASK_MODULE).href,
+    minThreads: o.minWorkers,
+    maxThreads: o.maxWorkers,
+    maxQueue: o.maxQueue,
+    concurrentTasksPerWorker: o.tasksPerWorker,
+    idleTimeout: 30_000,
+    execArgv: ['--max-old-space-size=512'],
+  });
+  // A child's own messages (not tinypool's) arrive on the task's channel.
+  const channel = { postMessage: (m: unknown) => isTaskStarted(m) && onStarted(m) };
+  let completed = 0;
+  return {
+    run: async (task) => {
+      try {
+        return (await pool.run(task, { channel })) as RefreshResult | PublishResult;
+      } finally {
+        completed++;
+      }
+    },
+    workers: () => pool.threads.length,
+    queued: () => pool.queueSize,
+    completed: () => completed,
+    kill: (worker) => {
+      try {
+        process.kill(worker, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    },
+    close: () => pool.destroy(),
+  };
+}
+
+interface Tracked {
+  kind: Task['kind'];
+  submittedAt: number;
+  worker?: number;
+  startedAt?: number;
+  done: boolean;
+}
+
+export function createUpdaterPool(options: PoolOptions): UpdaterPool {
+  const tracked = new Map<number, Tracked>();
+  const perWorker = new Map<number, number>();
+  let nextKey = 1;
+  let inFlight = 0;
   let abandoned = 0;
+  let killed = 0;
+  const startedAt = performance.now();
+  let busyArea = 0; // busy workers × ms
+  let lastChange = startedAt;
   const capacity = options.maxWorkers * options.tasksPerWorker;
+
+  const backend = (options.runtime === 'process' ? tinypoolBackend : piscinaBackend)(options, onStarted);
+
+  function account(): void {
+    const now = performance.now();
+    busyArea += perWorker.size * (now - lastChange);
+    lastChange = now;
+  }
+
+  function onStarted(m: TaskStarted): void {
+    const t = tracked.get(m.key);
+    if (!t || t.done) return; // its answer came first: nothing to count
+    account();
+    t.worker = m.worker;
+    t.startedAt = m.at;
+    perWorker.set(m.worker, (perWorker.get(m.worker) ?? 0) + 1);
+  }
+
+  function finish(key: number): void {
+    const t = tracked.get(key);
+    tracked.delete(key);
+    if (!t) return;
+    t.done = true;
+    if (t.worker !== undefined && t.startedAt !== undefined) {
+      account();
+      const left = (perWorker.get(t.worker) ?? 1) - 1;
+      if (left > 0) perWorker.set(t.worker, left);
+      else perWorker.delete(t.worker);
+      options.observe?.({ kind: t.kind, waitMs: Math.max(0, t.startedAt - t.submittedAt), runMs: Date.now() - t.startedAt });
+    }
+  }
 
   async function run<T extends Task>(task: T): Promise<ResultOf<T>> {
     if (!hasCapacity()) throw new PoolFullError();
-    running++;
-    let timer: NodeJS.Timeout | undefined;
+    const key = nextKey++;
+    tracked.set(key, { kind: task.kind, submittedAt: Date.now(), done: false });
+    inFlight++;
     // A failure has the same shape in every kind of result.
     type Failed = ResultOf<T> & { kind: 'failed' };
+    let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<ResultOf<T>>((resolve) => {
       timer = setTimeout(() => {
         abandoned++;
+        // A worker that holds a task this long is hung (the task bounds its own
+        // upstream wait): replace it. A task still queued is simply given up.
+        const worker = tracked.get(key)?.worker;
+        if (worker !== undefined) {
+          killed++;
+          backend.kill(worker);
+        }
         resolve({
           kind: 'failed',
           id: task.id,
@@ -75,35 +209,53 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
         } as Failed);
       }, options.taskTimeoutMs);
     });
-    const work = (piscina.run(task) as Promise<ResultOf<T>>).catch((err: Error): ResultOf<T> => {
-      if (err.message.includes('Task queue is at limit')) throw new PoolFullError();
-      return { kind: 'failed', id: task.id, code: 'worker-error', message: err.message } as Failed;
-    });
+    const attempt = () => backend.run({ ...task, trackKey: key }) as Promise<ResultOf<T>>;
+    const work = attempt()
+      .catch((err: Error) => {
+        // A task handed to a worker that died before starting it (a worker just
+        // killed, say) never ran: it is safe to give it to another, once.
+        const t = tracked.get(key); // gone once answered or abandoned
+        if (t && t.worker === undefined && !/queue is at limit|maximum number of tasks/i.test(err.message)) {
+          return attempt();
+        }
+        throw err;
+      })
+      .catch((err: Error): ResultOf<T> => {
+        if (/queue is at limit|maximum number of tasks/i.test(err.message)) throw new PoolFullError();
+        return { kind: 'failed', id: task.id, code: 'worker-error', message: err.message } as Failed;
+      });
     try {
       return await Promise.race([work, deadline]);
     } finally {
       clearTimeout(timer);
-      running--;
+      finish(key);
+      inFlight--;
     }
   }
 
   function hasCapacity(): boolean {
-    return running < capacity + options.maxQueue;
+    return inFlight < capacity + options.maxQueue;
   }
 
   return {
     run,
     hasCapacity,
-    stats: () => ({
-      runtime: 'thread',
-      workers: piscina.threads.length,
-      running: Math.min(running, capacity),
-      queued: piscina.queueSize,
-      maxQueue: options.maxQueue,
-      completed: piscina.completed,
-      abandoned,
-      utilization: piscina.utilization,
-    }),
-    close: () => piscina.close({ force: true }),
+    stats: () => {
+      account();
+      const elapsed = performance.now() - startedAt;
+      return {
+        runtime: options.runtime,
+        workers: backend.workers(),
+        busyWorkers: perWorker.size,
+        inFlight,
+        queued: backend.queued(),
+        maxQueue: options.maxQueue,
+        completed: backend.completed(),
+        abandoned,
+        killed,
+        utilization: elapsed > 0 ? Math.min(1, busyArea / (elapsed * options.maxWorkers)) : 0,
+      };
+    },
+    close: () => backend.close(),
   };
 }

@@ -36,7 +36,25 @@ export interface IndexTask {
   publishDir: string;
 }
 
-export type Task = RefreshTask | PublishTask | IndexTask;
+/** Set by the pool on each task it runs: the worker reports the task's start under it. */
+interface Tracking {
+  trackKey?: number;
+}
+
+export type Task = (RefreshTask | PublishTask | IndexTask) & Tracking;
+
+/** Sent by a worker when it starts a tracked task: which worker, when (epoch ms). */
+export interface TaskStarted {
+  freshenTaskStarted: true;
+  key: number;
+  /** Thread id (worker threads) or pid (child processes): what the pool kills if the task hangs. */
+  worker: number;
+  at: number;
+}
+
+export function isTaskStarted(message: unknown): message is TaskStarted {
+  return typeof message === 'object' && message !== null && (message as TaskStarted).freshenTaskStarted === true;
+}
 
 export type PublishResult =
   | { kind: 'published'; id: string; bytes: number }

@@ -4,8 +4,9 @@
 // result and touches no SQL and no mail. Publish and index tasks (re)write pages.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
-import type { IndexTask, PublishResult, PublishTask, RefreshResult, RefreshTask, Task } from './protocol.js';
+import type { IndexTask, PublishResult, PublishTask, RefreshResult, RefreshTask, Task, TaskStarted } from './protocol.js';
 import { entryPageHtml, indexPageHtml, pageFileName, writeAtomically } from './publish.js';
 import { compileSchema, describeProblems } from './schema.js';
 import { fetchUpstream, upstreamUrl } from './upstream.js';
@@ -22,7 +23,18 @@ function validatorFor(path: string): ValidateFunction {
   return validate;
 }
 
+/** Tell the pool which worker took the task (for its watchdog and wait times). */
+export function reportStart(key: number): void {
+  const at = performance.timeOrigin + performance.now();
+  if (!isMainThread) {
+    parentPort?.postMessage({ freshenTaskStarted: true, key, worker: threadId, at } satisfies TaskStarted);
+  } else if (process.send) {
+    process.send({ freshenTaskStarted: true, key, worker: process.pid, at } satisfies TaskStarted);
+  }
+}
+
 export default function run(task: Task): Promise<RefreshResult | PublishResult> {
+  if (task.trackKey !== undefined) reportStart(task.trackKey);
   switch (task.kind) {
     case 'refresh':
       return refresh(task);

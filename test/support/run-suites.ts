@@ -1,7 +1,8 @@
 // `npm test`: runs the whole mocha suite on SQLite, then on Postgres — a
 // throwaway server started here from Debian's postgresql (or the server named
-// by TEST_DATABASE_URL). Extra arguments go to mocha (e.g. --grep lease).
-// TEST_DATABASES=sqlite|postgres runs one of the two.
+// by TEST_DATABASE_URL) — each with the updater on worker threads and on child
+// processes. Extra arguments go to mocha (e.g. --grep lease).
+// TEST_DATABASES=sqlite|postgres and TEST_RUNTIMES=thread|process narrow it.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,6 +11,16 @@ import { join } from 'node:path';
 
 const mochaArgs = process.argv.slice(2);
 const which = process.env.TEST_DATABASES ?? 'sqlite,postgres';
+const runtimes = (process.env.TEST_RUNTIMES ?? 'thread,process').split(',').filter((r) => r === 'thread' || r === 'process');
+const failures: string[] = [];
+
+/** The suite on one database, once per updater runtime. */
+async function runSuites(database: string, env: NodeJS.ProcessEnv): Promise<void> {
+  for (const runtime of runtimes) {
+    const label = `${database}, ${runtime} runtime`;
+    if ((await runMocha(label, { ...env, TEST_UPDATER_RUNTIME: runtime })) !== 0) failures.push(label);
+  }
+}
 
 function runMocha(label: string, env: NodeJS.ProcessEnv): Promise<number> {
   process.stdout.write(`\n=== suite on ${label} ===\n`);
@@ -79,10 +90,7 @@ async function startThrowawayPostgres(bin: string): Promise<{ url: string; stop:
 }
 
 async function main(): Promise<number> {
-  const failures: string[] = [];
-  if (which.includes('sqlite')) {
-    if ((await runMocha('SQLite', { TEST_DATABASE_URL: '' })) !== 0) failures.push('SQLite');
-  }
+  if (which.includes('sqlite')) await runSuites('SQLite', { TEST_DATABASE_URL: '' });
   if (which.includes('postgres')) {
     let url = process.env.TEST_DATABASE_URL;
     let stop: (() => void) | undefined;
@@ -98,7 +106,7 @@ async function main(): Promise<number> {
       ({ url, stop } = await startThrowawayPostgres(bin));
     }
     try {
-      if ((await runMocha('Postgres', { TEST_DATABASE_URL: url })) !== 0) failures.push('Postgres');
+      await runSuites('Postgres', { TEST_DATABASE_URL: url });
     } finally {
       stop?.();
     }

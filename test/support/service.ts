@@ -23,6 +23,7 @@ export interface TestServiceOptions {
   now?: () => number;
   /** Reuse a database (several services sharing one, as processes do). */
   database?: TestDatabase;
+  updaterModule?: URL;
 }
 
 export async function startTestService(upstreamUrl: string, options: TestServiceOptions = {}): Promise<TestService> {
@@ -35,6 +36,8 @@ export async function startTestService(upstreamUrl: string, options: TestService
     PORT: '0',
     DATABASE_URL: database.url,
     UPSTREAM_URL: upstreamUrl,
+    // npm test runs the suite on each runtime.
+    UPDATER_RUNTIME: process.env.TEST_UPDATER_RUNTIME || 'thread',
     UPDATER_MIN_WORKERS: '1',
     UPDATER_MAX_WORKERS: '2',
     UPSTREAM_TIMEOUT_MS: '2000',
@@ -45,6 +48,7 @@ export async function startTestService(upstreamUrl: string, options: TestService
   const service = await startService(config, {
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     now: options.now,
+    updaterModule: options.updaterModule,
   });
   const ownsDatabase = !options.database;
   return {
