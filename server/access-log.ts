@@ -18,7 +18,9 @@ export interface AccessLog {
   close(): Promise<void>;
 }
 
-export function createAccessLog(file: string): AccessLog {
+export type RequestObserver = (route: string, method: string, status: number, seconds: number) => void;
+
+export function createAccessLog(file: string, observe?: RequestObserver): AccessLog {
   mkdirSync(dirname(file), { recursive: true });
   const transport = pino.transport({ target: 'pino/file', options: { destination: file, mkdir: true } });
   const log: Logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, transport);
@@ -32,13 +34,16 @@ export function createAccessLog(file: string): AccessLog {
     try {
       await next();
     } finally {
+      const seconds = (performance.now() - started) / 1000;
+      // The route pattern (@koa/router sets it), so ids do not explode the label set.
+      observe?.((ctx as { routerPath?: string }).routerPath ?? 'unmatched', ctx.method, ctx.status, seconds);
       const cacheStatus = (ctx.response.get('Cache-Status') as string | undefined) ?? '';
       const match = OUTCOME.exec(cacheStatus);
       log.info({
         method: ctx.method,
         path: ctx.path,
         status: ctx.status,
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        durationMs: Math.round(seconds * 1e6) / 1000,
         cache: match ? (match[2] ?? match[1]) : undefined,
         collapsed: cacheStatus.includes('collapsed') || undefined,
         requestId,

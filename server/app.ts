@@ -12,12 +12,13 @@ import type { Notifier } from './notifier.js';
 import { adminRoutes, type AdminViews } from './routes/admin.js';
 import { entryRoutes } from './routes/entries.js';
 import { pageRoutes } from './routes/pages.js';
-import { healthRoutes, type Readiness } from './routes/health.js';
+import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';
 
 export interface AppDeps {
   config: Config;
   freshness: Freshness;
   readiness: Readiness;
+  metrics: MetricsText;
   notifier: Notifier;
   admin: AdminViews;
   logger: Logger;
@@ -47,7 +48,7 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   const router = new Router();
-  healthRoutes(router, deps.readiness);
+  healthRoutes(router, deps.readiness, deps.metrics);
   entryRoutes(router, deps);
   adminRoutes(router, deps);
   pageRoutes(router, deps);

@@ -47,6 +47,8 @@ export interface Freshness {
   /** An operator's refresh: now, ignoring backoff (after the one under way, if any). */
   refreshNow(id: string): Promise<'queued'>;
   counters(): FreshnessCounters;
+  /** Entries held in the memory tier. */
+  memoryEntries(): number;
   /** Stop scheduling refreshes and wait (bounded) for those under way. */
   close(): Promise<void>;
 }
@@ -62,6 +64,8 @@ export interface FreshnessDeps {
   notifier: Notifier;
   /** Told when an entry's page was published. */
   published?: (id: string) => void;
+  /** Told each refresh's outcome and duration (pool hand-off to stored). */
+  observeRefresh?: (outcome: string, seconds: number) => void;
   now?: () => number;
 }
 
@@ -265,6 +269,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       create: opts.create,
     });
     if (!lease) return { kind: 'elsewhere' };
+    const startedAt = performance.now();
 
     let result: RefreshResult;
     try {
@@ -286,8 +291,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       throw err;
     }
     counters.refreshes[result.kind]++;
-    const at = now();
-    return store(lease, result, at);
+    const outcome = await store(lease, result, now());
+    deps.observeRefresh?.(result.kind, (performance.now() - startedAt) / 1000);
+    return outcome;
   }
 
   async function store(lease: entries.Lease, result: RefreshResult, at: number): Promise<RefreshOutcome> {
@@ -374,5 +380,5 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     await Promise.race([Promise.allSettled(inflight.values()), deadline]);
   }
 
-  return { get, getMany, refreshNow, counters: () => counters, close };
+  return { get, getMany, refreshNow, counters: () => counters, memoryEntries: () => memory.size, close };
 }

@@ -15,6 +15,8 @@ import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { createFreshness, type Freshness } from './freshness.js';
 import { createLogger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import type { MetricsText } from './routes/health.js';
 import { createNotifier } from './notifier.js';
 import { createPageIndex } from './page-index.js';
 
@@ -37,10 +39,13 @@ export interface ServiceOptions {
   now?: () => number;
   /** The updater's task module; tests swap in one that misbehaves on purpose. */
   updaterModule?: URL;
+  /** What /metrics answers; by default this process's own metrics. */
+  metricsText?: (metrics: Metrics) => MetricsText;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
   const logger = options.logger ?? createLogger(config);
+  const metrics = createMetrics();
   const stops: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const stop of stops.splice(0).toReversed()) await stop();
@@ -64,7 +69,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Messages left by an earlier run (or a killed mailer) go out now.
     void mailers.sweep();
 
-    const pool = createUpdaterPool({ ...config.updater, taskModule: options.updaterModule });
+    const pool = createUpdaterPool({
+      ...config.updater,
+      taskModule: options.updaterModule,
+      observe: (t) => metrics.observePoolTask(t.kind, t.waitMs, t.runMs),
+    });
     stops.push(() => pool.close());
     const pageIndex = createPageIndex({ db, pool, config, logger });
     stops.push(() => pageIndex.close());
@@ -78,11 +87,21 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       notifier,
       published: () => pageIndex.changed(),
+      observeRefresh: (outcome, seconds) => metrics.observeRefresh(outcome, seconds),
       now: options.now,
     });
     stops.push(() => freshness.close());
 
-    const accessLog = createAccessLog(config.logFile);
+    metrics.attach({
+      freshness: () => freshness.counters(),
+      pool: () => pool.stats(),
+      mailers: () => mailers.stats(),
+      outbox: () => outboxStats(db, Date.now()),
+      memoryEntries: () => freshness.memoryEntries(),
+    });
+    const accessLog = createAccessLog(config.logFile, (route, method, status, seconds) =>
+      metrics.observeRequest(route, method, status, seconds),
+    );
     stops.push(() => accessLog.close());
 
     let closing = false;
@@ -92,6 +111,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       freshness,
       logger,
       notifier,
+      metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
       admin: {
         async outbox() {
           return {
@@ -123,17 +143,25 @@ export async function startService(config: Config, options: ServiceOptions = {})
         },
       },
     });
-    const server = createServer(app.callback());
+    const handle = app.callback();
+    const server = createServer((req, res) => {
+      // While stopping, no connection is kept for another request.
+      if (closing) res.setHeader('Connection', 'close');
+      void handle(req, res);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => resolve());
     });
     stops.push(async () => {
+      // Not ready any more; take no new connections; let requests in flight
+      // finish, and past SHUTDOWN_TIMEOUT_SECONDS cut their connections.
       closing = true;
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await closed;
+      clearTimeout(cut);
     });
     const { address, port } = server.address() as AddressInfo;
     const host = address.includes(':') ? `[${address}]` : address;
@@ -142,4 +170,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     await close();
     throw err;
   }
+}
+
+function ownMetrics(metrics: Metrics): MetricsText {
+  return async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
 }

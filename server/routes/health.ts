@@ -6,7 +6,16 @@ export interface Readiness {
   check(): Promise<{ ready: boolean; checks: Record<string, string> }>;
 }
 
-export function healthRoutes(router: Router, readiness: Readiness): void {
+/** The Prometheus text of this process, or of the whole cluster. */
+export type MetricsText = () => Promise<{ contentType: string; body: string }>;
+
+export function healthRoutes(router: Router, readiness: Readiness, metrics: MetricsText): void {
+  router.get('/metrics', async (ctx) => {
+    const { contentType, body } = await metrics();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = contentType;
+    ctx.body = body;
+  });
   router.get('/healthz', (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = { status: 'ok' };

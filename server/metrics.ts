@@ -1,0 +1,154 @@
+// Prometheus metrics (prom-client): request durations, cache outcomes, refresh
+// durations and outcomes, the updater pool, the outbox, and Node's own
+// (event-loop delay, memory). Counters kept cheaply elsewhere (the freshness
+// check's plain numbers) are mirrored at scrape time, so the hit path pays
+// for one histogram observation and nothing more.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { OutboxStats } from '../db/outbox.js';
+import type { MailerStats } from '../workers/mailers.js';
+import type { PoolStats } from '../workers/pool.js';
+import type { FreshnessCounters } from './freshness.js';
+
+export interface MetricsSources {
+  freshness: () => FreshnessCounters;
+  pool: () => PoolStats;
+  mailers: () => MailerStats;
+  outbox: () => Promise<OutboxStats>;
+  memoryEntries: () => number;
+}
+
+export interface Metrics {
+  registry: Registry;
+  observeRequest(route: string, method: string, status: number, seconds: number): void;
+  observeRefresh(outcome: string, seconds: number): void;
+  observePoolTask(kind: string, waitMs: number, runMs: number): void;
+  /** Wire the live sources in (they exist only once the service is built). */
+  attach(sources: MetricsSources): void;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: '' });
+  let sources: MetricsSources | undefined;
+
+  const requests = new Histogram({
+    name: 'freshen_http_request_duration_seconds',
+    help: 'Time to answer an HTTP request, by route and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  // One child per label set, found without prom-client's label hashing.
+  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
+
+  const refreshes = new Histogram({
+    name: 'freshen_refresh_duration_seconds',
+    help: 'Time from handing a refresh to the pool to storing its outcome, by outcome.',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const poolWait = new Histogram({
+    name: 'freshen_updater_task_wait_seconds',
+    help: 'Time a pool task waited for a worker.',
+    labelNames: ['kind'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const poolRun = new Histogram({
+    name: 'freshen_updater_task_run_seconds',
+    help: 'Time a pool task ran on its worker.',
+    labelNames: ['kind'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+
+  // Monotonic numbers counted elsewhere, exported as counters on each scrape.
+  function mirror(name: string, help: string, label: string, read: () => Record<string, number>): void {
+    const seen = new Map<string, number>();
+    registry.registerMetric(
+      new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [],
+      collect() {
+        if (!sources) return;
+        for (const [value, total] of Object.entries(read())) {
+          const delta = total - (seen.get(value) ?? 0);
+          if (delta > 0) this.labels(value).inc(delta);
+          seen.set(value, total);
+        }
+      },
+      }),
+    );
+  }
+  mirror('freshen_cache_outcomes_total', 'Reads by cache outcome; refresh_skipped: a stale read whose refresh was shed (pool full).', 'outcome', () => {
+    const c = (sources as MetricsSources).freshness();
+    return { hit: c.hit, stale: c.stale, miss: c.miss, collapsed: c.collapsed, refresh_skipped: c.refreshSkipped };
+  });
+  mirror('freshen_refreshes_total', 'Refreshes by outcome.', 'outcome', () => ({ ...(sources as MetricsSources).freshness().refreshes }));
+  mirror('freshen_updater_tasks_stopped_total', 'Pool tasks given up at UPDATER_TASK_TIMEOUT_MS, and workers killed for them.', 'what', () => {
+    const s = (sources as MetricsSources).pool();
+    return { abandoned: s.abandoned, worker_killed: s.killed };
+  });
+
+  function gauge(name: string, help: string, aggregator: 'sum' | 'max' | 'average', read: (g: Gauge) => void | Promise<void>, labelNames: string[] = []): void {
+    registry.registerMetric(
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        aggregator,
+        registers: [],
+        async collect() {
+          if (sources) await read(this);
+        },
+      }),
+    );
+  }
+  gauge('freshen_updater_workers', 'Updater workers alive.', 'sum', (g) => g.set((sources as MetricsSources).pool().workers));
+  gauge('freshen_updater_busy_workers', 'Updater workers running a task now.', 'sum', (g) => g.set((sources as MetricsSources).pool().busyWorkers));
+  gauge('freshen_updater_queue_depth', 'Pool tasks waiting for a worker.', 'sum', (g) => g.set((sources as MetricsSources).pool().queued));
+  gauge('freshen_updater_in_flight', 'Pool tasks handed in and not answered yet.', 'sum', (g) => g.set((sources as MetricsSources).pool().inFlight));
+  gauge('freshen_updater_utilization', 'Busy worker time over worker time since start (0..1).', 'average', (g) => g.set((sources as MetricsSources).pool().utilization));
+  gauge('freshen_memory_tier_entries', 'Entries held in the memory tier.', 'sum', (g) => g.set((sources as MetricsSources).memoryEntries()));
+  gauge('freshen_mailers_running', 'Mailer child processes running.', 'sum', (g) => g.set((sources as MetricsSources).mailers().running));
+  // Every process reads the same outbox: across a cluster, take one reading, not the sum.
+  gauge(
+    'freshen_outbox_messages',
+    'Outbox messages by state.',
+    'max',
+    async (g) => {
+      const { counts } = await (sources as MetricsSources).outbox();
+      for (const [state, n] of Object.entries(counts)) g.labels(state).set(n);
+    },
+    ['state'],
+  );
+  gauge('freshen_outbox_oldest_unsent_seconds', 'Age of the oldest message not sent yet (0: none).', 'max', async (g) => {
+    g.set((await (sources as MetricsSources).outbox()).oldestUnsentSeconds ?? 0);
+  });
+
+  return {
+    registry,
+    observeRequest(route, method, status, seconds) {
+      const key = `${route} ${method} ${status}`;
+      let child = requestChildren.get(key);
+      if (!child) {
+        child = requests.labels(route, method, String(status));
+        requestChildren.set(key, child);
+      }
+      child.observe(seconds);
+    },
+    observeRefresh: (outcome, seconds) => refreshes.labels(outcome).observe(seconds),
+    observePoolTask(kind, waitMs, runMs) {
+      poolWait.labels(kind).observe(waitMs / 1000);
+      poolRun.labels(kind).observe(runMs / 1000);
+    },
+    attach(s) {
+      sources = s;
+    },
+  };
+}
