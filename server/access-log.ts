@@ -23,7 +23,8 @@ export type RequestObserver = (route: string, method: string, status: number, se
 export function createAccessLog(file: string, observe?: RequestObserver): AccessLog {
   mkdirSync(dirname(file), { recursive: true });
   const transport = pino.transport({ target: 'pino/file', options: { destination: file, mkdir: true } });
-  const log: Logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, transport);
+  // The pid tells which process answered, under a cluster.
+  const log: Logger = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, transport);
 
   const middleware: Middleware = async (ctx, next) => {
     const started = performance.now();

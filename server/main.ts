@@ -1,7 +1,9 @@
 // The command-line entry: `node dist/server/main.js [--print-config]`.
 // Reads the config once (a bad value: one line per problem, exit 2), starts
-// the service, and stops it cleanly on SIGINT/SIGTERM (a second signal exits
-// at once).
+// the service — or, with WEB_CONCURRENCY > 1, a cluster of them — and stops it
+// cleanly on SIGINT/SIGTERM (a second signal exits at once).
+import cluster from 'node:cluster';
+import { clusterMetrics, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
@@ -24,12 +26,26 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config);
-  const service = await startService(config, { logger });
-  logger.info(
-    { url: service.url, upstream: service.upstreamUrl, database: config.database.client },
-    `freshen listening on ${service.url}`,
-  );
-  if (service.demo) printTryLines(service.url, config);
+  if (config.webConcurrency > 1 && cluster.isPrimary) {
+    return runPrimary(config, logger, (url, demo) => {
+      logger.info({ url, workers: config.webConcurrency }, `freshen listening on ${url}`);
+      if (demo) printTryLines(url, config);
+    });
+  }
+  // A cluster worker: the primary migrated the database and aggregates metrics.
+  const inCluster = cluster.isWorker;
+  const service = await startService(config, {
+    logger,
+    migrate: !inCluster,
+    metricsText: inCluster ? (metrics) => clusterMetrics(metrics.registry) : undefined,
+  });
+  if (!inCluster) {
+    logger.info(
+      { url: service.url, upstream: service.upstreamUrl, database: config.database.client },
+      `freshen listening on ${service.url}`,
+    );
+    if (service.demo) printTryLines(service.url, config);
+  }
 
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -48,8 +64,16 @@ async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    if (inCluster) {
+      // The primary decides; a worker left without it stops too.
+      process.on('message', (m: { type?: string }) => m?.type === STOP && stop('primary'));
+      process.on('disconnect', () => stop('primary gone'));
+      process.on('SIGINT', () => undefined);
+      process.on('SIGTERM', () => undefined);
+    } else {
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    }
   });
 }
 

@@ -39,6 +39,8 @@ export interface ServiceOptions {
   now?: () => number;
   /** The updater's task module; tests swap in one that misbehaves on purpose. */
   updaterModule?: URL;
+  /** Run the migrations (a cluster's primary does it once for its workers). */
+  migrate?: boolean;
   /** What /metrics answers; by default this process's own metrics. */
   metricsText?: (metrics: Metrics) => MetricsText;
 }
@@ -61,7 +63,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     const db: Knex = openDatabase(config.database);
     stops.push(() => db.destroy());
-    await migrate(db);
+    if (options.migrate !== false) await migrate(db);
 
     const mailers = createMailers({ config, db, logger });
     stops.push(() => mailers.stop());

@@ -1,0 +1,145 @@
+// WEB_CONCURRENCY > 1: N Koa processes under node:cluster. The primary
+// migrates the database once, starts the demo upstream if one is needed, forks
+// the workers (each with its own updater pool; single flight across them is the
+// database lease), replaces a worker that dies — unless they keep dying — and
+// answers the workers' requests for cluster-wide metrics (prom-client's
+// AggregatorRegistry). A stop signal is passed to every worker, which stops
+// gracefully; a second one kills them.
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { openDatabase } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
+import type { Config } from './config.js';
+import type { MetricsText } from './routes/health.js';
+
+const METRICS_REQUEST = 'freshen:metrics-request';
+/** The primary tells a worker to stop (again: at once) by message, not signal. */
+export const STOP = 'freshen:stop';
+const METRICS_RESPONSE = 'freshen:metrics-response';
+/** More deaths than this many per worker within a minute: stop replacing them. */
+const MAX_DEATHS_PER_WORKER_PER_MINUTE = 3;
+
+interface MetricsMessage {
+  type: typeof METRICS_REQUEST | typeof METRICS_RESPONSE;
+  id: number;
+  contentType?: string;
+  body?: string;
+  error?: string;
+}
+
+/**
+ * Workers ignore signals (a terminal's Ctrl-C reaches the whole group): the
+ * primary tells them to stop by message.
+ */
+function stopAll(): void {
+  for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: STOP });
+}
+
+export async function runPrimary(config: Config, logger: Logger, onListening: (url: string, demo: boolean) => void): Promise<number> {
+  const db = openDatabase(config.database);
+  try {
+    await migrate(db);
+  } finally {
+    await db.destroy();
+  }
+  let demo: DemoUpstream | undefined;
+  const env: Record<string, string> = {};
+  if (config.upstream.url === undefined) {
+    demo = await startDemoUpstream({ latencyMs: config.demo.latencyMs, failureRate: config.demo.failureRate });
+    env.UPSTREAM_URL = demo.url;
+  }
+
+  const aggregator = new AggregatorRegistry();
+  let stopping = false;
+  const deaths: number[] = [];
+  let announced = false;
+
+  const fork = () => cluster.fork(env);
+  cluster.on('listening', (worker, address) => {
+    logger.info({ workerPid: worker.process.pid }, 'cluster worker listening');
+    if (!announced) {
+      announced = true;
+      onListening(`http://${address.address ?? config.host}:${address.port}`, demo !== undefined);
+    }
+  });
+  cluster.on('message', (worker: Worker, message: MetricsMessage) => {
+    if (message?.type !== METRICS_REQUEST) return;
+    aggregator.clusterMetrics().then(
+      (body) => worker.send({ type: METRICS_RESPONSE, id: message.id, body, contentType: aggregator.contentType }),
+      (err: Error) => worker.send({ type: METRICS_RESPONSE, id: message.id, error: err.message }),
+    );
+  });
+
+  return new Promise<number>((resolve) => {
+    const finish = async (code: number) => {
+      await demo?.close();
+      resolve(code);
+    };
+    cluster.on('exit', (worker, code, signal) => {
+      const alive = Object.keys(cluster.workers ?? {}).length;
+      if (stopping) {
+        if (alive === 0) void finish(0);
+        return;
+      }
+      const now = Date.now();
+      deaths.push(now);
+      while ((deaths[0] ?? now) < now - 60_000) deaths.shift();
+      if (deaths.length > MAX_DEATHS_PER_WORKER_PER_MINUTE * config.webConcurrency) {
+        logger.fatal({ deaths: deaths.length }, 'cluster workers keep dying; stopping');
+        stopping = true;
+        stopAll();
+        if (alive === 0) void finish(1);
+        else cluster.on('exit', () => Object.keys(cluster.workers ?? {}).length === 0 && void finish(1));
+        return;
+      }
+      logger.error({ workerPid: worker.process.pid, code, signal }, 'cluster worker died; starting another');
+      fork();
+    });
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: killing the workers');
+        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping the cluster');
+      stopAll();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    for (let i = 0; i < config.webConcurrency; i++) fork();
+    logger.info({ workers: config.webConcurrency }, 'cluster started');
+  });
+}
+
+/**
+ * In a cluster worker: make this process's registry answer the primary's
+ * aggregation, and return what /metrics answers — the whole cluster's metrics.
+ */
+export function clusterMetrics(registry: Registry): MetricsText {
+  AggregatorRegistry.setRegistries([registry]);
+  // Constructing one installs prom-client's answer to the primary's requests.
+  new AggregatorRegistry(); // oxlint-disable-line no-new
+  let nextId = 0;
+  const waiting = new Map<number, (m: MetricsMessage) => void>();
+  process.on('message', (message: MetricsMessage) => {
+    if (message?.type === METRICS_RESPONSE) waiting.get(message.id)?.(message);
+  });
+  return () =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the cluster primary did not answer for metrics'));
+      }, 10_000);
+      waiting.set(id, (m) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        if (m.error !== undefined || m.body === undefined) reject(new Error(m.error ?? 'no metrics'));
+        else resolve({ contentType: m.contentType ?? 'text/plain', body: m.body });
+      });
+      process.send?.({ type: METRICS_REQUEST, id });
+    });
+}

@@ -1,0 +1,120 @@
+// WEB_CONCURRENCY=2: two Koa processes answer, a stale entry is still
+// refreshed once (the database lease), metrics cover both, a dead worker is
+// replaced, and SIGTERM stops the whole cluster with exit code 0.
+import { expect } from 'chai';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freshDatabase, type TestDatabase } from './support/database.js';
+import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
+import { waitFor } from './support/wait.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A GET on a connection of its own, so the cluster may hand it to any worker. */
+function get(url: string): Promise<{ status: number; cacheStatus: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, cacheStatus: String(res.headers['cache-status'] ?? ''), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('cluster mode (WEB_CONCURRENCY=2)', function () {
+  this.timeout(60_000);
+  let upstream: TestUpstream;
+  let database: TestDatabase;
+  let files: string;
+  let child: ChildProcess;
+  let output = '';
+  let url = '';
+
+  before(async () => {
+    upstream = await startTestUpstream();
+    database = await freshDatabase();
+    files = await mkdtemp(join(tmpdir(), 'freshen-cluster-'));
+    child = spawn(process.execPath, ['dist/server/main.js'], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        WEB_CONCURRENCY: '2',
+        PORT: '0',
+        DATABASE_URL: database.url,
+        UPSTREAM_URL: upstream.url,
+        UPDATER_RUNTIME: process.env.TEST_UPDATER_RUNTIME || 'thread',
+        ENTRY_TTL_SECONDS: '1',
+        PUBLISH_DIR: join(files, 'pages'),
+        LOG_FILE: join(files, 'access.log'),
+        MAIL_DIR: join(files, 'mail'),
+      },
+    });
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    url = await waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'the cluster to listen', 30_000);
+    await waitFor(() => (output.match(/cluster worker listening/g) ?? []).length >= 2, 'both workers', 30_000);
+  });
+  after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await upstream?.close();
+    await database?.drop();
+    await rm(files, { recursive: true, force: true });
+  });
+
+  const pidsInLog = async () => {
+    const text = await readFile(join(files, 'access.log'), 'utf8').catch(() => '');
+    return new Set(text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { pid: number }).pid));
+  };
+
+  it('answers from two processes', async () => {
+    upstream.set('k1', { record: record('k1') });
+    expect((await get(`${url}/entries/k1`)).status).to.equal(200);
+    for (let i = 0; i < 40; i++) expect((await get(`${url}/entries/k1`)).status).to.equal(200);
+    const pids = await waitFor(async () => {
+      const p = await pidsInLog();
+      return p.size >= 2 ? p : undefined;
+    }, 'lines from two pids');
+    expect(pids.has(child.pid as number)).to.equal(false);
+  });
+
+  it('refreshes a stale entry once across both processes', async () => {
+    const before = upstream.count('k1');
+    upstream.set('k1', { record: record('k1', { title: 'second' }), delayMs: 200 });
+    // Real time here (two processes): wait until the row has turned stale.
+    await waitFor(async () => (await get(`${url}/entries/k1`)).cacheStatus.includes('fwd=stale'), 'the entry to turn stale');
+    await Promise.all(Array.from({ length: 40 }, () => get(`${url}/entries/k1`)));
+    await waitFor(async () => (await get(`${url}/entries/k1`)).body.includes('"title":"second"'), 'the refreshed row');
+    expect(upstream.count('k1')).to.equal(before + 1);
+  });
+
+  it('serves metrics of the whole cluster', async () => {
+    const text = (await get(`${url}/metrics`)).body;
+    const workers = Number(/^freshen_updater_workers (\d+)/m.exec(text)?.[1]);
+    expect(workers).to.be.at.least(2);
+    expect(text).to.match(/^freshen_http_request_duration_seconds_count\{route="\/entries\/:id",method="GET",status="200"\} \d+/m);
+  });
+
+  it('replaces a worker that dies', async () => {
+    const [victim] = await pidsInLog();
+    process.kill(victim as number, 'SIGKILL');
+    await waitFor(() => output.includes('cluster worker died; starting another'), 'the death to be noticed');
+    await waitFor(() => (output.match(/cluster worker listening/g) ?? []).length >= 3, 'a new worker');
+    for (let i = 0; i < 10; i++) expect((await get(`${url}/entries/k1`)).status).to.equal(200);
+  });
+
+  it('stops the whole cluster on SIGTERM with exit code 0', async () => {
+    child.kill('SIGTERM');
+    const result = await waitFor(
+      () => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode } : undefined),
+      'the cluster to exit',
+      30_000,
+    );
+    expect(result).to.deep.equal({ code: 0, signal: null });
+  });
+});
