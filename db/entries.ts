@@ -220,3 +220,36 @@ export async function listRecords(
     .limit(limit)) as Array<{ id: string; record: string; fetched_at: number | string }>;
   return rows.map((r) => ({ id: r.id, record: r.record, fetchedAt: Number(r.fetched_at) }));
 }
+
+export interface RecentError {
+  id: string;
+  code: string;
+  error: string;
+  failures: number;
+  at: number;
+  nextRefreshAt: number;
+}
+
+/** The latest refresh failures still standing (a success clears them). */
+export async function listRecentErrors(db: Db, limit: number): Promise<RecentError[]> {
+  const rows = (await db('entries')
+    .select('id', 'error_code', 'error', 'error_count', 'error_at', 'next_refresh_at')
+    .whereNotNull('error_code')
+    .orderBy('error_at', 'desc')
+    .limit(limit)) as Array<{
+    id: string;
+    error_code: string;
+    error: string | null;
+    error_count: number;
+    error_at: number | string;
+    next_refresh_at: number | string;
+  }>;
+  return rows.map((r) => ({
+    id: r.id,
+    code: r.error_code,
+    error: r.error ?? '',
+    failures: Number(r.error_count),
+    at: Number(r.error_at),
+    nextRefreshAt: Number(r.next_refresh_at),
+  }));
+}

@@ -9,7 +9,8 @@ import { FreshenError, MethodNotAllowed, NotFound, toFreshenError } from './erro
 import type { Freshness } from './freshness.js';
 import { errorPage, HTML_HEADERS, wantsHtml } from './pages.js';
 import type { Notifier } from './notifier.js';
-import { adminRoutes, type AdminViews } from './routes/admin.js';
+import type { AdminViews } from './admin-views.js';
+import { adminRoutes } from './routes/admin.js';
 import { entryRoutes } from './routes/entries.js';
 import { pageRoutes } from './routes/pages.js';
 import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';

@@ -33,7 +33,7 @@ export class NotFound extends FreshenError {
 export class Unauthorized extends FreshenError {
   constructor() {
     super(401, 'unauthorized', 'Unauthorized', 'This needs an Authorization: Bearer token.', {
-      'WWW-Authenticate': 'Bearer realm="freshen"',
+      'WWW-Authenticate': 'Basic realm="freshen", Bearer realm="freshen"',
     });
   }
 }

@@ -18,12 +18,12 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A complete page; `main` is trusted HTML, `title` is escaped here. */
-export function layout(title: string, main: string): string {
+/** A complete page; `main` and `head` are trusted HTML, `title` is escaped here. */
+export function layout(title: string, main: string, head = ''): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="${PAGE_CSP}">
-<title>${escapeHtml(title)} · freshen</title><style>${STYLE}</style></head>
+<title>${escapeHtml(title)} · freshen</title><style>${STYLE}</style>${head}</head>
 <body><main>
 ${main}
 </main></body></html>

@@ -6,11 +6,12 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openDatabase, ping, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
-import { listMessages, outboxStats } from '../db/outbox.js';
+import { outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mailers.js';
 import { createUpdaterPool, type UpdaterPool } from '../workers/pool.js';
 import { createAccessLog } from './access-log.js';
+import { createAdminViews } from './admin-views.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { createFreshness, type Freshness } from './freshness.js';
@@ -114,24 +115,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
-      admin: {
-        async outbox() {
-          return {
-            ...(await outboxStats(db, Date.now())),
-            mailers: mailers.stats(),
-            recent: (await listMessages(db, 20)).map((m) => ({
-              id: m.id,
-              kind: m.kind,
-              state: m.state,
-              subject: m.subject,
-              attempts: m.attempts,
-              createdAt: new Date(m.createdAt).toISOString(),
-              sentAt: m.sentAt === null ? null : new Date(m.sentAt).toISOString(),
-              lastError: m.lastError,
-            })),
-          };
-        },
-      },
+      admin: createAdminViews({ db, config, pool, freshness, mailers }),
       readiness: {
         async check() {
           const checks: Record<string, string> = {};

@@ -1,15 +1,25 @@
-// Operator endpoints behind ADMIN_TOKEN: the outbox at a glance.
+// Operator endpoints behind ADMIN_TOKEN: the status page (/admin, HTML for a
+// browser, JSON otherwise) and the outbox at a glance.
 import type { Router } from '@koa/router';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
-
-export interface AdminViews {
-  /** Counts by state, the oldest unsent message's age, the mailers, recent messages. */
-  outbox(): Promise<unknown>;
-}
+import { HTML_HEADERS } from '../pages.js';
+import { statusPage } from '../status-page.js';
 
 export function adminRoutes(router: Router, deps: AppDeps): void {
-  router.get('/admin/outbox', requireAdmin(deps.config.adminToken), async (ctx) => {
+  const admin = requireAdmin(deps.config.adminToken);
+  router.get('/admin', admin, async (ctx) => {
+    const status = await deps.admin.status();
+    ctx.set('Cache-Control', 'no-store');
+    if (ctx.accepts('html', 'json') === 'html') {
+      ctx.set(HTML_HEADERS);
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = statusPage(status);
+    } else {
+      ctx.body = status;
+    }
+  });
+  router.get('/admin/outbox', admin, async (ctx) => {
     ctx.set('Cache-Control', 'no-store');
     ctx.body = await deps.admin.outbox();
   });

@@ -1,0 +1,107 @@
+// What the operator endpoints show, gathered from the live parts: the outbox,
+// and the whole status of this process (settings, pool, cache, errors, mail).
+import { listRecentErrors, type RecentError } from '../db/entries.js';
+import type { Db } from '../db/knex.js';
+import { listMessages, outboxStats, type OutboxStats } from '../db/outbox.js';
+import type { MailerStats, Mailers } from '../workers/mailers.js';
+import type { PoolStats, UpdaterPool } from '../workers/pool.js';
+import { describeConfig, type Config } from './config.js';
+import type { Freshness, FreshnessCounters } from './freshness.js';
+
+export interface RecentMessage {
+  id: number;
+  kind: string;
+  state: string;
+  subject: string;
+  attempts: number;
+  createdAt: string;
+  sentAt: string | null;
+  lastError: string | null;
+}
+
+export interface OutboxView extends OutboxStats {
+  mailers: MailerStats;
+  recent: RecentMessage[];
+}
+
+export interface StatusView {
+  pid: number;
+  startedAt: string;
+  uptimeSeconds: number;
+  settings: Record<string, unknown>;
+  pool: PoolStats;
+  cache: FreshnessCounters;
+  memoryEntries: number;
+  recentErrors: RecentError[];
+  outbox: OutboxView;
+}
+
+export interface AdminViews {
+  outbox(): Promise<OutboxView>;
+  status(): Promise<StatusView>;
+}
+
+const SHOWN_SETTINGS = [
+  'UPDATER_RUNTIME',
+  'UPDATER_MIN_WORKERS',
+  'UPDATER_MAX_WORKERS',
+  'UPDATER_TASKS_PER_WORKER',
+  'UPDATER_MAX_QUEUE',
+  'UPDATER_TASK_TIMEOUT_MS',
+  'WEB_CONCURRENCY',
+  'ENTRY_TTL_SECONDS',
+  'ENTRY_MAX_STALE_SECONDS',
+  'UPSTREAM_URL',
+  'UPSTREAM_TIMEOUT_MS',
+  'DATABASE_URL',
+  'SMTP_URL',
+];
+
+export function createAdminViews(deps: {
+  db: Db;
+  config: Config;
+  pool: UpdaterPool;
+  freshness: Freshness;
+  mailers: Mailers;
+}): AdminViews {
+  const { db, config, pool, freshness, mailers } = deps;
+  const started = Date.now();
+  const described = describeConfig(config);
+  const settings = Object.fromEntries(SHOWN_SETTINGS.map((name) => [name, described[name]]));
+
+  async function outbox(): Promise<OutboxView> {
+    const [stats, recent] = await Promise.all([outboxStats(db, Date.now()), listMessages(db, 10)]);
+    return {
+      ...stats,
+      mailers: mailers.stats(),
+      recent: recent.map((m) => ({
+        id: m.id,
+        kind: m.kind,
+        state: m.state,
+        subject: m.subject,
+        attempts: m.attempts,
+        createdAt: new Date(m.createdAt).toISOString(),
+        sentAt: m.sentAt === null ? null : new Date(m.sentAt).toISOString(),
+        lastError: m.lastError,
+      })),
+    };
+  }
+
+  return {
+    outbox,
+    async status() {
+      const [recentErrors, mail] = await Promise.all([listRecentErrors(db, 15), outbox()]);
+      return {
+        pid: process.pid,
+        startedAt: new Date(started).toISOString(),
+        uptimeSeconds: Math.floor((Date.now() - started) / 1000),
+        settings,
+        pool: pool.stats(),
+        cache: freshness.counters(),
+        memoryEntries: freshness.memoryEntries(),
+        recentErrors,
+        outbox: mail,
+      };
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// The operator's status page (/admin): settings, pool load, cache outcomes,
+// recent refresh errors and the outbox, readable at a glance, reloading itself
+// every few seconds. Rendered from a StatusView; every value is escaped.
+import type { StatusView } from './admin-views.js';
+import { escapeHtml, layout } from './layout.js';
+
+const RELOAD_SECONDS = 5;
+
+const EXTRA_STYLE = `<style>
+body{max-width:70rem}.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(9.5rem,1fr));gap:.6rem;margin:.6rem 0 1.4rem}
+.card{background:#fff;border:1px solid #e3e3e3;border-radius:8px;padding:.6rem .8rem}.card b{display:block;font-size:1.45rem;line-height:1.2}
+.card span{color:#666;font-size:.8rem;text-transform:uppercase;letter-spacing:.04em}.warn b{color:#b45309}.bad b{color:#b91c1c}
+table{width:100%;border-collapse:collapse;background:#fff;font-size:.88rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
+th{color:#555;font-weight:600}td.why{max-width:28rem;overflow-wrap:anywhere}.bar{height:.5rem;background:#eee;border-radius:4px;overflow:hidden;margin-top:.3rem}
+.bar i{display:block;height:100%;background:#2563eb}.empty{color:#777;font-style:italic}
+</style>`;
+
+function card(label: string, value: string | number, tone: '' | 'warn' | 'bad' = '', bar?: number): string {
+  const meter = bar === undefined ? '' : `<div class="bar"><i style="width:${Math.round(Math.min(1, Math.max(0, bar)) * 100)}%"></i></div>`;
+  return `<div class="card ${tone}"><span>${escapeHtml(label)}</span><b>${escapeHtml(String(value))}</b>${meter}</div>`;
+}
+
+function when(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+export function statusPage(s: StatusView): string {
+  const { pool, cache, outbox } = s;
+  const reads = cache.hit + cache.stale + cache.miss;
+  const hitRate = reads > 0 ? `${Math.round((cache.hit / reads) * 100)}%` : '–';
+  const settings = Object.entries(s.settings)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`)
+    .join('');
+  const errors = s.recentErrors.length
+    ? `<table><tr><th>entry</th><th>kind</th><th>why</th><th>failures</th><th>last failed</th><th>next try</th></tr>${s.recentErrors
+        .map(
+          (e) =>
+            `<tr><td><a href="/entries/${escapeHtml(e.id)}">${escapeHtml(e.id)}</a></td><td>${escapeHtml(e.code)}</td><td class="why">${escapeHtml(e.error)}</td><td>${e.failures}</td><td>${when(e.at)}</td><td>${when(e.nextRefreshAt)}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '<p class="empty">No refresh is failing.</p>';
+  const messages = outbox.recent.length
+    ? `<table><tr><th>#</th><th>kind</th><th>state</th><th>subject</th><th>tries</th><th>queued</th><th>last error</th></tr>${outbox.recent
+        .map(
+          (m) =>
+            `<tr><td>${m.id}</td><td>${escapeHtml(m.kind)}</td><td>${escapeHtml(m.state)}</td><td>${escapeHtml(m.subject)}</td><td>${m.attempts}</td><td>${escapeHtml(m.createdAt.replace('T', ' ').slice(0, 19))}</td><td class="why">${escapeHtml(m.lastError ?? '')}</td></tr>`,
+        )
+        .join('')}</table>`
+    : '<p class="empty">No message yet.</p>';
+  const unsent = outbox.counts.pending + outbox.counts.sending;
+
+  return layout(
+    'Status',
+    `<p class="status">freshen · process ${s.pid} · up ${Math.floor(s.uptimeSeconds / 60)} min · reloads every ${RELOAD_SECONDS} s</p>
+<h1>Status</h1>
+<h2>Updater pool (${escapeHtml(pool.runtime === 'process' ? 'child processes' : 'worker threads')})</h2>
+<div class="cards">
+${card('workers', `${pool.busyWorkers} busy / ${pool.workers}`)}
+${card('utilisation', `${Math.round(pool.utilization * 100)}%`, pool.utilization > 0.85 ? 'warn' : '', pool.utilization)}
+${card('in flight', pool.inFlight)}
+${card('queued', `${pool.queued} / ${pool.maxQueue}`, pool.queued > pool.maxQueue * 0.8 ? 'warn' : '', pool.maxQueue ? pool.queued / pool.maxQueue : 0)}
+${card('completed', pool.completed)}
+${card('abandoned', pool.abandoned, pool.abandoned > 0 ? 'warn' : '')}
+${card('workers killed', pool.killed, pool.killed > 0 ? 'bad' : '')}
+</div>
+<h2>Reads</h2>
+<div class="cards">
+${card('hit rate', hitRate)}
+${card('hits', cache.hit)}
+${card('stale served', cache.stale)}
+${card('misses', cache.miss)}
+${card('collapsed', cache.collapsed)}
+${card('refreshes shed', cache.refreshSkipped, cache.refreshSkipped > 0 ? 'warn' : '')}
+${card('in memory', s.memoryEntries)}
+</div>
+<h2>Refreshes</h2>
+<div class="cards">
+${card('ok', cache.refreshes.ok)}
+${card('not found', cache.refreshes['not-found'])}
+${card('invalid data', cache.refreshes.invalid, cache.refreshes.invalid > 0 ? 'warn' : '')}
+${card('failed', cache.refreshes.failed, cache.refreshes.failed > 0 ? 'bad' : '')}
+</div>
+<h2>Failing entries</h2>
+${errors}
+<h2>Outbox</h2>
+<div class="cards">
+${card('unsent', unsent, unsent > 0 ? 'warn' : '')}
+${card('oldest unsent', outbox.oldestUnsentSeconds === null ? '–' : `${outbox.oldestUnsentSeconds} s`)}
+${card('sent', outbox.counts.sent)}
+${card('dead', outbox.counts.dead, outbox.counts.dead > 0 ? 'bad' : '')}
+${card('mailers running', outbox.mailers.running)}
+</div>
+${messages}
+<h2>Settings</h2>
+<table>${settings}</table>`,
+    `${EXTRA_STYLE}<meta http-equiv="refresh" content="${RELOAD_SECONDS}">`,
+  );
+}

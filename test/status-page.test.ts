@@ -1,0 +1,84 @@
+// The operator's status page at /admin, opened in a real browser (Debian's
+// chromium, driven by playwright-core): behind the admin token, and showing the
+// runtime, the pool, the reads, the failing entries and the outbox.
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
+import { startTestService, type TestService } from './support/service.js';
+
+const TOKEN = 'a-long-enough-admin-token';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('the status page', function () {
+  this.timeout(60_000);
+  let upstream: TestUpstream;
+  let service: TestService;
+  let browser: Browser;
+
+  before(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
+    upstream = await startTestUpstream();
+    service = await startTestService(upstream.url, { env: { ADMIN_TOKEN: TOKEN } });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    // Some traffic to show: a hit, a miss, and an entry whose data is invalid.
+    upstream.set('ok1', { record: record('ok1') });
+    upstream.set('bad1', { record: record('bad1', { title: 7 }) });
+    await service.get('/entries/ok1');
+    await service.get('/entries/ok1');
+    await service.get('/entries/bad1');
+  });
+  after(async () => {
+    await browser?.close();
+    await service?.stop();
+    await upstream?.close();
+  });
+
+  it('asks a browser without the token to authenticate', async () => {
+    const context = await browser.newContext();
+    // The browser's own request (a page load would stop at the login prompt).
+    const res = await context.request.get(`${service.url}/admin`);
+    expect(res.status()).to.equal(401);
+    expect(res.headers()['www-authenticate']).to.match(/^Basic realm="freshen"/);
+    const wrong = await context.request.get(`${service.url}/admin`, {
+      headers: { Authorization: `Basic ${Buffer.from('operator:guess').toString('base64')}` },
+    });
+    expect(wrong.status()).to.equal(403);
+    await context.close();
+  });
+
+  it('shows the runtime, pool, reads, failing entries and outbox, and is screenshot for a look', async () => {
+    const context = await browser.newContext({
+      httpCredentials: { username: 'operator', password: TOKEN },
+      viewport: { width: 1200, height: 1400 },
+    });
+    const page = await context.newPage();
+    const res = await page.goto(`${service.url}/admin`);
+    expect(res?.status()).to.equal(200);
+    expect(await page.title()).to.equal('Status · freshen');
+    const text = await page.locator('main').innerText();
+    const runtime = service.config.updater.runtime === 'process' ? 'child processes' : 'worker threads';
+    expect(text).to.include(`Updater pool (${runtime})`);
+    expect(text).to.match(/HIT RATE\s+33%/i);
+    expect(text).to.match(/INVALID DATA\s+1/i);
+    expect(text).to.include('bad1');
+    expect(text).to.include('/title must be string');
+    expect(text).to.include('UPDATER_RUNTIME');
+    expect(text).not.to.include(TOKEN);
+    await page.screenshot({ path: join(service.files, 'status.png'), fullPage: true });
+    if (process.env.STATUS_SCREENSHOT) await page.screenshot({ path: process.env.STATUS_SCREENSHOT, fullPage: true });
+    await context.close();
+  });
+
+  it('answers JSON to a program', async () => {
+    const res = await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: 'application/json' });
+    expect(res.status).to.equal(200);
+    const status = (await res.json()) as { pool: { runtime: string }; cache: { hit: number } };
+    expect(status.pool.runtime).to.equal(service.config.updater.runtime);
+    expect(status.cache.hit).to.equal(1);
+  });
+});
