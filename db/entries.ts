@@ -98,7 +98,14 @@ export async function claimLease(
 ): Promise<Lease | undefined> {
   const { id, owner, now } = claim;
   if (claim.create) {
-    await db('entries').insert({ id, updated_at: now }).onConflict('id').ignore();
+    // A new entry is created already leased (one statement on the miss path);
+    // if it exists after all, the conditional UPDATE below decides.
+    const created = (await db('entries')
+      .insert({ id, lease_owner: owner, lease_until: now + claim.leaseMs, lease_generation: 1, updated_at: now })
+      .onConflict('id')
+      .ignore()
+      .returning(['lease_generation', 'error_count'])) as Array<{ lease_generation: number; error_count: number }>;
+    if (created[0]) return { id, owner, generation: 1, errorCount: 0 };
   }
   const query = db('entries')
     .where({ id })

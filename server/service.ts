@@ -9,7 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mailers.js';
-import { createUpdaterPool, type UpdaterPool } from '../workers/pool.js';
+import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
 import { createAccessLog } from './access-log.js';
 import { createAdminViews } from './admin-views.js';
 import { createApp } from './app.js';
@@ -40,6 +40,8 @@ export interface ServiceOptions {
   now?: () => number;
   /** The updater's task module; tests swap in one that misbehaves on purpose. */
   updaterModule?: URL;
+  /** Another updater runtime than the config's: the benchmark's baselines. */
+  runtime?: UpdaterRuntime;
   /** Run the migrations (a cluster's primary does it once for its workers). */
   migrate?: boolean;
   /** What /metrics answers; by default this process's own metrics. */
@@ -74,6 +76,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     const pool = createUpdaterPool({
       ...config.updater,
+      runtime: options.runtime ?? config.updater.runtime,
       taskModule: options.updaterModule,
       observe: (t) => metrics.observePoolTask(t.kind, t.waitMs, t.runMs),
     });

@@ -47,7 +47,8 @@ describe('published pages', () => {
     const res = await service.get('/entries/p1');
     expect(res.status).to.equal(200);
     const stored = (await res.json()) as { data: { title: string }; fetchedAt: string };
-    const html = await page('p1');
+    // The worker writes the page just after answering.
+    const html = await waitFor(() => page('p1').catch(() => undefined), 'the page of p1');
     expect(html.startsWith('<!doctype html>')).to.equal(true);
     expect(html.trimEnd().endsWith('</html>')).to.equal(true);
     expect(html).to.include('<title>Harbour &#38; Lights · freshen</title>');
@@ -108,7 +109,7 @@ describe('published pages', () => {
       }),
     });
     expect((await service.get('/entries/evil')).status).to.equal(200);
-    const html = await page('evil');
+    const html = await waitFor(() => page('evil').catch(() => undefined), 'the page of evil');
     // No script element, no tag with an event handler, no javascript: URL in any
     // attribute (escaped text such as &#60;b onmouseover=…&#62; is inert).
     expect(html).not.to.match(/<script/i);
@@ -137,6 +138,7 @@ describe('published pages', () => {
     this.timeout(30_000);
     upstream.set('c1', { record: version(0) });
     expect((await service.get('/entries/c1')).status).to.equal(200);
+    await waitFor(() => page('c1').catch(() => undefined), 'the first page of c1');
     // Whatever happens below, the readers stop.
     const state = { refreshing: true };
     const problems: string[] = [];
@@ -157,7 +159,7 @@ describe('published pages', () => {
       for (let n = 1; n <= 20; n++) {
         upstream.set('c1', { record: version(n) });
         expect((await refresh('c1')).status).to.equal(202);
-        await waitFor(async () => (await page('c1')).includes(`Version ${n}<`), `version ${n} published`);
+        await waitFor(async () => (await page('c1').catch(() => '')).includes(`Version ${n}<`), `version ${n} published`);
       }
     } finally {
       state.refreshing = false;

@@ -3,12 +3,18 @@
 // =thread) or on tinypool's persistent child processes (=process). Callers see
 // only plain results. Timing, utilisation and the hung-worker watchdog live
 // here, so they are the same for both runtimes.
+import { execa } from 'execa';
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
 import type { PublishResult, RefreshResult, ResultOf, Task, TaskStarted } from './protocol.js';
 import { isTaskStarted } from './protocol.js';
 
-export type UpdaterRuntime = 'thread' | 'process';
+/**
+ * thread and process are the operator's choices (UPDATER_RUNTIME). inline (the
+ * task on the main thread) and spawn (a new process per task) exist for the
+ * benchmark: they are the baselines that show why the other two exist.
+ */
+export type UpdaterRuntime = 'thread' | 'process' | 'inline' | 'spawn';
 
 export interface PoolOptions {
   runtime: UpdaterRuntime;
@@ -132,6 +138,58 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): B
   };
 }
 
+function inlineBackend(o: PoolOptions): Backend {
+  let completed = 0;
+  const module = import((o.taskModule ?? TASK_MODULE).href) as Promise<{ default: (t: Task) => Promise<RefreshResult | PublishResult> }>;
+  return {
+    run: async (task) => {
+      try {
+        return await (await module).default({ ...task, trackKey: undefined });
+      } finally {
+        completed++;
+      }
+    },
+    workers: () => 1,
+    queued: () => 0,
+    completed: () => completed,
+    kill: () => undefined, // the main thread cannot be replaced
+    close: async () => undefined,
+  };
+}
+
+function spawnBackend(o: PoolOptions): Backend {
+  const script = new URL('./run-once.js', import.meta.url).pathname;
+  let completed = 0;
+  let running = 0;
+  return {
+    run: async (task) => {
+      running++;
+      try {
+        const child = await execa(process.execPath, [script], {
+          input: JSON.stringify({ ...task, trackKey: undefined }),
+          timeout: o.taskTimeoutMs,
+        });
+        return JSON.parse(child.stdout) as RefreshResult | PublishResult;
+      } finally {
+        running--;
+        completed++;
+      }
+    },
+    workers: () => running,
+    queued: () => 0,
+    completed: () => completed,
+    kill: () => undefined, // execa's timeout ends the process
+    close: async () => undefined,
+  };
+}
+
+const BACKENDS = {
+  thread: piscinaBackend,
+  process: tinypoolBackend,
+  inline: inlineBackend,
+  spawn: spawnBackend,
+} satisfies Record<UpdaterRuntime, (o: PoolOptions, onStarted: (m: TaskStarted) => void) => Backend>;
+
 interface Tracked {
   kind: Task['kind'];
   submittedAt: number;
@@ -152,7 +210,7 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
   let lastChange = startedAt;
   const capacity = options.maxWorkers * options.tasksPerWorker;
 
-  const backend = (options.runtime === 'process' ? tinypoolBackend : piscinaBackend)(options, onStarted);
+  const backend = BACKENDS[options.runtime](options, onStarted);
 
   function account(): void {
     const now = performance.now();

@@ -41,7 +41,13 @@ interface Tracking {
   trackKey?: number;
 }
 
-export type Task = (RefreshTask | PublishTask | IndexTask) & Tracking;
+/** Does nothing: measures a round trip through the pool. */
+export interface PingTask {
+  kind: 'ping';
+  id: 'ping';
+}
+
+export type Task = (RefreshTask | PublishTask | IndexTask | PingTask) & Tracking;
 
 /** Sent by a worker when it starts a tracked task: which worker, when (epoch ms). */
 export interface TaskStarted {

@@ -1,0 +1,14 @@
+// freshen as the benchmark runs it: the real service from the environment's
+// settings, with the updater runtime given on the command line (which may be
+// a baseline — inline or spawn — that operators cannot choose). Prints
+// `READY <url>`; stops on SIGTERM.
+import { loadConfig } from '../server/config.js';
+import { startService } from '../server/service.js';
+import type { UpdaterRuntime } from '../workers/pool.js';
+
+const runtime = (process.argv[2] ?? 'thread') as UpdaterRuntime;
+const service = await startService(loadConfig(process.env), { runtime });
+process.stdout.write(`READY ${service.url}\n`);
+process.on('SIGTERM', () => {
+  void service.close().then(() => process.exit(0));
+});

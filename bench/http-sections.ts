@@ -1,0 +1,243 @@
+// The measurements made over HTTP against freshen running as a process of its
+// own: the hit path against bare Koa and node:http, event-loop isolation per
+// updater runtime, the miss path's overhead, and hit latency with large data.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
+import type { UpdaterRuntime } from '../workers/pool.js';
+import { freePort, load, medianOf, percentile, round, startNode, type Running } from './lib.js';
+
+export const TOKEN = 'benchmark-admin-token';
+
+export interface Plan {
+  quick: boolean;
+  reps: number;
+  seconds: number;
+}
+
+/** A demo upstream process with a fixed latency. */
+export async function startDemo(latencyMs: number): Promise<Running> {
+  const port = await freePort();
+  return startNode('dist/demo/main.js', [], { DEMO_PORT: String(port), DEMO_LATENCY_MS: String(latencyMs) }, /upstream: (\S+)/);
+}
+
+/** freshen as a process, on a fresh SQLite file, with the given settings. */
+export async function startFreshen(upstreamUrl: string, runtime: UpdaterRuntime, env: Record<string, string> = {}): Promise<Running & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'freshen-bench-'));
+  const running = await startNode(
+    'dist/bench/freshen-server.js',
+    [runtime],
+    {
+      PORT: '0',
+      UPSTREAM_URL: upstreamUrl,
+      DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+      PUBLISH_DIR: join(dir, 'pages'),
+      LOG_FILE: join(dir, 'access.log'),
+      MAIL_DIR: join(dir, 'mail'),
+      LOG_LEVEL: 'warn',
+      ENTRY_TTL_SECONDS: '86400',
+      ADMIN_TOKEN: TOKEN,
+      ...env,
+    },
+    /^READY (\S+)$/m,
+  );
+  return {
+    ...running,
+    dir,
+    stop: async () => {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Demo ids whose answers are about 1 KB (the size the hit path is measured at). */
+export function hitIds(): string[] {
+  const invalid = new Set(invalidDemoIds());
+  return demoIds().filter((id) => {
+    const n = demoRecordJson(id)?.length ?? 0;
+    return !invalid.has(id) && n >= 700 && n <= 1400;
+  });
+}
+
+/** Read every id until each is stored and in memory (a small pool sheds some reads: ask again). */
+export async function prefill(url: string, ids: string[]): Promise<void> {
+  let missing = ids;
+  for (let attempt = 0; missing.length > 0; attempt++) {
+    if (attempt > 50) throw new Error(`prefill: ${missing.length} entries would not load`);
+    const failed: string[] = [];
+    for (let i = 0; i < missing.length; i += 8) {
+      const res = await fetch(`${url}/entries?ids=${missing.slice(i, i + 8).join(',')}`);
+      if (res.status !== 200) throw new Error(`prefill answered ${res.status}`);
+      const body = (await res.json()) as { errors: Array<{ id: string }> };
+      failed.push(...body.errors.map((e) => e.id));
+    }
+    missing = failed;
+  }
+}
+
+export async function hitPath(plan: Plan, upstreamUrl: string) {
+  const ids = hitIds();
+  const paths = ids.map((id) => `/entries/${id}`);
+  const freshen = await startFreshen(upstreamUrl, 'thread');
+  try {
+    await prefill(freshen.ready, ids);
+    // The baselines answer one body of the same size as freshen's answers.
+    const sample = await (await fetch(`${freshen.ready}${paths[Math.floor(paths.length / 2)]}`)).text();
+    const koa = await startNode('dist/bench/targets.js', ['koa', sample], {}, /^READY (\S+)$/m);
+    const node = await startNode('dist/bench/targets.js', ['node', sample], {}, /^READY (\S+)$/m);
+    try {
+      const targets = { freshen: freshen.ready, koa: koa.ready, node: node.ready };
+      const runs: Record<string, Array<{ rps: number; p50: number; p99: number }>> = { freshen: [], koa: [], node: [] };
+      // Interleaved, so drift on a shared machine hits every target alike.
+      for (let rep = 0; rep < plan.reps; rep++) {
+        for (const [name, url] of Object.entries(targets)) {
+          const { rps, p50, p99 } = await load({ url, paths, connections: 50, seconds: plan.seconds });
+          runs[name]?.push({ rps, p50, p99 });
+        }
+      }
+      const med = (name: string) => {
+        const r = runs[name] ?? [];
+        const m = (k: 'rps' | 'p50' | 'p99') => percentile(r.map((x) => x[k]), 50);
+        return { rps: Math.round(m('rps')), p50: m('p50'), p99: m('p99') };
+      };
+      const results = { freshen: med('freshen'), koa: med('koa'), node: med('node') };
+      return {
+        ...results,
+        bodyBytes: Buffer.byteLength(sample),
+        ids: ids.length,
+        ratio: round(results.freshen.rps / results.koa.rps, 3),
+        vsNode: round(results.freshen.rps / results.node.rps, 3),
+        vsNginx: null as number | null,
+        nginx: 'not installed (apt-get install nginx to add the proxy_cache peer)',
+      };
+    } finally {
+      await koa.stop();
+      await node.stop();
+    }
+  } finally {
+    await freshen.stop();
+  }
+}
+
+/** Latency (ms) of requests sent at a fixed rate from this process, one connection each at a time. */
+async function fixedRate(url: string, paths: string[], rate: number, seconds: number): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const latencies: number[] = [];
+  const pending: Array<Promise<void>> = [];
+  const started = performance.now();
+  for (let i = 0; performance.now() - started < seconds * 1000; i++) {
+    const due = started + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const path = paths[i % paths.length] as string;
+    // Measured from when the request was due, so a stalled server cannot hide its stall.
+    pending.push(
+      new Promise<void>((resolve) => {
+        const req = request(`${url}${path}`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - due);
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+        req.end();
+      }),
+    );
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return latencies;
+}
+
+export async function isolation(plan: Plan, upstreamUrl: string, runtimes: UpdaterRuntime[]) {
+  const ids = hitIds().slice(0, 200);
+  const paths = ids.map((id) => `/entries/${id}`);
+  const large = largeDemoIds();
+  const out: Record<string, { idleP99: number; stormP99: number; p99Ratio: number; refreshesPerSecond: number }> = {};
+  for (const runtime of runtimes) {
+    // A short queue: the storm keeps the worker busy without piling up work to drain at the end.
+    const freshen = await startFreshen(upstreamUrl, runtime, {
+      UPDATER_MIN_WORKERS: '1',
+      UPDATER_MAX_WORKERS: '1',
+      UPDATER_MAX_QUEUE: '8',
+    });
+    try {
+      await prefill(freshen.ready, ids);
+      const refreshed = async () => {
+        const text = await (await fetch(`${freshen.ready}/metrics`)).text();
+        return Number(/^freshen_refreshes_total\{outcome="ok"\} (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      await fixedRate(freshen.ready, paths, 200, 1); // warm-up: JIT, connections
+      const result = await medianOf(plan.reps, async () => {
+        const idle = await fixedRate(freshen.ready, paths, 200, plan.seconds);
+        const before = await refreshed();
+        const t0 = performance.now();
+        const storm = load({
+          url: freshen.ready,
+          paths: large.map((id) => `/entries/${id}/refresh`),
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}` },
+          connections: 4,
+          seconds: plan.seconds + 1,
+        });
+        await new Promise((r) => setTimeout(r, 500)); // let the storm fill the pool
+        const busy = await fixedRate(freshen.ready, paths, 200, plan.seconds);
+        await storm;
+        const rate = ((await refreshed()) - before) / ((performance.now() - t0) / 1000);
+        const idleP99 = percentile(idle, 99);
+        const stormP99 = percentile(busy, 99);
+        return { idleP99, stormP99, p99Ratio: stormP99 / idleP99, refreshesPerSecond: rate };
+      });
+      out[runtime] = {
+        idleP99: round(result.idleP99),
+        stormP99: round(result.stormP99),
+        p99Ratio: round(result.p99Ratio),
+        refreshesPerSecond: round(result.refreshesPerSecond, 1),
+      };
+    } finally {
+      await freshen.stop();
+    }
+  }
+  return out;
+}
+
+/** Latency of sequential requests for ids never asked before. */
+async function firstReads(base: string, ids: string[], path: (id: string) => string): Promise<number[]> {
+  const latencies: number[] = [];
+  for (const id of ids) {
+    const t0 = performance.now();
+    const res = await fetch(`${base}${path(id)}`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${path(id)} answered ${res.status}`);
+    latencies.push(performance.now() - t0);
+  }
+  return latencies;
+}
+
+export async function missPath(plan: Plan, slowUpstream: Running) {
+  const ids = hitIds().slice(0, plan.quick ? 60 : 200);
+  const freshen = await startFreshen(slowUpstream.ready, 'thread');
+  try {
+    const origin = new URL(slowUpstream.ready.replace('{id}', 'x')).origin;
+    // Warm both connections first, then every id once through each.
+    await firstReads(origin, ids.slice(0, 3), (id) => `/entries/${id}`);
+    await firstReads(freshen.ready, ['e0001'], (id) => `/entries/${id}`);
+    const direct = await firstReads(origin, ids, (id) => `/entries/${id}`);
+    const miss = await firstReads(freshen.ready, ids, (id) => `/entries/${id}`);
+    return {
+      upstreamMs: { p50: round(percentile(direct, 50)), p99: round(percentile(direct, 99)) },
+      missMs: { p50: round(percentile(miss, 50)), p99: round(percentile(miss, 99)) },
+      overheadMs: {
+        p50: round(percentile(miss, 50) - percentile(direct, 50)),
+        p99: round(percentile(miss, 99) - percentile(direct, 99)),
+      },
+      requests: ids.length,
+    };
+  } finally {
+    await freshen.stop();
+  }
+}

@@ -1,0 +1,138 @@
+// Shared pieces of the benchmark: starting the measured servers as processes
+// of their own, running the load generator (autocannon, in a process of its
+// own too), and the statistics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface Running {
+  child: ChildProcess;
+  /** The first group of the ready pattern (usually the URL). */
+  ready: string;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+/** Start `node <script>` and wait (bounded) for a line matching `readyPattern`. */
+export async function startNode(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  readyPattern: RegExp,
+  timeoutMs = 30_000,
+): Promise<Running> {
+  const child = spawn(process.execPath, [script, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const onData = (d: Buffer) => {
+    if (output.length < 1_000_000) output += d.toString();
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const deadline = performance.now() + timeoutMs;
+  let ready: string | undefined;
+  while (ready === undefined) {
+    ready = readyPattern.exec(output)?.[1];
+    if (ready !== undefined) break;
+    if (child.exitCode !== null) {
+      // Its last words may have come with the exit.
+      await new Promise((r) => setTimeout(r, 50));
+      ready = readyPattern.exec(output)?.[1];
+      if (ready !== undefined) break;
+      throw new Error(`${script} exited: ${output.slice(-2000)}`);
+    }
+    if (performance.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${script} did not start in ${timeoutMs} ms: ${output.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    child,
+    ready,
+    output: () => output,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface LoadOptions {
+  url: string;
+  /** Paths picked at random per request. */
+  paths: string[];
+  connections: number;
+  seconds: number;
+  /** Requests per second over all connections (a fixed-rate load); unset: as fast as possible. */
+  rate?: number;
+  method?: 'GET' | 'POST';
+  headers?: Record<string, string>;
+}
+
+export interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** One autocannon run, in its own process. */
+export async function load(options: LoadOptions): Promise<LoadResult> {
+  // The options go in a file: 100k paths do not fit on a command line.
+  const dir = mkdtempSync(join(tmpdir(), 'freshen-load-'));
+  const file = join(dir, 'options.json');
+  writeFileSync(file, JSON.stringify(options));
+  try {
+    const run = await startNode('dist/bench/load.js', [file], {}, /^RESULT (.*)$/m, (options.seconds + 30) * 1000);
+    await run.stop();
+    return JSON.parse(run.ready) as LoadResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = values.toSorted((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+export const median = (values: number[]) => percentile(values, 50);
+
+/** Run a measurement n times; the median of each numeric field. */
+export async function medianOf<T extends Record<string, number>>(n: number, measure: () => Promise<T>): Promise<T> {
+  const runs: T[] = [];
+  for (let i = 0; i < n; i++) runs.push(await measure());
+  const first = runs[0] as T;
+  return Object.fromEntries(Object.keys(first).map((k) => [k, median(runs.map((r) => r[k] as number))])) as T;
+}
+
+export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,142 @@
+// Refresh throughput and cost per updater runtime, measured on the pool itself
+// (the one boundary every runtime sits behind): start time, a no-op round
+// trip, memory per worker, and tasks/s with latency for a CPU-heavy and an
+// IO-heavy workload.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { demoIds, invalidDemoIds, largeDemoIds } from '../demo/data.js';
+import { BUNDLED_SCHEMA } from '../server/config.js';
+import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
+import type { RefreshTask } from '../workers/protocol.js';
+import { percentile, round } from './lib.js';
+import type { Plan } from './http-sections.js';
+
+/** Resident memory (bytes) of a process, from /proc. */
+function rss(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function childPids(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid) pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+interface Workload {
+  tasks: number;
+  tasksPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+async function workload(pool: UpdaterPool, tasks: RefreshTask[]): Promise<Workload> {
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  await Promise.all(
+    tasks.map(async (task) => {
+      const s = performance.now();
+      const result = await pool.run(task);
+      if (result.kind !== 'ok') throw new Error(`${task.id}: ${result.kind} ${'message' in result ? result.message : ''}`);
+      latencies.push(performance.now() - s);
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    tasks: tasks.length,
+    tasksPerSecond: round(tasks.length / seconds, 1),
+    p50Ms: round(percentile(latencies, 50)),
+    p99Ms: round(percentile(latencies, 99)),
+  };
+}
+
+export interface RefreshCost {
+  startMs: number;
+  noopRoundTripMs: number;
+  memoryPerWorkerMB: number | null;
+  cpu: Workload;
+  io: Workload;
+}
+
+export async function refreshCost(
+  plan: Plan,
+  runtime: UpdaterRuntime,
+  fastUpstream: string,
+  slowUpstream: string,
+  workers = availableParallelism(),
+): Promise<RefreshCost> {
+  const dir = mkdtempSync(join(tmpdir(), 'freshen-pool-bench-'));
+  const task = (id: string, upstreamUrl: string): RefreshTask => ({
+    kind: 'refresh',
+    id,
+    upstreamUrl,
+    timeoutMs: 30_000,
+    maxBytes: 1_048_576,
+    schemaPath: BUNDLED_SCHEMA,
+    publishDir: dir,
+  });
+  const invalid = new Set(invalidDemoIds());
+  const small = demoIds().filter((id) => !invalid.has(id) && !largeDemoIds().includes(id));
+  const spawnRuntime = runtime === 'spawn';
+  const cpuTasks = Array.from({ length: spawnRuntime ? 12 : plan.quick ? 48 : 120 }, (_, i) => {
+    const large = largeDemoIds();
+    return task(large[i % large.length] as string, fastUpstream);
+  });
+  const ioTasks = small.slice(0, spawnRuntime ? 24 : plan.quick ? 200 : 600).map((id) => task(id, slowUpstream));
+
+  const childrenBefore = new Set(childPids());
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const pool = createUpdaterPool({
+    runtime,
+    minWorkers: workers,
+    maxWorkers: workers,
+    maxQueue: 100_000,
+    taskTimeoutMs: 120_000,
+    tasksPerWorker: 8,
+  });
+  try {
+    // Every worker up: one ping per worker slot at once.
+    await Promise.all(Array.from({ length: workers }, () => pool.run({ kind: 'ping', id: 'ping' })));
+    const startMs = performance.now() - t0;
+    const pings = spawnRuntime ? 5 : 300;
+    const p0 = performance.now();
+    for (let i = 0; i < pings; i++) await pool.run({ kind: 'ping', id: 'ping' });
+    const noopRoundTripMs = (performance.now() - p0) / pings;
+
+    let memoryPerWorkerMB: number | null = null;
+    if (runtime === 'thread') memoryPerWorkerMB = (process.memoryUsage().rss - rssBefore) / workers / 2 ** 20;
+    if (runtime === 'process') {
+      const added = childPids().filter((pid) => !childrenBefore.has(pid));
+      memoryPerWorkerMB = added.reduce((sum, pid) => sum + rss(pid), 0) / Math.max(1, added.length) / 2 ** 20;
+    }
+    if (runtime === 'inline') memoryPerWorkerMB = 0;
+
+    const cpu = await workload(pool, cpuTasks);
+    const io = await workload(pool, ioTasks);
+    return {
+      startMs: round(startMs, 1),
+      noopRoundTripMs: round(noopRoundTripMs, 3),
+      memoryPerWorkerMB: memoryPerWorkerMB === null ? null : round(memoryPerWorkerMB, 1),
+      cpu,
+      io,
+    };
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,150 @@
+// `npm run bench` (full, ≤ 10 min) and `npm run bench:quick` (≤ 2 min): every
+// figure taken in one run on this machine, each measurement repeated and its
+// median kept, compared with baselines measured in the same run. Prints a
+// table and writes bench/results/latest.{json,md} and runtime.svg.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { UpdaterRuntime } from '../workers/pool.js';
+import { hitPath, isolation, missPath, startDemo, type Plan } from './http-sections.js';
+import { ROOT } from './lib.js';
+import { mail } from './mail-section.js';
+import { refreshCost, type RefreshCost } from './pool-sections.js';
+import { chart, markdown } from './report.js';
+import { largeDataSet, webConcurrency } from './scaling-section.js';
+
+const RUNTIMES: UpdaterRuntime[] = ['inline', 'thread', 'process', 'spawn'];
+
+export interface Results {
+  mode: 'quick' | 'full';
+  plan: Plan;
+  machine: { date: string; cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
+  hitPath: Awaited<ReturnType<typeof hitPath>>;
+  isolation: Awaited<ReturnType<typeof isolation>>;
+  refresh: Record<string, RefreshCost>;
+  miss: Awaited<ReturnType<typeof missPath>>;
+  mail: Awaited<ReturnType<typeof mail>>;
+  scaling: {
+    webConcurrency: Record<string, number>;
+    updaterWorkers: Record<string, number>;
+    largeDataSet: Awaited<ReturnType<typeof largeDataSet>>;
+  };
+  targets: Record<string, boolean | null>;
+  seconds: number;
+}
+
+function step(name: string): () => void {
+  const t0 = performance.now();
+  process.stderr.write(`bench: ${name} …\n`);
+  return () => process.stderr.write(`bench: ${name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  // --only=hit,isolation,refresh,miss,mail,scaling: a part, while working on it (results are not written).
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+  if (only) return partial(only, quick);
+  const plan: Plan = { quick, reps: quick ? 1 : 3, seconds: quick ? 2 : 5 };
+  const started = performance.now();
+  const fast = await startDemo(0);
+  const slow20 = await startDemo(20);
+  const slow50 = await startDemo(50);
+  try {
+    let done = step('hit path vs bare Koa and node:http');
+    const hit = await hitPath(plan, fast.ready);
+    done();
+    done = step('event-loop isolation per runtime');
+    const iso = await isolation(plan, fast.ready, RUNTIMES);
+    done();
+    done = step('refresh throughput and cost per runtime');
+    const refresh: Record<string, RefreshCost> = {};
+    for (const rt of RUNTIMES) refresh[rt] = await refreshCost(plan, rt, fast.ready, slow50.ready);
+    done();
+    done = step('miss path');
+    const miss = await missPath(plan, slow20);
+    done();
+    done = step('mail');
+    const mailResult = await mail(plan);
+    done();
+    done = step('scaling');
+    const updaterWorkers: Record<string, number> = {};
+    for (let n = 1; n <= availableParallelism(); n++) {
+      updaterWorkers[String(n)] = (await refreshCost(plan, 'thread', fast.ready, slow50.ready, n)).cpu.tasksPerSecond;
+    }
+    const scaling = {
+      webConcurrency: await webConcurrency(plan, fast.ready),
+      updaterWorkers,
+      largeDataSet: await largeDataSet(plan, fast.ready),
+    };
+    done();
+
+    const results: Results = {
+      mode: quick ? 'quick' : 'full',
+      plan,
+      machine: {
+        date: new Date().toISOString().slice(0, 10),
+        cpus: availableParallelism(),
+        cpuModel: cpus()[0]?.model.trim() ?? 'unknown CPU',
+        memoryGiB: Math.round(totalmem() / 2 ** 30),
+        node: process.versions.node,
+        platform: `${process.platform} ${process.arch}`,
+      },
+      hitPath: hit,
+      isolation: iso,
+      refresh,
+      miss,
+      mail: mailResult,
+      scaling,
+      targets: {
+        hitPathRatio: hit.ratio >= 0.9,
+        isolation_thread: (iso.thread?.p99Ratio ?? Infinity) <= 2,
+        isolation_process: (iso.process?.p99Ratio ?? Infinity) <= 2,
+        missOverhead: miss.overheadMs.p50 <= 2,
+        mail: mailResult.messagesPerSecond >= 200 && mailResult.processesPerBatch <= 1,
+      },
+      seconds: Math.round((performance.now() - started) / 1000),
+    };
+    const dir = join(ROOT, 'bench', 'results');
+    mkdirSync(dir, { recursive: true });
+    const md = markdown(results);
+    writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(dir, 'latest.md'), md);
+    writeFileSync(join(dir, 'runtime.svg'), chart(results));
+    process.stdout.write(`\n${md}\nwrote bench/results/latest.json, latest.md and runtime.svg in ${results.seconds} s\n`);
+  } finally {
+    await Promise.all([fast.stop(), slow20.stop(), slow50.stop()]);
+  }
+}
+
+/** Some sections only, printed as JSON: for working on one part. */
+async function partial(sections: string[], quick: boolean): Promise<void> {
+  const plan: Plan = { quick, reps: quick ? 1 : 3, seconds: quick ? 2 : 5 };
+  const fast = await startDemo(0);
+  const slow20 = await startDemo(20);
+  const slow50 = await startDemo(50);
+  try {
+    const out: Record<string, unknown> = {};
+    if (sections.includes('hit')) out.hitPath = await hitPath(plan, fast.ready);
+    if (sections.includes('isolation')) out.isolation = await isolation(plan, fast.ready, RUNTIMES);
+    if (sections.includes('refresh')) {
+      for (const rt of RUNTIMES) out[`refresh.${rt}`] = await refreshCost(plan, rt, fast.ready, slow50.ready);
+    }
+    if (sections.includes('miss')) out.miss = await missPath(plan, slow20);
+    if (sections.includes('mail')) out.mail = await mail(plan);
+    if (sections.includes('scaling')) {
+      out.webConcurrency = await webConcurrency(plan, fast.ready);
+      out.largeDataSet = await largeDataSet(plan, fast.ready);
+    }
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } finally {
+    await Promise.all([fast.stop(), slow20.stop(), slow50.stop()]);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,106 @@
+// Scaling: hit-path requests/s with WEB_CONCURRENCY from 1 to the number of
+// cores, and hit latency when the data set is larger than the memory tier
+// (10k and 100k stored entries), so reads from SQL show.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import { loadConfig } from '../server/config.js';
+import { hitIds, prefill, startFreshen, type Plan } from './http-sections.js';
+import { load, medianOf, round, startNode } from './lib.js';
+
+export async function webConcurrency(plan: Plan, upstreamUrl: string) {
+  const ids = hitIds();
+  const paths = ids.map((id) => `/entries/${id}`);
+  const out: Record<string, number> = {};
+  for (let n = 1; n <= availableParallelism(); n++) {
+    const dir = mkdtempSync(join(tmpdir(), 'freshen-scale-'));
+    const server = await startNode(
+      'dist/server/main.js',
+      [],
+      {
+        PORT: '0',
+        WEB_CONCURRENCY: String(n),
+        UPSTREAM_URL: upstreamUrl,
+        DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+        PUBLISH_DIR: join(dir, 'pages'),
+        LOG_FILE: join(dir, 'access.log'),
+        MAIL_DIR: join(dir, 'mail'),
+        ENTRY_TTL_SECONDS: '86400',
+      },
+      /listening on (http:\/\/[\d.:]+)/,
+    );
+    try {
+      // Each worker fills its own memory tier from the shared SQL copy.
+      for (let i = 0; i < n; i++) await prefill(server.ready, ids);
+      const { rps } = await medianOf(plan.reps, async () => {
+        const r = await load({ url: server.ready, paths, connections: 50, seconds: plan.seconds });
+        return { rps: r.rps };
+      });
+      out[`webConcurrency${n}`] = Math.round(rps);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
+
+/** Store n entries straight into a database file (about 1 KB each). */
+async function seed(file: string, n: number): Promise<string[]> {
+  const db = openDatabase(loadConfig({ DATABASE_URL: `sqlite:${file}` }).database);
+  const ids = Array.from({ length: n }, (_, i) => `s${String(i).padStart(7, '0')}`);
+  try {
+    await migrate(db);
+    const now = Date.now();
+    const filler = 'lorem ipsum dolor sit amet '.repeat(30);
+    for (let i = 0; i < n; i += 500) {
+      const rows = ids.slice(i, i + 500).map((id) => {
+        const record = JSON.stringify({ id, title: `Seeded ${id}`, body: filler, updatedAt: '2030-01-01T00:00:00Z', related: [] });
+        return {
+          id,
+          record,
+          hash: createHash('sha256').update(record).digest('base64url'),
+          related: '[]',
+          title: `Seeded ${id}`,
+          fetched_at: now,
+          state: 'ok',
+          updated_at: now,
+        };
+      });
+      await db.transaction(async (trx) => {
+        for (let j = 0; j < rows.length; j += 50) await trx('entries').insert(rows.slice(j, j + 50));
+      });
+    }
+  } finally {
+    await db.destroy();
+  }
+  return ids;
+}
+
+export async function largeDataSet(plan: Plan, upstreamUrl: string) {
+  const out: Record<string, { rps: number; p50: number; p99: number }> = {};
+  for (const n of plan.quick ? [10_000] : [10_000, 100_000]) {
+    const dir = mkdtempSync(join(tmpdir(), 'freshen-seed-'));
+    try {
+      const file = join(dir, 'db.sqlite');
+      const ids = await seed(file, n);
+      // A 4 MiB memory tier holds a few thousand of these: most reads go to SQL.
+      const freshen = await startFreshen(upstreamUrl, 'thread', { DATABASE_URL: `sqlite:${file}`, MEMORY_TIER_MAX_BYTES: String(4 * 2 ** 20) });
+      try {
+        const r = await medianOf(plan.reps, async () => {
+          const x = await load({ url: freshen.ready, paths: ids.map((id) => `/entries/${id}`), connections: 50, seconds: plan.seconds });
+          return { rps: x.rps, p50: x.p50, p99: x.p99 };
+        });
+        out[`entries${n / 1000}k`] = { rps: Math.round(r.rps), p50: round(r.p50), p99: round(r.p99) };
+      } finally {
+        await freshen.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return out;
+}
