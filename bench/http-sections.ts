@@ -38,6 +38,8 @@ export async function startFreshen(upstreamUrl: string, runtime: UpdaterRuntime,
       MAIL_DIR: join(dir, 'mail'),
       LOG_LEVEL: 'warn',
       ENTRY_TTL_SECONDS: '86400',
+      // No index rewrite in the middle of a measurement (inline would run it on the main thread).
+      PUBLISH_INDEX_SECONDS: '3600',
       ADMIN_TOKEN: TOKEN,
       ...env,
     },
