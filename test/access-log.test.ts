@@ -2,8 +2,8 @@
 // a request id on every answer: the client's X-Request-Id, or a new one.
 import { expect } from 'chai';
 import { readFile } from 'node:fs/promises';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 import { waitFor } from './support/wait.js';
 
 interface Line {
@@ -21,13 +21,9 @@ describe('the access log', () => {
   let upstream: TestUpstream;
   let service: TestService;
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url);
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({}, (u, s) => {
+    upstream = u;
+    service = s;
   });
 
   const lines = async (): Promise<Line[]> => {

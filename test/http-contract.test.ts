@@ -3,8 +3,8 @@
 // operator's refresh with its bearer token.
 import { expect } from 'chai';
 import { openDatabase } from '../db/knex.js';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
 
 const TOKEN = 'a-long-enough-admin-token';
@@ -14,13 +14,9 @@ describe('the HTTP contract', () => {
   let service: TestService;
   const clock = manualClock();
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, { now: clock.now, env: { ADMIN_TOKEN: TOKEN } });
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({ now: clock.now, env: { ADMIN_TOKEN: TOKEN } }, (u, s) => {
+    upstream = u;
+    service = s;
   });
 
   const post = (path: string, headers: Record<string, string> = {}) =>
@@ -87,15 +83,9 @@ describe('the HTTP contract', () => {
 });
 
 describe('the refresh endpoint without ADMIN_TOKEN', () => {
-  let upstream: TestUpstream;
   let service: TestService;
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url);
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({}, (_upstream, s) => {
+    service = s;
   });
 
   it('does not exist', async () => {
@@ -108,15 +98,9 @@ describe('the refresh endpoint without ADMIN_TOKEN', () => {
 });
 
 describe('an error inside the service', () => {
-  let upstream: TestUpstream;
   let service: TestService;
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url);
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({}, (_upstream, s) => {
+    service = s;
   });
 
   it('answers 500 with the friendly text and no SQL or stack trace', async () => {

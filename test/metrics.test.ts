@@ -1,8 +1,8 @@
 // /metrics in Prometheus text: the families operators need, with values that
 // move with traffic.
 import { expect } from 'chai';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 
 /** The value of one sample, e.g. sample(text, 'freshen_cache_outcomes_total{outcome="hit"}'). */
 function sample(text: string, series: string): number {
@@ -14,13 +14,9 @@ describe('metrics', () => {
   let upstream: TestUpstream;
   let service: TestService;
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url);
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({}, (u, s) => {
+    upstream = u;
+    service = s;
   });
 
   const scrape = async () => {

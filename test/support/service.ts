@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '../../server/config.js';
 import { startService, type Service } from '../../server/service.js';
 import { freshDatabase, type TestDatabase } from './database.js';
+import { startTestUpstream, type TestUpstream } from './upstream.js';
 
 export interface TestService extends Service {
   config: Config;
@@ -63,4 +64,25 @@ export async function startTestService(upstreamUrl: string, options: TestService
       await rm(files, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For a describe block: a test upstream and a service on it, started before
+ * its tests and stopped after them; `ready` hands both to the block.
+ */
+export function useService(
+  options: TestServiceOptions,
+  ready: (upstream: TestUpstream, service: TestService) => void,
+): void {
+  let upstream: TestUpstream | undefined;
+  let service: TestService | undefined;
+  before(async () => {
+    upstream = await startTestUpstream();
+    service = await startTestService(upstream.url, options);
+    ready(upstream, service);
+  });
+  after(async () => {
+    await service?.stop();
+    await upstream?.close();
+  });
 }
