@@ -104,6 +104,8 @@ describe('notices about invalid upstream data', () => {
   it('shows operators the outbox', async () => {
     const denied = await service.get('/admin/outbox');
     expect(denied.status).to.equal(401);
+    // The SMTP server has a message a moment before its mailer marks it sent.
+    await waitFor(outboxSettled, 'the outbox to settle', 10_000);
     const res = await service.get('/admin/outbox', { Authorization: `Bearer ${TOKEN}` });
     expect(res.status).to.equal(200);
     const view = (await res.json()) as { counts: Record<string, number>; recent: Array<{ state: string; subject: string }> };
