@@ -17,8 +17,7 @@ import { upstreamUrl } from '../workers/upstream.js';
 import type { Config } from './config.js';
 import type { Notifier } from './notifier.js';
 import { errorForFailure, FreshenError, NotFound, Overloaded, UpstreamTimeout } from './errors.js';
-import { answerBody, createMemoryTier, type EntryView } from './memory-tier.js';
-import { viewOfRow } from './memory-tier.js';
+import { answerBody, createMemoryTier, viewOfRow, type EntryView } from './memory-tier.js';
 
 /** A served entry: what to send and the RFC 9211 Cache-Status to send with it. */
 export interface Answer {

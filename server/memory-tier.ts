@@ -23,7 +23,6 @@ export interface MemoryTier {
   set(view: EntryView): void;
   /** Set unless the tier already holds a newer fetch (a read raced a refresh). */
   offer(view: EntryView): void;
-  delete(id: string): void;
   readonly size: number;
 }
 
@@ -32,7 +31,7 @@ const OVERHEAD_BYTES = 256;
 
 export function createMemoryTier(maxBytes: number): MemoryTier {
   if (maxBytes === 0) {
-    return { get: () => undefined, set: () => undefined, offer: () => undefined, delete: () => undefined, size: 0 };
+    return { get: () => undefined, set: () => undefined, offer: () => undefined, size: 0 };
   }
   const lru = new LRUCache<string, EntryView>({
     maxSize: maxBytes,
@@ -45,7 +44,6 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
       const held = lru.peek(view.id);
       if (!held || held.fetchedAt <= view.fetchedAt) lru.set(view.id, view);
     },
-    delete: (id) => void lru.delete(id),
     get size() {
       return lru.size;
     },

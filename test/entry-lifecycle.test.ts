@@ -1,8 +1,8 @@
 // miss → hit → stale (served at once, refreshed after) → fresh, on a hand-moved
 // clock, through the real HTTP server, pool and database.
 import { expect } from 'chai';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
 
 describe('an entry through its life: miss, hit, stale, fresh', () => {
@@ -10,16 +10,12 @@ describe('an entry through its life: miss, hit, stale, fresh', () => {
   let service: TestService;
   const clock = manualClock();
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, {
-      now: clock.now,
-      env: { ENTRY_TTL_SECONDS: '60', ENTRY_MAX_STALE_SECONDS: '600' },
-    });
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({
+    now: clock.now,
+    env: { ENTRY_TTL_SECONDS: '60', ENTRY_MAX_STALE_SECONDS: '600' },
+  }, (u, s) => {
+    upstream = u;
+    service = s;
   });
 
   it('answers a miss by waiting for the upstream, then stores it', async () => {

@@ -81,12 +81,12 @@ describe('graceful shutdown', () => {
 
   it('exits at once on a second signal', async function () {
     this.timeout(40_000);
-    const { url } = await start();
+    const { url, output } = await start();
     upstream.set('held', { hang: true });
     void fetch(`${url}/entries/held`).catch(() => undefined);
     await waitFor(() => upstream.count('held') >= 1, 'the held request');
     child?.kill('SIGTERM');
-    await waitFor(() => true, 'a beat');
+    await waitFor(() => output().includes('stopping'), 'the first signal to be taken');
     child?.kill('SIGINT');
     const started = performance.now();
     const result = await exited(child as ChildProcess);

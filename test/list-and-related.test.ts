@@ -1,8 +1,8 @@
 // Lists and reads through a relation take the same freshness check as a
 // single read: a stale entry reached either way is served and refreshed.
 import { expect } from 'chai';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
 
 interface ListBody {
@@ -16,16 +16,12 @@ describe('list and related reads', () => {
   let service: TestService;
   const clock = manualClock();
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, { now: clock.now, env: { ENTRY_TTL_SECONDS: '60' } });
+  useService({ now: clock.now, env: { ENTRY_TTL_SECONDS: '60' } }, (u, s) => {
+    upstream = u;
+    service = s;
     upstream.set('a', { record: record('a', { related: ['b', 'c', 'nowhere'] }) });
     upstream.set('b', { record: record('b', { title: 'b v1' }) });
     upstream.set('c', { record: record('c', { title: 'c v1' }) });
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
   });
 
   const list = async (path: string) => {

@@ -4,8 +4,8 @@
 import { expect } from 'chai';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 import { waitFor } from './support/wait.js';
 
 const TOKEN = 'a-long-enough-admin-token';
@@ -20,14 +20,10 @@ describe('published pages', () => {
   let service: TestService;
   let dir: string;
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, { env: { ADMIN_TOKEN: TOKEN, PUBLISH_INDEX_SECONDS: '0.1' } });
+  useService({ env: { ADMIN_TOKEN: TOKEN, PUBLISH_INDEX_SECONDS: '0.1' } }, (u, s) => {
+    upstream = u;
+    service = s;
     dir = service.config.publish.dir;
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
   });
 
   const refresh = (id: string) =>

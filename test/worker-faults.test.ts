@@ -1,8 +1,8 @@
 // A worker that dies or hangs mid-task, in either runtime, is replaced; only
 // its own tasks fail, and their readers are still answered.
 import { expect } from 'chai';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
-import { startTestService, type TestService } from './support/service.js';
+import { record, type TestUpstream } from './support/upstream.js';
+import { useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
 
 const faultyModule = new URL('./support/faulty-updater.js', import.meta.url);
@@ -12,23 +12,19 @@ describe(`updater worker faults (${process.env.TEST_UPDATER_RUNTIME || 'thread'}
   let service: TestService;
   const clock = manualClock();
 
-  before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, {
-      now: clock.now,
-      updaterModule: faultyModule,
-      env: {
-        ENTRY_TTL_SECONDS: '60',
-        UPDATER_MIN_WORKERS: '1',
-        UPDATER_MAX_WORKERS: '1',
-        UPDATER_TASK_TIMEOUT_MS: '1500',
-        UPSTREAM_TIMEOUT_MS: '1000',
-      },
-    });
-  });
-  after(async () => {
-    await service?.stop();
-    await upstream?.close();
+  useService({
+    now: clock.now,
+    updaterModule: faultyModule,
+    env: {
+      ENTRY_TTL_SECONDS: '60',
+      UPDATER_MIN_WORKERS: '1',
+      UPDATER_MAX_WORKERS: '1',
+      UPDATER_TASK_TIMEOUT_MS: '1500',
+      UPSTREAM_TIMEOUT_MS: '1000',
+    },
+  }, (u, s) => {
+    upstream = u;
+    service = s;
   });
 
   it('answers the reader of a refresh whose worker dies, and replaces the worker', async () => {

@@ -1,6 +1,9 @@
 // The messages that cross the pool boundary: one task in, one plain result out.
 // Errors travel as data ({code, message}), never as thrown objects.
 
+/** What an entry id is, everywhere: in a URL, in a related list, in a file name. */
+export const ENTRY_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
 /** Fetch, validate and hash one record; publish its page when it is good. */
 export interface RefreshTask {
   kind: 'refresh';

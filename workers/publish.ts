@@ -10,9 +10,8 @@ import { threadId } from 'node:worker_threads';
 import { Marked } from 'marked';
 import sanitizeHtml from 'sanitize-html';
 import { definitionList, escapeHtml, layout } from '../server/layout.js';
-import type { IndexEntry } from './protocol.js';
+import { ENTRY_ID, type IndexEntry } from './protocol.js';
 
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
 const marked = new Marked({ gfm: true, async: false });
 
 const SANITIZE: sanitizeHtml.IOptions = {
@@ -37,7 +36,7 @@ export function entryPageHtml(id: string, data: Record<string, unknown>, fetched
   const body = markdown ? renderMarkdown(markdown) : '';
   const related = Array.isArray(data.related)
     ? data.related
-        .filter((r): r is string => typeof r === 'string' && ID.test(r))
+        .filter((r): r is string => typeof r === 'string' && ENTRY_ID.test(r))
         .map((r) => `<li><a href="/pages/${r}.html">${r}</a></li>`)
         .join('')
     : '';
@@ -57,7 +56,7 @@ ${related ? `<h2>Related</h2>\n<ul class="entries">${related}</ul>` : ''}
 
 export function indexPageHtml(entries: readonly IndexEntry[]): string {
   const items = entries
-    .filter((e) => ID.test(e.id))
+    .filter((e) => ENTRY_ID.test(e.id))
     .map((e) => `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`)
     .join('\n');
   return layout(
@@ -92,6 +91,6 @@ export async function writeAtomically(dir: string, name: string, content: string
 }
 
 export function pageFileName(id: string): string {
-  if (!ID.test(id)) throw new Error('not an entry id');
+  if (!ENTRY_ID.test(id)) throw new Error('not an entry id');
   return `${id}.html`;
 }

@@ -5,16 +5,16 @@ import type { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
+import { ENTRY_ID } from '../../workers/protocol.js';
 import { notModified } from '../conditional.js';
 import { BadRequest, FreshenError } from '../errors.js';
 import type { Answer, Outcome } from '../freshness.js';
 import { entryPage, HTML_HEADERS, wantsHtml } from '../pages.js';
 
-export const ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 export const MAX_IDS = 100;
 
 function checkId(id: string): string {
-  if (!ID_PATTERN.test(id)) {
+  if (!ENTRY_ID.test(id)) {
     throw new BadRequest('An entry id is 1 to 128 letters, digits, "_" or "-".');
   }
   return id;
@@ -37,9 +37,9 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
     const { view } = await freshness.get(id);
     // Related ids come from upstream data: each is checked like any id.
     const unique = [...new Set(view.related)].slice(0, MAX_IDS);
-    const valid = unique.filter((r) => ID_PATTERN.test(r));
+    const valid = unique.filter((r) => ENTRY_ID.test(r));
     const outcomes = await freshness.getMany(valid);
-    const rejected = unique.filter((r) => !ID_PATTERN.test(r)).map((r) => ({
+    const rejected = unique.filter((r) => !ENTRY_ID.test(r)).map((r) => ({
       id: r,
       status: 400,
       title: 'Bad request',
@@ -60,7 +60,7 @@ function parseIds(raw: unknown): string[] {
   const ids = typeof raw === 'string' ? [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))] : [];
   if (ids.length === 0) throw new BadRequest(`Name the entries as ?ids=a,b,c (at most ${MAX_IDS}).`);
   if (ids.length > MAX_IDS) throw new BadRequest(`At most ${MAX_IDS} ids per request; ${ids.length} were given.`);
-  const bad = ids.find((id) => !ID_PATTERN.test(id));
+  const bad = ids.find((id) => !ENTRY_ID.test(id));
   if (bad !== undefined) {
     throw new BadRequest(`${JSON.stringify(bad.slice(0, 140))} is not an entry id: 1 to 128 letters, digits, "_" or "-".`);
   }

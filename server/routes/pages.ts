@@ -7,10 +7,11 @@ import type { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.js';
 import { notModified } from '../conditional.js';
+import { ENTRY_ID } from '../../workers/protocol.js';
 import { NotFound } from '../errors.js';
 import { HTML_HEADERS } from '../pages.js';
 
-const PAGE = /^([A-Za-z0-9_-]{1,128})\.html$/;
+const PAGE = /^(.+)\.html$/;
 const MAX_AGE_SECONDS = 60;
 
 export function pageRoutes(router: Router, deps: AppDeps): void {
@@ -26,9 +27,9 @@ export function pageRoutes(router: Router, deps: AppDeps): void {
     await sendFile(ctx, join(dir, 'index.html'));
   });
   router.get('/pages/:file', async (ctx) => {
-    const match = PAGE.exec(ctx.params.file as string);
-    if (!match) throw new NotFound('There is no such page.');
-    await sendFile(ctx, join(dir, `${match[1]}.html`));
+    const id = PAGE.exec(ctx.params.file as string)?.[1];
+    if (id === undefined || !ENTRY_ID.test(id)) throw new NotFound('There is no such page.');
+    await sendFile(ctx, join(dir, `${id}.html`));
   });
 }
 
