@@ -10,6 +10,8 @@ import type { UpdaterRuntime } from '../workers/pool.js';
 import { freePort, load, medianOf, percentile, round, startNode, type Running } from './lib.js';
 
 export const TOKEN = 'benchmark-admin-token';
+/** Refresh requests per second in the isolation storm. */
+const STORM_RATE = 60;
 
 export interface Plan {
   quick: boolean;
@@ -196,6 +198,9 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Updat
           method: 'POST',
           headers: { authorization: `Bearer ${TOKEN}` },
           connections: 4,
+          // More refreshes than one worker gets through (~10-25/s of these), so
+          // the pool stays busy, but not an HTTP flood of its own on the server.
+          rate: STORM_RATE,
           seconds: plan.seconds + 1,
         });
         await new Promise((r) => setTimeout(r, 500)); // let the storm fill the pool

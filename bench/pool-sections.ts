@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, invalidDemoIds, largeDemoIds } from '../demo/data.js';
-import { BUNDLED_SCHEMA } from '../server/config.js';
+import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config.js';
 import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
 import type { RefreshTask } from '../workers/protocol.js';
 import { percentile, round } from './lib.js';
@@ -44,7 +44,12 @@ interface Workload {
   p99Ms: number;
 }
 
-async function workload(pool: UpdaterPool, tasks: RefreshTask[]): Promise<Workload> {
+function refreshTask(id: string, upstreamUrl: string): RefreshTask {
+  return { kind: 'refresh', id, upstreamUrl, timeoutMs: 30_000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA };
+}
+
+/** A refresh as the service runs one: fetch, validate and hash, then publish the page. */
+async function workload(pool: UpdaterPool, tasks: RefreshTask[], publishDir: string): Promise<Workload> {
   const latencies: number[] = [];
   const t0 = performance.now();
   await Promise.all(
@@ -52,6 +57,8 @@ async function workload(pool: UpdaterPool, tasks: RefreshTask[]): Promise<Worklo
       const s = performance.now();
       const result = await pool.run(task);
       if (result.kind !== 'ok') throw new Error(`${task.id}: ${result.kind} ${'message' in result ? result.message : ''}`);
+      const page = await pool.run({ kind: 'publish', id: task.id, record: result.record, fetchedAt: Date.now(), publishDir });
+      if (page.kind === 'failed') throw new Error(`${task.id}: page not published: ${page.message}`);
       latencies.push(performance.now() - s);
     }),
   );
@@ -80,23 +87,14 @@ export async function refreshCost(
   workers = availableParallelism(),
 ): Promise<RefreshCost> {
   const dir = mkdtempSync(join(tmpdir(), 'freshen-pool-bench-'));
-  const task = (id: string, upstreamUrl: string): RefreshTask => ({
-    kind: 'refresh',
-    id,
-    upstreamUrl,
-    timeoutMs: 30_000,
-    maxBytes: 1_048_576,
-    schemaPath: BUNDLED_SCHEMA,
-    publishDir: dir,
-  });
   const invalid = new Set(invalidDemoIds());
   const small = demoIds().filter((id) => !invalid.has(id) && !largeDemoIds().includes(id));
   const spawnRuntime = runtime === 'spawn';
   const cpuTasks = Array.from({ length: spawnRuntime ? 12 : plan.quick ? 48 : 120 }, (_, i) => {
     const large = largeDemoIds();
-    return task(large[i % large.length] as string, fastUpstream);
+    return refreshTask(large[i % large.length] as string, fastUpstream);
   });
-  const ioTasks = small.slice(0, spawnRuntime ? 24 : plan.quick ? 200 : 600).map((id) => task(id, slowUpstream));
+  const ioTasks = small.slice(0, spawnRuntime ? 24 : plan.quick ? 200 : 600).map((id) => refreshTask(id, slowUpstream));
 
   const childrenBefore = new Set(childPids());
   const rssBefore = process.memoryUsage().rss;
@@ -108,6 +106,7 @@ export async function refreshCost(
     maxQueue: 100_000,
     taskTimeoutMs: 120_000,
     tasksPerWorker: 8,
+    nice: DEFAULT_UPDATER_NICE,
   });
   try {
     // Every worker up: one ping per worker slot at once.
@@ -126,8 +125,8 @@ export async function refreshCost(
     }
     if (runtime === 'inline') memoryPerWorkerMB = 0;
 
-    const cpu = await workload(pool, cpuTasks);
-    const io = await workload(pool, ioTasks);
+    const cpu = await workload(pool, cpuTasks, dir);
+    const io = await workload(pool, ioTasks, dir);
     return {
       startMs: round(startMs, 1),
       noopRoundTripMs: round(noopRoundTripMs, 3),

@@ -1,6 +1,6 @@
-// The Koa application: one outermost middleware turns every error into an
-// answer (problem+json, or the friendly HTML page when the client prefers
-// HTML), then the routes.
+// The Koa application: the access log, the hit path (which cannot fail), one
+// middleware that turns every error into an answer (problem+json, or the
+// friendly HTML page when the client prefers HTML), then the routes.
 import Koa, { type Middleware } from 'koa';
 import { Router } from '@koa/router';
 import type { Logger } from 'pino';
@@ -11,9 +11,10 @@ import { errorPage, HTML_HEADERS, wantsHtml } from './pages.js';
 import type { Notifier } from './notifier.js';
 import type { AdminViews } from './admin-views.js';
 import { adminRoutes } from './routes/admin.js';
-import { entryRoutes } from './routes/entries.js';
+import { entryHits, entryRoutes } from './routes/entries.js';
 import { pageRoutes } from './routes/pages.js';
 import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';
+import { homeRoutes } from './routes/home.js';
 
 export interface AppDeps {
   config: Config;
@@ -30,6 +31,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
   if (deps.accessLog) app.use(deps.accessLog);
+  app.use(entryHits(deps));
   app.use(async (ctx, next) => {
     try {
       await next();
@@ -49,6 +51,7 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   const router = new Router();
+  homeRoutes(router, deps);
   healthRoutes(router, deps.readiness, deps.metrics);
   entryRoutes(router, deps);
   adminRoutes(router, deps);

@@ -38,6 +38,24 @@ function stopAll(): void {
 }
 
 export async function runPrimary(config: Config, logger: Logger, onListening: (url: string, demo: boolean) => void): Promise<number> {
+  // Heard from the first moment: a stop asked for while migrating is not lost.
+  let stopping = false;
+  let exitCode = 0;
+  let onStopped: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: killing the workers');
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping the cluster');
+    stopAll();
+    if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
   const db = openDatabase(config.database);
   try {
     await migrate(db);
@@ -52,14 +70,15 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
   }
 
   const aggregator = new AggregatorRegistry();
-  let stopping = false;
   const deaths: number[] = [];
   let announced = false;
 
   const fork = () => cluster.fork(env);
   cluster.on('listening', (worker, address) => {
     logger.info({ workerPid: worker.process.pid }, 'cluster worker listening');
-    if (!announced) {
+    // It may have missed the word to stop, sent while it was starting.
+    if (stopping) worker.send({ type: STOP });
+    if (!announced && !stopping) {
       announced = true;
       onListening(`http://${address.address ?? config.host}:${address.port}`, demo !== undefined);
     }
@@ -73,42 +92,42 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
   });
 
   return new Promise<number>((resolve) => {
-    const finish = async (code: number) => {
-      await demo?.close();
-      resolve(code);
+    onStopped = () => {
+      void (demo ? demo.close() : Promise.resolve()).finally(() => resolve(exitCode));
+    };
+    const giveUp = (why: string, fields: object) => {
+      logger.fatal(fields, why);
+      exitCode = 1;
+      stopping = true;
+      stopAll();
     };
     cluster.on('exit', (worker, code, signal) => {
-      const alive = Object.keys(cluster.workers ?? {}).length;
       if (stopping) {
-        if (alive === 0) void finish(0);
+        if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
+        return;
+      }
+      if (!announced) {
+        // Not one worker came up (a port in use, say): another would fail alike.
+        giveUp('a cluster worker failed to start; stopping', { workerPid: worker.process.pid, code, signal });
+        if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
         return;
       }
       const now = Date.now();
       deaths.push(now);
       while ((deaths[0] ?? now) < now - 60_000) deaths.shift();
       if (deaths.length > MAX_DEATHS_PER_WORKER_PER_MINUTE * config.webConcurrency) {
-        logger.fatal({ deaths: deaths.length }, 'cluster workers keep dying; stopping');
-        stopping = true;
-        stopAll();
-        if (alive === 0) void finish(1);
-        else cluster.on('exit', () => Object.keys(cluster.workers ?? {}).length === 0 && void finish(1));
+        giveUp('cluster workers keep dying; stopping', { deaths: deaths.length });
+        if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
         return;
       }
       logger.error({ workerPid: worker.process.pid, code, signal }, 'cluster worker died; starting another');
       fork();
     });
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: killing the workers');
-        for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping the cluster');
-      stopAll();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    if (stopping) {
+      // Stopped before any worker was started.
+      onStopped?.();
+      return;
+    }
     for (let i = 0; i < config.webConcurrency; i++) fork();
     logger.info({ workers: config.webConcurrency }, 'cluster started');
   });

@@ -1,9 +1,10 @@
 // The one place that reads process.env: every setting is parsed and validated
 // here (with zod), defaults applied, and the result frozen. Everything else
 // receives the Config object.
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { compileSchema } from '../workers/schema.js';
@@ -26,6 +27,8 @@ export interface Config {
     readonly maxQueue: number;
     readonly taskTimeoutMs: number;
     readonly tasksPerWorker: number;
+    /** The nice value workers run at (0: the server's own priority; 19: the lowest). */
+    readonly nice: number;
   };
   readonly upstream: {
     /** URL template with `{id}`; undefined means "start the bundled demo upstream". */
@@ -112,6 +115,9 @@ function number(def: number, min: number, max: number) {
 
 const cores = availableParallelism();
 
+/** Refresh work is background work: by default it yields the CPU to requests. */
+export const DEFAULT_UPDATER_NICE = 10;
+
 // Deliberately loose: `freshen@localhost` is a fine sender on a test box.
 const EMAIL = /^[^\s@<>,;:"()[\]]+@[^\s@<>,;:"()[\]]+$/;
 
@@ -128,7 +134,13 @@ function emailList() {
 
 const variables = {
   PORT: integer(3000, 0, 65535),
-  HOST: { allowed: 'a host name or IP address', schema: z.string().min(1).default('127.0.0.1') },
+  HOST: {
+    allowed: 'a host name or IP address',
+    schema: z
+      .string()
+      .default('127.0.0.1')
+      .refine((v) => HOST_NAME.test(v) || isIP(v) !== 0),
+  },
   DATABASE_URL: {
     allowed: 'sqlite:<file path> or postgres://user:password@host:port/database',
     schema: z
@@ -147,6 +159,7 @@ const variables = {
   UPDATER_MAX_QUEUE: integer(256, 0, 1_000_000),
   UPDATER_TASK_TIMEOUT_MS: integer(10_000, 100, 600_000),
   UPDATER_TASKS_PER_WORKER: integer(8, 1, 1000),
+  UPDATER_NICE: integer(DEFAULT_UPDATER_NICE, 0, 19),
   UPSTREAM_URL: {
     allowed: 'an http:// or https:// URL with {id} in its path or query (not its host)',
     schema: z
@@ -165,13 +178,13 @@ const variables = {
   REFRESH_BACKOFF_MAX_SECONDS: number(300, 1, 86_400),
   MEMORY_TIER_MAX_BYTES: integer(64 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
   SMTP_URL: {
-    allowed: 'an smtp:// or smtps:// URL',
+    allowed: 'an smtp:// or smtps:// URL with a host (smtp://user:password@host:port)',
     schema: z
       .string()
       .optional()
-      .refine((v) => v === undefined || /^smtps?:\/\/[^/]+/.test(v)),
+      .refine((v) => v === undefined || isSmtpUrl(v)),
   },
-  MAIL_DIR: { allowed: 'a directory path', schema: z.string().min(1).default('./data/mail') },
+  MAIL_DIR: directory('./data/mail'),
   MAIL_FROM: { allowed: 'an e-mail address', schema: z.string().default('freshen@localhost').pipe(z.string().regex(EMAIL)) },
   CONTENT_TEAM: emailList(),
   ADMINS: emailList(),
@@ -183,7 +196,7 @@ const variables = {
   MAIL_RETRY_MAX_SECONDS: number(600, 1, 86_400),
   MAIL_SWEEP_SECONDS: number(30, 0.05, 86_400),
   MAIL_PROCESS_TIMEOUT_SECONDS: number(300, 1, 86_400),
-  PUBLISH_DIR: { allowed: 'a directory path', schema: z.string().min(1).default('./data/pages') },
+  PUBLISH_DIR: directory('./data/pages'),
   PUBLISH_INDEX_SECONDS: number(5, 0, 3600),
   LOG_FILE: { allowed: 'a file path', schema: z.string().min(1).default('./data/access.log') },
   LOG_LEVEL: {
@@ -191,14 +204,52 @@ const variables = {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   },
   ADMIN_TOKEN: {
-    allowed: 'at least 16 characters',
-    schema: z.string().min(16).optional(),
+    allowed: 'at least 16 characters, none of them spaces',
+    schema: z
+      .string()
+      .regex(/^[\x21-\x7e]{16,}$/)
+      .optional(),
   },
   DEMO_LATENCY_MS: integer(30, 0, 60_000),
   DEMO_FAILURE_RATE: number(0, 0, 1),
 } as const;
 
 type Vars = { [K in keyof typeof variables]: z.output<(typeof variables)[K]['schema']> };
+
+// An RFC 1123 host name (or `localhost`); IP addresses are checked with isIP.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function isSmtpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+  } catch {
+    return false; // a port past 65535, a space in the user name…
+  }
+}
+
+/** A directory that exists, or that can be created under one that does. */
+function directory(def: string) {
+  return {
+    allowed: 'the path of a directory that exists or can be created',
+    schema: z.string().min(1).default(def).refine(isUsableDirectory),
+  };
+}
+
+function isUsableDirectory(path: string): boolean {
+  const target = resolve(path);
+  // Nothing can be written under /proc or /sys (and a recursive mkdir there never returns).
+  if (/^\/(proc|sys)(\/|$)/.test(target)) return false;
+  for (let dir = target; ; dir = dirname(dir)) {
+    try {
+      if (!statSync(dir).isDirectory()) return false;
+      accessSync(dir, constants.W_OK);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) return false;
+    }
+  }
+}
 
 function isUrlTemplate(value: string): boolean {
   if (!value.includes('{id}')) return false;
@@ -230,9 +281,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     p.UPDATER_MAX_WORKERS !== undefined &&
     p.UPDATER_MIN_WORKERS > p.UPDATER_MAX_WORKERS
   ) {
-    problems.push(
-      `UPDATER_MIN_WORKERS=${p.UPDATER_MIN_WORKERS} is not allowed: expected at most UPDATER_MAX_WORKERS (${p.UPDATER_MAX_WORKERS})`,
-    );
+    const max = env.UPDATER_MAX_WORKERS ? `${p.UPDATER_MAX_WORKERS}` : `${p.UPDATER_MAX_WORKERS}, its default: the number of cores`;
+    problems.push(`UPDATER_MIN_WORKERS=${p.UPDATER_MIN_WORKERS} is not allowed: expected at most UPDATER_MAX_WORKERS (${max})`);
   }
   if (
     p.ENTRY_MAX_STALE_SECONDS !== undefined &&
@@ -247,6 +297,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (schemaProblem) {
     problems.push(
       `UPSTREAM_SCHEMA=${JSON.stringify(p.UPSTREAM_SCHEMA)} is not allowed: expected ${variables.UPSTREAM_SCHEMA.allowed} (${schemaProblem})`,
+    );
+  }
+  if (
+    p.UPDATER_TASK_TIMEOUT_MS !== undefined &&
+    p.UPSTREAM_TIMEOUT_MS !== undefined &&
+    p.UPDATER_TASK_TIMEOUT_MS <= p.UPSTREAM_TIMEOUT_MS
+  ) {
+    // A refresh is killed at the task timeout with its worker (and that worker's
+    // other refreshes): only a hung worker should ever reach it.
+    problems.push(
+      `UPDATER_TASK_TIMEOUT_MS=${p.UPDATER_TASK_TIMEOUT_MS} is not allowed: expected more than UPSTREAM_TIMEOUT_MS (${p.UPSTREAM_TIMEOUT_MS})`,
     );
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -265,6 +326,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxQueue: v.UPDATER_MAX_QUEUE,
       taskTimeoutMs: v.UPDATER_TASK_TIMEOUT_MS,
       tasksPerWorker: v.UPDATER_TASKS_PER_WORKER,
+      nice: v.UPDATER_NICE,
     },
     upstream: {
       url: v.UPSTREAM_URL,
@@ -348,6 +410,7 @@ export function describeConfig(config: Config): Record<string, unknown> {
     UPDATER_MAX_QUEUE: config.updater.maxQueue,
     UPDATER_TASK_TIMEOUT_MS: config.updater.taskTimeoutMs,
     UPDATER_TASKS_PER_WORKER: config.updater.tasksPerWorker,
+    UPDATER_NICE: config.updater.nice,
     UPSTREAM_URL: config.upstream.url ? maskUrl(config.upstream.url) : '(unset: the bundled demo upstream)',
     UPSTREAM_TIMEOUT_MS: config.upstream.timeoutMs,
     UPSTREAM_MAX_BYTES: config.upstream.maxBytes,
@@ -379,11 +442,17 @@ export function describeConfig(config: Config): Record<string, unknown> {
   };
 }
 
-function maskUrl(url: string): string {
+// Query parameters that carry credentials (?api_key=…, ?password=…, ?token=…).
+const SECRET_PARAM = /pass|secret|token|key|auth|sig|credential/i;
+
+/** A URL with its password and credential-like query values replaced by asterisks. */
+export function maskUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '********';
+    const secrets = [...parsed.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+    if (parsed.password === '' && secrets.length === 0) return url;
+    if (parsed.password !== '') parsed.password = '********';
+    for (const k of secrets) parsed.searchParams.set(k, '********');
     // Keep the operator's `{id}` readable (URL would percent-encode the braces).
     return parsed.toString().replaceAll('%7Bid%7D', '{id}');
   } catch {

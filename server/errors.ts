@@ -94,6 +94,14 @@ export class Overloaded extends FreshenError {
   }
 }
 
+export class ShuttingDown extends FreshenError {
+  constructor() {
+    super(503, 'shutting-down', 'Restarting', 'This server is restarting. Please try again in a moment.', {
+      'Retry-After': '1',
+    });
+  }
+}
+
 export class InternalError extends FreshenError {
   constructor() {
     super(500, 'internal', 'Something went wrong', 'Something went wrong on our side. We are sorry; please try again later.');

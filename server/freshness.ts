@@ -14,9 +14,9 @@ import type { UpdaterPool } from '../workers/pool.js';
 import { PoolFullError } from '../workers/pool.js';
 import type { RefreshResult } from '../workers/protocol.js';
 import { upstreamUrl } from '../workers/upstream.js';
-import type { Config } from './config.js';
+import { maskUrl, type Config } from './config.js';
 import type { Notifier } from './notifier.js';
-import { errorForFailure, FreshenError, NotFound, Overloaded, UpstreamTimeout } from './errors.js';
+import { errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from './errors.js';
 import { answerBody, createMemoryTier, viewOfRow, type EntryView } from './memory-tier.js';
 
 /** A served entry: what to send and the RFC 9211 Cache-Status to send with it. */
@@ -39,6 +39,8 @@ export interface FreshnessCounters {
 }
 
 export interface Freshness {
+  /** The check's first step, synchronous: the answer if the memory tier holds the entry fresh. */
+  peek(id: string): Answer | undefined;
   /** One entry; throws the FreshenError to answer with. */
   get(id: string): Promise<Answer>;
   /** Many entries, each through the same check; order kept. */
@@ -48,6 +50,11 @@ export interface Freshness {
   counters(): FreshnessCounters;
   /** Entries held in the memory tier. */
   memoryEntries(): number;
+  /**
+   * The server is stopping: no refresh starts any more (a miss is answered 503),
+   * and a reader still waiting for one after `graceMs` is answered 503 too.
+   */
+  drain(graceMs: number): void;
   /** Stop scheduling refreshes and wait (bounded) for those under way. */
   close(): Promise<void>;
 }
@@ -69,7 +76,12 @@ export interface FreshnessDeps {
 }
 
 type RefreshOutcome =
-  | { kind: 'done'; result: RefreshResult; view: EntryView | undefined; nextRefreshAt: number }
+  | {
+      kind: 'done';
+      result: RefreshResult;
+      view: EntryView | undefined;
+      nextRefreshAt: number;
+    }
   | { kind: 'overloaded' }
   // Another process holds the lease, or another refresher just finished: read the row.
   | { kind: 'elsewhere' };
@@ -94,8 +106,14 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const memory = createMemoryTier(config.entries.memoryMaxBytes);
   const inflight = new Map<string, Promise<RefreshOutcome>>();
+  /** Page writes under way, by entry: each waits for the one before, so an entry's pages land in order. */
+  const publishing = new Map<string, Promise<void>>();
+  // Entries an operator asked to refresh again once the refresh under way ends.
   const followUps = new Set<string>();
   let closed = false;
+  // Readers waiting on a refresh; `graceMs` after drain() they are let go.
+  const waiting = new Set<() => void>();
+  let drained = false;
   const counters: FreshnessCounters = {
     hit: 0,
     stale: 0,
@@ -110,7 +128,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   /** An answer with its Cache-Status; `ttl=` is what is left of the TTL, consistent with Age. */
   function answer(view: EntryView, at: number, status: string, withTtl = false, detail = ''): Answer {
     const age = Math.max(0, Math.floor((at - view.fetchedAt) / 1000));
-    const ttl = withTtl ? `; ttl=${ttlSeconds - age}` : '';
+    // Below zero once stale, even within the first second past the TTL.
+    const left = at - view.fetchedAt >= ttlMs ? Math.min(-1, ttlSeconds - age) : ttlSeconds - age;
+    const ttl = withTtl ? `; ttl=${left}` : '';
     return { view: view as Answer['view'], cacheStatus: `freshen; ${status}${ttl}${detail}`, age };
   }
 
@@ -119,12 +139,17 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     return answer(view, at, 'hit', true);
   }
 
-  async function get(id: string): Promise<Answer> {
-    // The hot path: a fresh memory row is answered with no SQL and no await.
+  /** The hot path: a fresh memory row is answered with no SQL and no await. */
+  function peek(id: string): Answer | undefined {
     const at = now();
     const view = memory.get(id);
-    if (view && view.state === 'ok' && at - view.fetchedAt < ttlMs) return hit(view, at);
-    const [outcome] = await check([id], at);
+    return view && view.state === 'ok' && at - view.fetchedAt < ttlMs ? hit(view, at) : undefined;
+  }
+
+  async function get(id: string): Promise<Answer> {
+    const fresh = peek(id);
+    if (fresh) return fresh;
+    const [outcome] = await check([id], now());
     if (outcome instanceof FreshenError) throw outcome;
     return outcome as Answer;
   }
@@ -199,16 +224,21 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
 
   async function waitForRefresh(id: string, create: boolean, at: number): Promise<Outcome> {
     const joined = inflight.has(id);
-    let outcome: RefreshOutcome;
+    if (closed && !joined) return new ShuttingDown();
+    let outcome: RefreshOutcome | 'drained';
     try {
-      outcome = await refreshShared(id, { create, force: false, deferred: false });
+      const refreshing = refreshShared(id, { create, force: false, deferred: false });
+      outcome = drained ? 'drained' : await untilDrained(refreshing);
     } catch (err) {
       logger.error({ err, id }, 'refresh failed');
       return new UpstreamTimeout(1);
     }
+    // The refresh goes on (and is stored); this reader is answered before the server stops.
+    if (outcome === 'drained') return new ShuttingDown();
+    // Counted there when the answer comes from another process's refresh.
+    if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id);
     if (joined) counters.collapsed++;
     if (outcome.kind === 'overloaded') return new Overloaded(1);
-    if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id);
     const { result, view } = outcome;
     if (result.kind === 'ok' && view) return answer(view, at, joined ? 'fwd=miss; collapsed' : 'fwd=miss; stored');
     if (result.kind === 'not-found') return notFound(joined ? 'fwd=miss; collapsed' : 'fwd=miss');
@@ -233,7 +263,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
         if (row.errorCode) return failure(row.errorCode, row.nextRefreshAt, at, 'freshen; fwd=miss; collapsed');
       }
       if (performance.now() >= deadline) return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
-      await sleep(POLL_MS);
+      if (drained || (await untilDrained(sleep(POLL_MS))) === 'drained') return new ShuttingDown();
     }
   }
 
@@ -275,7 +305,6 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       result = await pool.run({
         kind: 'refresh',
         id,
-        publishDir: config.publish.dir,
         upstreamUrl: deps.upstreamUrl,
         timeoutMs: config.upstream.timeoutMs,
         maxBytes: config.upstream.maxBytes,
@@ -309,10 +338,12 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
         errorCount: 0,
         nextRefreshAt: 0,
       };
-      if (await entries.storeRecord(db, lease, at, result)) memory.set(view);
-      else logger.warn({ id }, 'refresh result not stored: its lease was lost');
-      if (result.pageError) logger.warn({ id, why: result.pageError }, 'page not published');
-      else deps.published?.(id);
+      if (await entries.storeRecord(db, lease, at, result)) {
+        memory.set(view);
+        publishSoon(id, result.record, at);
+      } else {
+        logger.warn({ id }, 'refresh result not stored: its lease was lost');
+      }
       logger.debug({ id, bytes: result.bytes }, 'entry refreshed');
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
@@ -328,7 +359,10 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
         errorCount: 0,
         nextRefreshAt: 0,
       };
-      if (await entries.storeNotFound(db, lease, at)) memory.set(view);
+      if (await entries.storeNotFound(db, lease, at)) {
+        memory.set(view);
+        publishSoon(id, null, at); // its page goes too
+      }
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
     const code = result.kind === 'invalid' ? 'invalid' : result.code;
@@ -339,7 +373,8 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       await deps.notifier.invalidData({
         id,
         problems: result.problems,
-        url: upstreamUrl(deps.upstreamUrl, id),
+        // The notice names the URL without the credentials it may carry.
+        url: maskUrl(upstreamUrl(deps.upstreamUrl, id)),
         seenAt: at,
         title: result.title,
       });
@@ -350,6 +385,26 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     }
     logger.warn({ id, code, failures: lease.errorCount + 1, retryInMs: nextRefreshAt - at, why: message }, 'refresh failed');
     return { kind: 'done', result, view: undefined, nextRefreshAt };
+  }
+
+  /** Render and write the entry's page on the pool: a side effect no reader waits on. */
+  function publishSoon(id: string, record: string | null, fetchedAt: number): void {
+    const next = (publishing.get(id) ?? Promise.resolve()).then(() => publish(id, record, fetchedAt));
+    publishing.set(id, next);
+    void next.finally(() => {
+      if (publishing.get(id) === next) publishing.delete(id);
+    });
+  }
+
+  async function publish(id: string, record: string | null, fetchedAt: number): Promise<void> {
+    try {
+      const page = await pool.run({ kind: 'publish', id, record, fetchedAt, publishDir: config.publish.dir });
+      if (page.kind === 'published' || page.kind === 'removed') deps.published?.(id);
+      else if (page.kind === 'failed') logger.warn({ id, why: page.message }, 'page not published');
+    } catch (err) {
+      // The pool is full: the entry's next refresh publishes it.
+      logger.warn({ id, why: (err as Error).message }, 'page not published');
+    }
   }
 
   async function refreshNow(id: string): Promise<'queued'> {
@@ -373,11 +428,33 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     return 'queued';
   }
 
+  function drain(graceMs: number): void {
+    closed = true;
+    setTimeout(() => {
+      drained = true;
+      for (const release of waiting) release();
+    }, graceMs).unref();
+  }
+
+  /** The promise's value, or 'drained' if the server stops waiting first. */
+  function untilDrained<T>(promise: Promise<T>): Promise<T | 'drained'> {
+    return new Promise((resolve, reject) => {
+      const release = () => resolve('drained');
+      waiting.add(release);
+      promise.then(resolve, reject).finally(() => waiting.delete(release));
+    });
+  }
+
+  async function settled(): Promise<void> {
+    await Promise.allSettled(inflight.values());
+    await Promise.allSettled(publishing.values());
+  }
+
   async function close(): Promise<void> {
     closed = true;
     const deadline = sleep(config.updater.taskTimeoutMs, undefined, { ref: false });
-    await Promise.race([Promise.allSettled(inflight.values()), deadline]);
+    await Promise.race([settled(), deadline]);
   }
 
-  return { get, getMany, refreshNow, counters: () => counters, memoryEntries: () => memory.size, close };
+  return { peek, get, getMany, refreshNow, counters: () => counters, memoryEntries: () => memory.size, drain, close };
 }

@@ -34,12 +34,32 @@ async function main(argv: string[]): Promise<number> {
   }
   // A cluster worker: the primary migrated the database and aggregates metrics.
   const inCluster = cluster.isWorker;
+  // Heard from the first moment: a stop asked for while starting is not lost.
+  let pending: string | undefined;
+  let stop = (reason: string) => {
+    if (pending !== undefined) {
+      logger.warn({ signal: reason }, 'second signal while starting: exiting now');
+      process.exit(1);
+    }
+    pending = reason;
+  };
+  if (inCluster) {
+    // The primary decides; a worker left without it stops too.
+    process.on('message', (m: { type?: string }) => m?.type === STOP && stop('primary'));
+    process.on('disconnect', () => stop('primary gone'));
+    process.on('SIGINT', () => undefined);
+    process.on('SIGTERM', () => undefined);
+  } else {
+    process.on('SIGINT', (signal) => stop(signal));
+    process.on('SIGTERM', (signal) => stop(signal));
+  }
+
   const service = await startService(config, {
     logger,
     migrate: !inCluster,
     metricsText: inCluster ? (metrics) => clusterMetrics(metrics.registry) : undefined,
   });
-  if (!inCluster) {
+  if (!inCluster && pending === undefined) {
     logger.info(
       { url: service.url, upstream: service.upstreamUrl, database: config.database.client },
       `freshen listening on ${service.url}`,
@@ -49,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = (signal: string) => {
+    stop = (signal: string) => {
       if (stopping) {
         logger.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
@@ -64,16 +84,7 @@ async function main(argv: string[]): Promise<number> {
         },
       );
     };
-    if (inCluster) {
-      // The primary decides; a worker left without it stops too.
-      process.on('message', (m: { type?: string }) => m?.type === STOP && stop('primary'));
-      process.on('disconnect', () => stop('primary gone'));
-      process.on('SIGINT', () => undefined);
-      process.on('SIGTERM', () => undefined);
-    } else {
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-    }
+    if (pending !== undefined) stop(pending);
   });
 }
 

@@ -79,6 +79,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       runtime: options.runtime ?? config.updater.runtime,
       taskModule: options.updaterModule,
       observe: (t) => metrics.observePoolTask(t.kind, t.waitMs, t.runMs),
+      onWorkerError: (err) => logger.warn({ why: err.message }, 'an idle updater worker died; another takes its place'),
     });
     stops.push(() => pool.close());
     const pageIndex = createPageIndex({ db, pool, config, logger });
@@ -146,6 +147,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       // Not ready any more; take no new connections; let requests in flight
       // finish, and past SHUTDOWN_TIMEOUT_SECONDS cut their connections.
       closing = true;
+      // Readers waiting on a refresh get their answer (503) before the cut.
+      freshness.drain(config.shutdownTimeoutMs * 0.8);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);

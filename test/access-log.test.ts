@@ -45,7 +45,8 @@ describe('the access log', () => {
     ];
     expect(answers[0]?.headers.get('x-request-id')).to.equal('client-id-123');
     const generated = answers.slice(1).map((r) => r.headers.get('x-request-id'));
-    for (const id of generated) expect(id).to.match(/^[0-9a-f-]{36}$/);
+    for (const id of generated) expect(id).to.match(/^[A-Za-z0-9_-]{12}-[0-9a-z]+$/);
+    expect(new Set(generated).size).to.equal(generated.length);
 
     const logged = await waitFor(async () => {
       const l = await lines();

@@ -1,18 +1,16 @@
 // WEB_CONCURRENCY=2: two Koa processes answer, a stale entry is still
 // refreshed once (the database lease), metrics cover both, a dead worker is
-// replaced, and SIGTERM stops the whole cluster with exit code 0.
+// replaced, and SIGTERM stops the whole cluster with exit code 0 — also while
+// it starts; workers that cannot start make it give up with exit code 1.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freshDatabase, type TestDatabase } from './support/database.js';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
+import { useFreshenProcesses } from './support/freshen-process.js';
+import { record, type TestUpstream } from './support/upstream.js';
 import { waitFor } from './support/wait.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A GET on a connection of its own, so the cluster may hand it to any worker. */
 function get(url: string): Promise<{ status: number; cacheStatus: string; body: string }> {
@@ -29,42 +27,21 @@ function get(url: string): Promise<{ status: number; cacheStatus: string; body: 
 
 describe('cluster mode (WEB_CONCURRENCY=2)', function () {
   this.timeout(60_000);
+  const freshen = useFreshenProcesses('cluster');
   let upstream: TestUpstream;
-  let database: TestDatabase;
   let files: string;
   let child: ChildProcess;
-  let output = '';
+  let output: () => string;
   let url = '';
 
   before(async () => {
-    upstream = await startTestUpstream();
-    database = await freshDatabase();
-    files = await mkdtemp(join(tmpdir(), 'freshen-cluster-'));
-    child = spawn(process.execPath, ['dist/server/main.js'], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        WEB_CONCURRENCY: '2',
-        PORT: '0',
-        DATABASE_URL: database.url,
-        UPSTREAM_URL: upstream.url,
-        UPDATER_RUNTIME: process.env.TEST_UPDATER_RUNTIME || 'thread',
-        ENTRY_TTL_SECONDS: '1',
-        PUBLISH_DIR: join(files, 'pages'),
-        LOG_FILE: join(files, 'access.log'),
-        MAIL_DIR: join(files, 'mail'),
-      },
-    });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    url = await waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'the cluster to listen', 30_000);
-    await waitFor(() => (output.match(/cluster worker listening/g) ?? []).length >= 2, 'both workers', 30_000);
-  });
-  after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await upstream?.close();
-    await database?.drop();
-    await rm(files, { recursive: true, force: true });
+    upstream = freshen.upstream();
+    files = freshen.files();
+    const cluster = freshen.start({ WEB_CONCURRENCY: '2', ENTRY_TTL_SECONDS: '1' });
+    child = cluster.child;
+    output = cluster.output;
+    url = await cluster.listening();
+    await waitFor(() => (output().match(/cluster worker listening/g) ?? []).length >= 2, 'both workers', 30_000);
   });
 
   const pidsInLog = async () => {
@@ -103,8 +80,8 @@ describe('cluster mode (WEB_CONCURRENCY=2)', function () {
   it('replaces a worker that dies', async () => {
     const [victim] = await pidsInLog();
     process.kill(victim as number, 'SIGKILL');
-    await waitFor(() => output.includes('cluster worker died; starting another'), 'the death to be noticed');
-    await waitFor(() => (output.match(/cluster worker listening/g) ?? []).length >= 3, 'a new worker');
+    await waitFor(() => output().includes('cluster worker died; starting another'), 'the death to be noticed');
+    await waitFor(() => (output().match(/cluster worker listening/g) ?? []).length >= 3, 'a new worker');
     for (let i = 0; i < 10; i++) expect((await get(`${url}/entries/k1`)).status).to.equal(200);
   });
 
@@ -116,5 +93,32 @@ describe('cluster mode (WEB_CONCURRENCY=2)', function () {
       30_000,
     );
     expect(result).to.deep.equal({ code: 0, signal: null });
+  });
+});
+
+describe('cluster mode while it starts', function () {
+  this.timeout(60_000);
+  const freshen = useFreshenProcesses('cluster-start');
+  const start = (env: Record<string, string> = {}) => freshen.start({ WEB_CONCURRENCY: '2', ...env });
+
+  it('stops with exit code 0 on a SIGTERM that comes before its workers listen', async () => {
+    const cluster = start();
+    await waitFor(() => cluster.output().includes('cluster started'), 'the workers to be forked', 20_000);
+    cluster.child.kill('SIGTERM');
+    expect(await cluster.exited()).to.deep.equal({ code: 0, signal: null });
+    expect(cluster.output()).to.include('stopping the cluster');
+  });
+
+  it('gives up with exit code 1 when its workers cannot start', async () => {
+    // A port that is taken: no worker can listen on it.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const cluster = start({ PORT: String((taken.address() as AddressInfo).port) });
+      expect(await cluster.exited()).to.deep.equal({ code: 1, signal: null });
+      expect(cluster.output()).to.include('a cluster worker failed to start; stopping');
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
   });
 });

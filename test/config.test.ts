@@ -65,6 +65,7 @@ describe('settings are checked once at start', () => {
         maxQueue: 256,
         taskTimeoutMs: 10_000,
         tasksPerWorker: 8,
+        nice: 10,
       },
       upstream: { url: undefined, timeoutMs: 5000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA },
       entries: { ttlMs: 300_000, maxStaleMs: 86_400_000, backoffMaxMs: 300_000, memoryMaxBytes: 67_108_864 },
@@ -140,9 +141,13 @@ describe('settings are checked once at start', () => {
   // Rows name the temp files made in before() by placeholder; the test puts the path in.
   const NOT_JSON = '<a file holding "not json">';
   const NOT_A_SCHEMA = '<a file holding {"type": 12}>';
+  const A_FILE = '<a plain file>';
   const withFiles = (env: Record<string, string>) =>
     Object.fromEntries(
-      Object.entries(env).map(([k, v]) => [k, v === NOT_JSON ? notJson : v === NOT_A_SCHEMA ? notASchema : v]),
+      Object.entries(env).map(([k, v]) => [
+        k,
+        v.replaceAll(NOT_JSON, notJson).replaceAll(NOT_A_SCHEMA, notASchema).replaceAll(A_FILE, notJson),
+      ]),
     );
   const refused: Array<{ env: Record<string, string>; name: string; allowed: string }> = [
     { env: { PORT: 'abc' }, name: 'PORT', allowed: integer(0, 65535) },
@@ -172,12 +177,27 @@ describe('settings are checked once at start', () => {
       allowed: 'expected one of fatal, error, warn, info, debug, trace, silent',
     },
     { env: { ADMIN_TOKEN: 'short' }, name: 'ADMIN_TOKEN', allowed: 'expected at least 16 characters' },
+    { env: { ADMIN_TOKEN: 'a token with spaces in it' }, name: 'ADMIN_TOKEN', allowed: 'none of them spaces' },
+    { env: { HOST: 'not a host!' }, name: 'HOST', allowed: 'expected a host name or IP address' },
+    { env: { HOST: ' ' }, name: 'HOST', allowed: 'expected a host name or IP address' },
+    { env: { SMTP_URL: 'smtp://127.0.0.1:99999' }, name: 'SMTP_URL', allowed: 'expected an smtp:// or smtps:// URL with a host' },
+    { env: { SMTP_URL: 'smtps://user:secret@' }, name: 'SMTP_URL', allowed: 'expected an smtp:// or smtps:// URL with a host' },
+    {
+      env: { UPSTREAM_TIMEOUT_MS: '5000', UPDATER_TASK_TIMEOUT_MS: '5000' },
+      name: 'UPDATER_TASK_TIMEOUT_MS',
+      allowed: 'expected more than UPSTREAM_TIMEOUT_MS (5000)',
+    },
+    { env: { PUBLISH_DIR: A_FILE }, name: 'PUBLISH_DIR', allowed: 'expected the path of a directory that exists or can be created' },
+    { env: { PUBLISH_DIR: '/proc/freshen-pages' }, name: 'PUBLISH_DIR', allowed: 'expected the path of a directory that exists or can be created' },
+    { env: { MAIL_DIR: `${A_FILE}/mail` }, name: 'MAIL_DIR', allowed: 'expected the path of a directory that exists or can be created' },
     {
       env: { UPDATER_RUNTIME: 'fibers' },
       name: 'UPDATER_RUNTIME',
       allowed: 'expected thread (Piscina worker threads) or process (persistent child processes)',
     },
     { env: { UPDATER_TASKS_PER_WORKER: '0' }, name: 'UPDATER_TASKS_PER_WORKER', allowed: integer(1, 1000) },
+    { env: { UPDATER_NICE: '20' }, name: 'UPDATER_NICE', allowed: integer(0, 19) },
+    { env: { UPDATER_NICE: '-5' }, name: 'UPDATER_NICE', allowed: integer(0, 19) },
     { env: { UPDATER_MAX_WORKERS: '257' }, name: 'UPDATER_MAX_WORKERS', allowed: integer(1, 256) },
     { env: { WEB_CONCURRENCY: '0' }, name: 'WEB_CONCURRENCY', allowed: integer(1, 64) },
     { env: { WEB_CONCURRENCY: 'auto' }, name: 'WEB_CONCURRENCY', allowed: integer(1, 64) },
@@ -267,5 +287,17 @@ describe('settings are checked once at start', () => {
     expect(described.UPSTREAM_URL).to.equal('https://reader:********@api.example.test/items/{id}');
     expect(described.ADMIN_TOKEN).to.equal('********');
     expect(described.ENTRY_TTL_SECONDS).to.equal(300);
+  });
+
+  it('masks credentials in a URL query too', () => {
+    const described = describeConfig(
+      loadConfig({
+        UPSTREAM_URL: 'https://api.example.test/items/{id}?api_key=SECRETKEY123&full=1',
+        DATABASE_URL: 'postgres://h/db?password=hunter2',
+      }),
+    );
+    expect(JSON.stringify(described)).not.to.include('SECRETKEY123');
+    expect(JSON.stringify(described)).not.to.include('hunter2');
+    expect(described.UPSTREAM_URL).to.equal('https://api.example.test/items/{id}?api_key=********&full=1');
   });
 });

@@ -77,6 +77,15 @@ describe('an entry through its life: miss, hit, stale, fresh', () => {
     expect(upstream.count('a1')).to.equal(3);
   });
 
+  it('gives a stale answer a ttl below zero, even within the first second past the TTL', async () => {
+    upstream.set('t1', { record: record('t1') });
+    expect((await service.get('/entries/t1')).status).to.equal(200);
+    clock.advance(60_400);
+    const res = await service.get('/entries/t1');
+    expect(res.headers.get('age')).to.equal('60');
+    expect(res.headers.get('cache-status')).to.equal('freshen; fwd=stale; ttl=-1');
+  });
+
   it('shows an HTML page of the entry to a client that asks for HTML', async () => {
     upstream.set('h1', { record: record('h1', { title: 'A <b>bold</b> title', related: ['a1'] }) });
     const res = await service.get('/entries/h1', { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });

@@ -1,62 +1,29 @@
 // SIGTERM under load: every request in flight is answered, then the process
-// exits 0; a second signal exits at once.
+// exits 0; a second signal exits at once; a reader still waiting is answered
+// before the end; a Ctrl-C to the whole process group stops it cleanly.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { freshDatabase, type TestDatabase } from './support/database.js';
-import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
+import type { ChildProcess } from 'node:child_process';
+import { useFreshenProcesses } from './support/freshen-process.js';
+import { record, type TestUpstream } from './support/upstream.js';
 import { waitFor } from './support/wait.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
 
 const exited = (c: ChildProcess) =>
   waitFor(() => (c.exitCode !== null || c.signalCode !== null ? { code: c.exitCode, signal: c.signalCode } : undefined), 'exit', 20_000);
 
 describe('graceful shutdown', () => {
-  let upstream: TestUpstream;
-  let database: TestDatabase;
-  let files: string;
+  const freshen = useFreshenProcesses('stop');
   let child: ChildProcess | undefined;
-
-  before(async () => {
-    upstream = await startTestUpstream();
-    database = await freshDatabase();
-    files = await mkdtemp(join(tmpdir(), 'freshen-stop-'));
-  });
-  afterEach(() => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  after(async () => {
-    await upstream?.close();
-    await database?.drop();
-    await rm(files, { recursive: true, force: true });
+  let upstream: TestUpstream;
+  before(() => {
+    upstream = freshen.upstream();
   });
 
   /** Starts freshen as a real process; resolves with its URL once it listens. */
-  async function start(): Promise<{ url: string; output: () => string }> {
-    let output = '';
-    child = spawn(process.execPath, ['dist/server/main.js'], {
-      cwd: root,
-      env: {
-        PATH: process.env.PATH ?? '',
-        PORT: '0',
-        DATABASE_URL: database.url,
-        UPSTREAM_URL: upstream.url,
-        UPDATER_RUNTIME: process.env.TEST_UPDATER_RUNTIME || 'thread',
-        PUBLISH_DIR: join(files, 'pages'),
-        LOG_FILE: join(files, 'access.log'),
-        MAIL_DIR: join(files, 'mail'),
-      },
-    });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    const url = await waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'the server to listen', 20_000);
-    return { url, output: () => output };
+  async function start(env: Record<string, string> = {}): Promise<{ url: string; output: () => string }> {
+    const started = freshen.start(env);
+    child = started.child;
+    return { url: await started.listening(20_000), output: started.output };
   }
-
 
   it('answers every request in flight, then exits 0', async function () {
     this.timeout(40_000);
@@ -93,5 +60,32 @@ describe('graceful shutdown', () => {
     expect(result.code).to.equal(1);
     expect(performance.now() - started).to.be.below(3000);
     upstream.releaseHeld();
+  });
+
+  it('answers a reader still waiting on a refresh with 503 before it stops, then exits 0', async function () {
+    this.timeout(40_000);
+    const { url } = await start({ SHUTDOWN_TIMEOUT_SECONDS: '2', UPSTREAM_TIMEOUT_MS: '3000', UPDATER_TASK_TIMEOUT_MS: '4000' });
+    upstream.set('stuck', { hang: true });
+    const answer = fetch(`${url}/entries/stuck`);
+    await waitFor(() => upstream.count('stuck') >= 1, 'the refresh to reach the upstream');
+    const signalled = performance.now();
+    child?.kill('SIGTERM');
+    const res = await answer;
+    expect(res.status).to.equal(503);
+    expect(res.headers.get('retry-after')).to.equal('1');
+    expect(((await res.json()) as { type: string }).type).to.equal('urn:freshen:problem:shutting-down');
+    // Within the shutdown bound, not cut off at its end.
+    expect(performance.now() - signalled).to.be.below(2000);
+    expect(await exited(child as ChildProcess)).to.deep.equal({ code: 0, signal: null });
+  });
+
+  it('stops cleanly when a Ctrl-C reaches its whole process group, updater and mailer children too', async function () {
+    this.timeout(40_000);
+    const { url, output } = await start();
+    upstream.set('c1', { record: record('c1') });
+    expect((await fetch(`${url}/entries/c1`)).status).to.equal(200);
+    process.kill(-(child?.pid as number), 'SIGINT');
+    expect(await exited(child as ChildProcess)).to.deep.equal({ code: 0, signal: null });
+    expect(output()).not.to.match(/Worker exited unexpectedly|Error:/);
   });
 });

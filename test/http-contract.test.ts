@@ -51,6 +51,17 @@ describe('the HTTP contract', () => {
     expect(res.headers.get('allow')).to.include('GET');
   });
 
+  it('answers / with where to look: a page for a browser, JSON for a program', async () => {
+    const json = await service.get('/');
+    expect(json.status).to.equal(200);
+    const links = ((await json.json()) as { links: Record<string, string> }).links;
+    expect(Object.keys(links)).to.include.members(['/entries/{id}', '/pages/', '/healthz', '/readyz', '/metrics', '/admin']);
+    const html = await service.get('/', { Accept: 'text/html,*/*;q=0.8' });
+    expect(html.headers.get('content-type')).to.match(/^text\/html/);
+    expect(html.headers.get('content-security-policy')).to.include("default-src 'none'");
+    expect(await html.text()).to.include('<a href="/pages/">/pages/</a>');
+  });
+
   it('answers /healthz and /readyz', async () => {
     expect((await service.get('/healthz')).status).to.equal(200);
     const ready = await service.get('/readyz');

@@ -22,7 +22,7 @@ describe('a full updater pool', () => {
         UPDATER_TASKS_PER_WORKER: '1',
         UPDATER_MAX_QUEUE: '1',
         UPSTREAM_TIMEOUT_MS: '10000',
-        UPDATER_TASK_TIMEOUT_MS: '10000',
+        UPDATER_TASK_TIMEOUT_MS: '15000',
       },
     });
     upstream.set('s1', { record: record('s1') });

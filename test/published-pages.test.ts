@@ -2,8 +2,10 @@
 // atomically — and the pages are served at /pages/. Upstream data never makes
 // a page run script or a file land outside PUBLISH_DIR.
 import { expect } from 'chai';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import runTask from '../workers/updater.js';
 import { record, type TestUpstream } from './support/upstream.js';
 import { useService, type TestService } from './support/service.js';
 import { waitFor } from './support/wait.js';
@@ -29,6 +31,7 @@ describe('published pages', () => {
   const refresh = (id: string) =>
     fetch(`${service.url}/entries/${id}/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
   const page = (id: string) => readFile(join(dir, `${id}.html`), 'utf8');
+  let p1FetchedAt = '';
 
   it('publishes a complete page of a refreshed entry that matches the stored data', async () => {
     upstream.set('p1', {
@@ -43,6 +46,7 @@ describe('published pages', () => {
     const res = await service.get('/entries/p1');
     expect(res.status).to.equal(200);
     const stored = (await res.json()) as { data: { title: string }; fetchedAt: string };
+    p1FetchedAt = stored.fetchedAt;
     // The worker writes the page just after answering.
     const html = await waitFor(() => page('p1').catch(() => undefined), 'the page of p1');
     expect(html.startsWith('<!doctype html>')).to.equal(true);
@@ -56,9 +60,7 @@ describe('published pages', () => {
     expect(html).to.include('<dt>author</dt><dd>Ada</dd>');
     expect(html).to.include('<dd>[&#34;sea&#34;,&#34;light&#34;]</dd>');
     expect(html).to.include('<a href="/pages/p2.html">p2</a>');
-    // Fetched within moments of the stored fetchedAt (the worker and the store share one clock here).
-    const fetched = /<time datetime="([^"]+)">/.exec(html)?.[1] as string;
-    expect(Math.abs(Date.parse(fetched) - Date.parse(stored.fetchedAt))).to.be.below(2000);
+    expect(/<time datetime="([^"]+)">/.exec(html)?.[1]).to.equal(stored.fetchedAt);
   });
 
   it('serves a published page with its content type, ETag, Last-Modified and a short cache life', async () => {
@@ -69,13 +71,27 @@ describe('published pages', () => {
     expect(res.headers.get('content-security-policy')).to.include("default-src 'none'");
     const etag = res.headers.get('etag') as string;
     const lastModified = res.headers.get('last-modified') as string;
-    expect(etag).to.match(/^W\/"[0-9a-f]+-[0-9a-f]+"$/);
+    expect(etag).to.match(/^W\/"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$/);
+    // Last-Modified is when the entry was fetched.
+    expect(new Date(lastModified).getTime()).to.equal(Math.floor(Date.parse(p1FetchedAt) / 1000) * 1000);
     expect(await res.text()).to.equal(await page('p1'));
     expect((await service.get('/pages/p1.html', { 'If-None-Match': etag })).status).to.equal(304);
     expect((await service.get('/pages/p1.html', { 'If-Modified-Since': lastModified })).status).to.equal(304);
     for (const bad of ['/pages/nope.html', '/pages/p1.htm', '/pages/..%2Fp1.html', '/pages/%2e%2e%2faccess.log']) {
       expect((await service.get(bad)).status, bad).to.equal(404);
     }
+  });
+
+  it('answers a HEAD with If-None-Match by 304, and /pages by a redirect to /pages/', async () => {
+    const etag = (await service.get('/pages/p1.html')).headers.get('etag') as string;
+    const conditional = await fetch(`${service.url}/pages/p1.html`, { method: 'HEAD', headers: { 'If-None-Match': etag } });
+    expect(conditional.status).to.equal(304);
+    const head = await fetch(`${service.url}/pages/p1.html`, { method: 'HEAD' });
+    expect(head.status).to.equal(200);
+    expect(Number(head.headers.get('content-length'))).to.equal(Buffer.byteLength(await page('p1')));
+    const bare = await fetch(`${service.url}/pages`, { redirect: 'manual' });
+    expect(bare.status).to.equal(301);
+    expect(bare.headers.get('location')).to.equal('/pages/');
   });
 
   it('lists published entries on the index page', async () => {
@@ -121,6 +137,25 @@ describe('published pages', () => {
     expect((await readdir(service.files)).toSorted()).to.deep.equal(['access.log', 'pages']);
   });
 
+  it('never lets an entry called index take the place of the index page', async () => {
+    upstream.set('index', { record: record('index', { title: 'Not the index' }) });
+    expect((await service.get('/entries/index')).status).to.equal(200);
+    await waitFor(() => service.pool.stats().inFlight === 0, 'its page task to end');
+    const index = await readFile(join(dir, 'index.html'), 'utf8');
+    expect(index).to.include('<h1>Published entries</h1>');
+    expect(index).not.to.include('Not the index');
+  });
+
+  it('removes the page of an entry the upstream no longer has', async () => {
+    upstream.set('gone', { record: record('gone') });
+    expect((await service.get('/entries/gone')).status).to.equal(200);
+    await waitFor(() => page('gone').catch(() => undefined), 'the page of gone');
+    upstream.set('gone', { status: 404 });
+    expect((await refresh('gone')).status).to.equal(202);
+    await waitFor(() => page('gone').then(() => false, () => true), 'the page of gone to be removed');
+    expect((await service.get('/pages/gone.html')).status).to.equal(404);
+  });
+
   it('keeps the old page when a refresh finds the data invalid', async () => {
     const before = await page('p1');
     upstream.set('p1', { record: record('p1', { title: 'Broken', body: 42 }) });
@@ -164,5 +199,25 @@ describe('published pages', () => {
     expect(upstream.count('c1')).to.equal(21);
     expect(reads).to.be.greaterThan(20);
     expect(problems).to.deep.equal([]);
+  });
+
+  it('never replaces a page with one of an older fetch, whichever worker finishes last', async () => {
+    const publishDir = await mkdtemp(join(tmpdir(), 'freshen-pages-order-'));
+    try {
+      const publish = (title: string, fetchedAt: number) =>
+        runTask({ kind: 'publish', id: 'o1', record: JSON.stringify(record('o1', { title })), fetchedAt, publishDir });
+      const newer = Date.UTC(2031, 5, 1, 12, 0, 0, 250);
+      expect(await publish('Newer', newer)).to.include({ kind: 'published' });
+      expect(await publish('Older', newer - 1000)).to.deep.equal({ kind: 'superseded', id: 'o1' });
+      expect(await readFile(join(publishDir, 'o1.html'), 'utf8')).to.include('<h1>Newer</h1>');
+      // The page's modification time is its entry's fetch time (Last-Modified).
+      expect(Math.floor((await stat(join(publishDir, 'o1.html'))).mtimeMs)).to.equal(newer);
+      // The same fetch rendered again (a re-publish) does replace it.
+      expect(await publish('Newer, restyled', newer)).to.include({ kind: 'published' });
+      expect(await readFile(join(publishDir, 'o1.html'), 'utf8')).to.include('<h1>Newer, restyled</h1>');
+      expect(await readdir(publishDir)).to.deep.equal(['o1.html']);
+    } finally {
+      await rm(publishDir, { recursive: true, force: true });
+    }
   });
 });

@@ -74,7 +74,9 @@ describe('the status page', function () {
     await context.close();
   });
 
-  it('answers JSON to a program', async () => {
+  it('answers JSON to a program, curl\'s Accept: */* included', async () => {
+    const curl = await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: '*/*' });
+    expect(curl.headers.get('content-type')).to.match(/^application\/json/);
     const res = await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: 'application/json' });
     expect(res.status).to.equal(200);
     const status = (await res.json()) as { pool: { runtime: string }; cache: { hit: number } };

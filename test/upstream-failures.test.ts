@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
 import { startTestService, type TestService } from './support/service.js';
+import { waitFor } from './support/wait.js';
 
 async function timed(service: TestService, path: string, headers: Record<string, string> = {}) {
   const started = performance.now();
@@ -107,29 +108,86 @@ describe('upstream failures with no stored row', () => {
   });
 });
 
-describe('a refresh that passes UPDATER_TASK_TIMEOUT_MS', () => {
+describe('an upstream that closes idle connections', () => {
   let upstream: TestUpstream;
   let service: TestService;
 
   before(async () => {
-    upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, {
-      env: { UPSTREAM_TIMEOUT_MS: '10000', UPDATER_TASK_TIMEOUT_MS: '500' },
-    });
+    // Long enough that fetch keeps the connection for reuse (it honours the
+    // server's hint, less two seconds); one worker, so the next refresh could reuse it.
+    upstream = await startTestUpstream({ keepAliveMs: 4000 });
+    service = await startTestService(upstream.url, { env: { UPDATER_MAX_WORKERS: '1' } });
   });
   after(async () => {
-    upstream?.releaseHeld();
     await service?.stop();
     await upstream?.close();
   });
 
-  it('is abandoned: the waiting reader gets 504 within the task timeout', async () => {
-    upstream.set('stuck', { hang: true });
-    const { res, ms } = await timed(service, '/entries/stuck');
+  it('is asked again on new connections, not on the ones it closed', async () => {
+    const first = Array.from({ length: 8 }, (_, i) => `k${i}`);
+    const later = Array.from({ length: 8 }, (_, i) => `l${i}`);
+    for (const id of [...first, ...later]) upstream.set(id, { record: record(id) });
+    // Eight refreshes at once leave eight kept-alive connections on the worker.
+    const warm = await Promise.all(first.map((id) => service.get(`/entries/${id}`)));
+    expect(warm.map((r) => r.status)).to.deep.equal(first.map(() => 200));
+    // The upstream closes them while the worker idles.
+    await waitFor(() => upstream.openConnections() === 0, 'the idle connections to be closed', 6000);
+    const answers = await Promise.all(later.map((id) => service.get(`/entries/${id}`)));
+    expect(answers.map((r) => r.status)).to.deep.equal(later.map(() => 200));
+    expect(answers.map((r) => r.headers.get('cache-status'))).to.deep.equal(later.map(() => 'freshen; fwd=miss; stored'));
+  });
+
+  it('accepts JSON that starts with a byte-order mark', async () => {
+    upstream.set('bom', { status: 200, body: `\uFEFF${JSON.stringify(record('bom'))}` });
+    const res = await service.get('/entries/bom');
+    expect(res.status).to.equal(200);
+    expect(((await res.json()) as { data: { id: string } }).data.id).to.equal('bom');
+  });
+});
+
+describe('a refresh that passes UPDATER_TASK_TIMEOUT_MS', () => {
+  let upstream: TestUpstream;
+  let service: TestService;
+  const held: Array<Promise<unknown>> = [];
+
+  before(async () => {
+    upstream = await startTestUpstream();
+    // One worker slot, so a second refresh waits in the queue behind the first.
+    service = await startTestService(upstream.url, {
+      env: {
+        UPDATER_MIN_WORKERS: '1',
+        UPDATER_MAX_WORKERS: '1',
+        UPDATER_TASKS_PER_WORKER: '1',
+        UPSTREAM_TIMEOUT_MS: '1000',
+        UPDATER_TASK_TIMEOUT_MS: '1200',
+      },
+    });
+  });
+  after(async () => {
+    upstream?.releaseHeld();
+    await Promise.allSettled(held);
+    await service?.stop();
+    await upstream?.close();
+  });
+
+  it('is given up after its queue wait and run time: the reader gets 504 in time, and a worker that is not hung is kept', async () => {
+    // The worker is up before the clock matters.
+    upstream.set('warm', { record: record('warm') });
+    expect((await service.get('/entries/warm')).status).to.equal(200);
+    const { completed, abandoned } = service.pool.stats();
+    upstream.set('first', { hang: true });
+    upstream.set('queued', { hang: true });
+    held.push(service.get('/entries/first'));
+    await waitFor(() => upstream.count('first') === 1, 'the first refresh to reach the upstream');
+    const { res, ms } = await timed(service, '/entries/queued');
     expect(res.status).to.equal(504);
     expect(res.headers.get('retry-after')).to.match(/^\d+$/);
-    expect(ms).to.be.below(500 + 1500);
-    expect(service.pool.stats().abandoned).to.equal(1);
+    expect(ms).to.be.below(1200 + 1500);
+    expect(service.pool.stats().abandoned).to.equal(abandoned + 1);
+    // The queued refresh ran for less than the task timeout: its worker was not killed.
+    await waitFor(() => upstream.count('queued') === 1, 'the queued refresh to run');
+    await waitFor(() => service.pool.stats().completed === completed + 2, 'both refreshes to end at the upstream timeout', 5000);
+    expect(service.pool.stats().killed).to.equal(0);
   });
 });
 

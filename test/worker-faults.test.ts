@@ -1,6 +1,8 @@
 // A worker that dies or hangs mid-task, in either runtime, is replaced; only
 // its own tasks fail, and their readers are still answered.
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { record, type TestUpstream } from './support/upstream.js';
 import { useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
@@ -48,6 +50,22 @@ describe(`updater worker faults (${process.env.TEST_UPDATER_RUNTIME || 'thread'}
     await waitFor(async () => (await service.get('/entries/s1')).headers.get('cache-status')?.includes('detail=backoff'), 'the failure to be recorded');
   });
 
+  it('keeps serving when an idle worker dies, and refreshes on its replacement', async () => {
+    const mark = join(service.files, 'worker-gone');
+    upstream.set('bye1', { record: record('bye1', { fault: 'exit-when-idle', mark }) });
+    expect((await service.get('/entries/bye1')).status).to.equal(200);
+    await waitFor(() => existsSync(mark), 'the idle worker to die');
+    upstream.set('after-bye', { record: record('after-bye') });
+    const next = await waitFor(async () => {
+      const r = await service.get('/entries/after-bye');
+      return r.status === 200 ? r : undefined;
+    }, 'a refresh on the replacement worker', 10_000);
+    expect(next.headers.get('cache-status')).to.match(/fwd=miss|hit/);
+    expect((await service.get('/healthz')).status).to.equal(200);
+    // Its page too is written by the replacement (and leaves the worker idle for the next test).
+    await waitFor(() => existsSync(join(service.config.publish.dir, 'after-bye.html')), 'the page of after-bye');
+  });
+
   it('kills and replaces a worker that hangs past UPDATER_TASK_TIMEOUT_MS; the reader gets 504 in time', async () => {
     const killed = service.pool.stats().killed;
     upstream.set('hang1', { record: record('hang1', { fault: 'hang' }) });
@@ -55,7 +73,7 @@ describe(`updater worker faults (${process.env.TEST_UPDATER_RUNTIME || 'thread'}
     const res = await service.get('/entries/hang1');
     expect(res.status).to.equal(504);
     expect(performance.now() - started).to.be.below(1500 + 1500);
-    expect(service.pool.stats().killed).to.equal(killed + 1);
+    await waitFor(() => service.pool.stats().killed === killed + 1, 'the hung worker to be killed');
     // The only worker was the hung one: its replacement does the next refresh.
     upstream.set('after-hang', { record: record('after-hang') });
     const next = await waitFor(async () => {

@@ -29,6 +29,9 @@ async function main(): Promise<void> {
     log.info('SIGTERM: finishing the message in hand');
     state = 'stopping';
   });
+  // A terminal's Ctrl-C reaches the whole process group; the server stops its
+  // mailers itself (SIGTERM), so the batch in hand is not cut off.
+  process.on('SIGINT', () => undefined);
 
   const counts = { sent: 0, retried: 0, dead: 0, released: 0 };
   try {

@@ -21,13 +21,21 @@ export interface PoolOptions {
   minWorkers: number;
   maxWorkers: number;
   maxQueue: number;
-  /** A task past this is abandoned: its caller gets a `pool-timeout` failure, its worker is replaced. */
+  /**
+   * A caller waits at most this long, queue time included, then gets a
+   * `pool-timeout` failure; a task that has *run* this long is hung, and its
+   * worker is replaced.
+   */
   taskTimeoutMs: number;
   tasksPerWorker: number;
+  /** The nice value (0-19) workers run at, below the server's own priority. */
+  nice: number;
   /** The task module; tests swap in one that misbehaves on purpose. */
   taskModule?: URL;
   /** Told each task's queue wait and run time (ms) when it ends. */
   observe?: (timing: { kind: Task['kind']; waitMs: number; runMs: number }) => void;
+  /** Told when a worker died with no task on it (the library starts another). */
+  onWorkerError?: (err: Error) => void;
 }
 
 export interface PoolStats {
@@ -44,6 +52,8 @@ export interface PoolStats {
   abandoned: number;
   /** Workers killed for holding a task past the timeout. */
   killed: number;
+  /** Workers that died with no task on them (and were replaced). */
+  idleDeaths: number;
   /** Busy worker time over available worker time since the pool started (0..1). */
   utilization: number;
 }
@@ -78,7 +88,7 @@ interface Backend {
 
 const TASK_MODULE = new URL('./updater.js', import.meta.url);
 
-function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): Backend {
+function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, onError: (err: Error) => void): Backend {
   const pool = new Piscina<Task, RefreshResult | PublishResult>({
     filename: (o.taskModule ?? TASK_MODULE).href,
     minThreads: o.minWorkers,
@@ -90,8 +100,14 @@ function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): Ba
     idleTimeout: 30_000,
     // A runaway task (a huge record) kills its worker, not the server.
     resourceLimits: { maxOldGenerationSizeMb: 512 },
+    // Piscina's default ('sync') freezes an idle worker's event loop: it then
+    // never sees the upstream close a kept-alive connection, and the next fetch
+    // fails on the dead socket (seen: 8 of 20 refreshes after 7 s idle).
+    atomics: 'disabled',
   });
   pool.on('message', (m: unknown) => isTaskStarted(m) && onStarted(m));
+  // A worker that dies with no task on it is reported here, not to a caller.
+  pool.on('error', onError);
   return {
     run: (task) => pool.run(task),
     workers: () => pool.threads.length,
@@ -102,7 +118,7 @@ function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): Ba
   };
 }
 
-function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): Backend {
+function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, onError: (err: Error) => void): Backend {
   const pool = new Tinypool({
     runtime: 'child_process',
     filename: (o.taskModule ?? TASK_MODULE).href,
@@ -113,6 +129,9 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void): B
     idleTimeout: 30_000,
     execArgv: ['--max-old-space-size=512'],
   });
+  // A child that dies with no task on it (killed from outside, say) is reported
+  // here; unheard, the event would end the server.
+  pool.on('error', onError);
   // A child's own messages (not tinypool's) arrive on the task's channel.
   const channel = { postMessage: (m: unknown) => isTaskStarted(m) && onStarted(m) };
   let completed = 0;
@@ -144,7 +163,8 @@ function inlineBackend(o: PoolOptions): Backend {
   return {
     run: async (task) => {
       try {
-        return await (await module).default({ ...task, trackKey: undefined });
+        // On the main thread: neither tracked nor given a lower priority.
+        return await (await module).default({ ...task, trackKey: undefined, nice: undefined });
       } finally {
         completed++;
       }
@@ -188,7 +208,7 @@ const BACKENDS = {
   process: tinypoolBackend,
   inline: inlineBackend,
   spawn: spawnBackend,
-} satisfies Record<UpdaterRuntime, (o: PoolOptions, onStarted: (m: TaskStarted) => void) => Backend>;
+} satisfies Record<UpdaterRuntime, (o: PoolOptions, onStarted: (m: TaskStarted) => void, onError: (err: Error) => void) => Backend>;
 
 interface Tracked {
   kind: Task['kind'];
@@ -199,7 +219,10 @@ interface Tracked {
 }
 
 export function createUpdaterPool(options: PoolOptions): UpdaterPool {
+  /** Tasks whose callers wait (for stats and timings); gone when answered or given up. */
   const tracked = new Map<number, Tracked>();
+  /** Tasks not yet settled on their worker, each watched once it starts; a caller may have given up. */
+  const watched = new Map<number, { timer?: NodeJS.Timeout }>();
   const perWorker = new Map<number, number>();
   let nextKey = 1;
   let inFlight = 0;
@@ -210,7 +233,11 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
   let lastChange = startedAt;
   const capacity = options.maxWorkers * options.tasksPerWorker;
 
-  const backend = BACKENDS[options.runtime](options, onStarted);
+  let workerErrors = 0;
+  const backend = BACKENDS[options.runtime](options, onStarted, (err) => {
+    workerErrors++;
+    options.onWorkerError?.(err);
+  });
 
   function account(): void {
     const now = performance.now();
@@ -219,6 +246,17 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
   }
 
   function onStarted(m: TaskStarted): void {
+    const w = watched.get(m.key);
+    if (w && w.timer === undefined) {
+      // A task running this long is hung (it bounds its own upstream wait, which
+      // is shorter): its worker is replaced. Time spent queued does not count.
+      w.timer = setTimeout(() => {
+        if (!watched.has(m.key)) return;
+        killed++;
+        backend.kill(m.worker);
+      }, options.taskTimeoutMs);
+      w.timer.unref();
+    }
     const t = tracked.get(m.key);
     if (!t || t.done) return; // its answer came first: nothing to count
     account();
@@ -249,16 +287,10 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
     // A failure has the same shape in every kind of result.
     type Failed = ResultOf<T> & { kind: 'failed' };
     let timer: NodeJS.Timeout | undefined;
+    // The caller waits at most UPDATER_TASK_TIMEOUT_MS, queue time included.
     const deadline = new Promise<ResultOf<T>>((resolve) => {
       timer = setTimeout(() => {
         abandoned++;
-        // A worker that holds a task this long is hung (the task bounds its own
-        // upstream wait): replace it. A task still queued is simply given up.
-        const worker = tracked.get(key)?.worker;
-        if (worker !== undefined) {
-          killed++;
-          backend.kill(worker);
-        }
         resolve({
           kind: 'failed',
           id: task.id,
@@ -267,7 +299,8 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
         } as Failed);
       }, options.taskTimeoutMs);
     });
-    const attempt = () => backend.run({ ...task, trackKey: key }) as Promise<ResultOf<T>>;
+    const attempt = () => backend.run({ ...task, trackKey: key, nice: options.nice }) as Promise<ResultOf<T>>;
+    watched.set(key, {});
     const work = attempt()
       .catch((err: Error) => {
         // A task handed to a worker that died before starting it (a worker just
@@ -281,6 +314,10 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
       .catch((err: Error): ResultOf<T> => {
         if (/queue is at limit|maximum number of tasks/i.test(err.message)) throw new PoolFullError();
         return { kind: 'failed', id: task.id, code: 'worker-error', message: err.message } as Failed;
+      })
+      .finally(() => {
+        clearTimeout(watched.get(key)?.timer);
+        watched.delete(key);
       });
     try {
       return await Promise.race([work, deadline]);
@@ -311,6 +348,7 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
         completed: backend.completed(),
         abandoned,
         killed,
+        idleDeaths: workerErrors,
         utilization: elapsed > 0 ? Math.min(1, busyArea / (elapsed * options.maxWorkers)) : 0,
       };
     },

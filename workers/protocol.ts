@@ -4,7 +4,10 @@
 /** What an entry id is, everywhere: in a URL, in a related list, in a file name. */
 export const ENTRY_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
-/** Fetch, validate and hash one record; publish its page when it is good. */
+/** The published index page's file; an entry with the id `index` has no page of its own. */
+export const INDEX_PAGE = 'index.html';
+
+/** Fetch, validate and hash one record. */
 export interface RefreshTask {
   kind: 'refresh';
   id: string;
@@ -13,14 +16,18 @@ export interface RefreshTask {
   timeoutMs: number;
   maxBytes: number;
   schemaPath: string;
-  publishDir: string;
 }
 
-/** Render one stored record's page again (the re-publish command). */
+/**
+ * Render one stored record's page: after each good refresh (once its readers
+ * are answered), and for the re-publish command. A page older than the one in
+ * place (by fetchedAt, kept as the file's modification time) is not written.
+ */
 export interface PublishTask {
   kind: 'publish';
   id: string;
-  record: string;
+  /** null: the upstream no longer has the entry — its page is removed. */
+  record: string | null;
   fetchedAt: number;
   publishDir: string;
 }
@@ -39,9 +46,12 @@ export interface IndexTask {
   publishDir: string;
 }
 
-/** Set by the pool on each task it runs: the worker reports the task's start under it. */
+/** Set by the pool on each task it runs. */
 interface Tracking {
+  /** The worker reports the task's start under this key. */
   trackKey?: number;
+  /** The scheduling priority (nice, 0-19) the worker's thread or process runs at. */
+  nice?: number;
 }
 
 /** Does nothing: measures a round trip through the pool. */
@@ -67,6 +77,9 @@ export function isTaskStarted(message: unknown): message is TaskStarted {
 
 export type PublishResult =
   | { kind: 'published'; id: string; bytes: number }
+  /** A newer page of the entry was already in place. */
+  | { kind: 'superseded'; id: string }
+  | { kind: 'removed'; id: string }
   | { kind: 'failed'; id: string; code: FailureCode; message: string };
 
 export type ResultOf<T extends Task> = T extends RefreshTask ? RefreshResult : PublishResult;
@@ -97,8 +110,6 @@ export type RefreshResult =
       /** The record's title, if it has a string one. */
       title: string | null;
       bytes: number;
-      /** Why the page was not published, if it was not (the record is stored anyway). */
-      pageError?: string;
     }
   | { kind: 'not-found'; id: string }
   | { kind: 'invalid'; id: string; problems: string[]; /** the record's title, for the notice */ title?: string }

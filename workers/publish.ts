@@ -4,13 +4,13 @@
 // temporary file in the same directory, then a rename — so a reader sees the
 // old page or the new one, never half of one. File names come only from ids
 // that passed the id pattern; nothing from upstream data reaches a path.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { Marked } from 'marked';
 import sanitizeHtml from 'sanitize-html';
 import { definitionList, escapeHtml, layout } from '../server/layout.js';
-import { ENTRY_ID, type IndexEntry } from './protocol.js';
+import { ENTRY_ID, INDEX_PAGE, type IndexEntry } from './protocol.js';
 
 const marked = new Marked({ gfm: true, async: false });
 
@@ -56,7 +56,7 @@ ${related ? `<h2>Related</h2>\n<ul class="entries">${related}</ul>` : ''}
 
 export function indexPageHtml(entries: readonly IndexEntry[]): string {
   const items = entries
-    .filter((e) => ENTRY_ID.test(e.id))
+    .filter((e) => ENTRY_ID.test(e.id) && `${e.id}.html` !== INDEX_PAGE)
     .map((e) => `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`)
     .join('\n');
   return layout(
@@ -72,17 +72,32 @@ ${items}
 const madeDirs = new Set<string>();
 let sequence = 0;
 
-/** Write `dir/name` atomically. `name` must already be a safe file name. */
-export async function writeAtomically(dir: string, name: string, content: string): Promise<number> {
+/**
+ * Write `dir/name` atomically; `name` must already be a safe file name. With
+ * `modifiedAt` (an entry's fetch time), that becomes the file's modification
+ * time, and a file already modified later is left alone (undefined returned):
+ * two refreshes of one entry never leave the older page in place.
+ */
+export async function writeAtomically(dir: string, name: string, content: string, modifiedAt?: number): Promise<number | undefined> {
   if (!madeDirs.has(dir)) {
     await mkdir(dir, { recursive: true });
     madeDirs.add(dir);
   }
+  const target = join(dir, name);
   const temp = join(dir, `.${name}.${process.pid}-${threadId}-${++sequence}.tmp`);
   const bytes = Buffer.from(content);
   try {
     await writeFile(temp, bytes);
-    await rename(temp, join(dir, name));
+    if (modifiedAt !== undefined) {
+      const when = new Date(modifiedAt);
+      await utimes(temp, when, when);
+      const current = await stat(target).catch(() => undefined);
+      if (current && Math.floor(current.mtimeMs) > modifiedAt) {
+        await rm(temp, { force: true });
+        return undefined;
+      }
+    }
+    await rename(temp, target);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
@@ -90,7 +105,18 @@ export async function writeAtomically(dir: string, name: string, content: string
   return bytes.length;
 }
 
+/** Remove `dir/name` unless it was modified after `modifiedAt`; false when it was kept. */
+export async function removeUnlessNewer(dir: string, name: string, modifiedAt: number): Promise<boolean> {
+  const target = join(dir, name);
+  const current = await stat(target).catch(() => undefined);
+  if (current && Math.floor(current.mtimeMs) > modifiedAt) return false;
+  await rm(target, { force: true });
+  return true;
+}
+
 export function pageFileName(id: string): string {
   if (!ENTRY_ID.test(id)) throw new Error('not an entry id');
-  return `${id}.html`;
+  const name = `${id}.html`;
+  if (name === INDEX_PAGE) throw new Error(`${INDEX_PAGE} is the index of the published pages`);
+  return name;
 }

@@ -1,15 +1,20 @@
 // The pool's task module, run off the main thread (a Piscina worker, or a
 // child process). A refresh fetches one upstream record, parses, validates it
-// against the JSON Schema, hashes it and publishes its page; it returns a plain
-// result and touches no SQL and no mail. Publish and index tasks (re)write pages.
+// against the JSON Schema and hashes it; it returns a plain result and touches
+// no SQL and no mail. Publish and index tasks (re)write pages.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
-import type { IndexTask, PublishResult, PublishTask, RefreshResult, RefreshTask, Task, TaskStarted } from './protocol.js';
+import { INDEX_PAGE, type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
+import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
 
 const PONG: PublishResult = { kind: 'published', id: 'ping', bytes: 0 };
-import { entryPageHtml, indexPageHtml, pageFileName, writeAtomically } from './publish.js';
+
+// A child process of the pool: a terminal's Ctrl-C reaches the whole process
+// group, but the server decides when its pool stops.
+if (isMainThread && process.send !== undefined) process.on('SIGINT', () => undefined);
 import { compileSchema, describeProblems } from './schema.js';
 import { fetchUpstream, upstreamUrl } from './upstream.js';
 
@@ -35,7 +40,38 @@ export function reportStart(key: number): void {
   }
 }
 
+let niceness = 0;
+
+/**
+ * Refresh work yields the CPU to the thread answering requests. On Linux a nice
+ * value belongs to one thread, so this lowers only the worker's own threads,
+ * never the server's.
+ */
+function lowerPriority(nice: number): void {
+  if (nice === niceness) return;
+  niceness = nice;
+  // A child process lowers every thread it has (V8's garbage collector runs on
+  // helpers of its own); a worker thread shares those helpers with the server.
+  const threads = isMainThread && process.send !== undefined ? ownThreads() : [0];
+  for (const tid of threads) {
+    try {
+      setPriority(tid, nice);
+    } catch {
+      // Not permitted here (a container may forbid it): run at the inherited priority.
+    }
+  }
+}
+
+function ownThreads(): number[] {
+  try {
+    return readdirSync('/proc/self/task').map(Number);
+  } catch {
+    return [0]; // not Linux: this thread only
+  }
+}
+
 export default function run(task: Task): Promise<RefreshResult | PublishResult> {
+  if (task.nice !== undefined) lowerPriority(task.nice);
   if (task.trackKey !== undefined) reportStart(task.trackKey);
   switch (task.kind) {
     case 'refresh':
@@ -74,7 +110,9 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
 
   let data: unknown;
   try {
-    data = JSON.parse(fetched.body.toString('utf8'));
+    const text = fetched.body.toString('utf8');
+    // A byte-order mark is allowed before JSON text (RFC 8259 §8.1), not by JSON.parse.
+    data = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch {
     return { kind: 'failed', id, code: 'not-json', message: 'upstream answer is not JSON' };
   }
@@ -97,23 +135,19 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
   const fields = data as Record<string, unknown>;
   const related = Array.isArray(fields.related) ? fields.related.filter((x): x is string => typeof x === 'string') : [];
   const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
-  const result: RefreshResult = { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length };
-  // Written before answering: single flight then orders the page writes of an
-  // entry, whichever worker runs them. (Writing after answering saved ~1 ms of
-  // a miss, but let an older page land after a newer one from another worker.)
-  try {
-    await writeAtomically(task.publishDir, pageFileName(id), entryPageHtml(id, fields, Date.now()));
-  } catch (err) {
-    result.pageError = (err as Error).message;
-  }
-  return result;
+  return { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length };
 }
 
 async function publish(task: PublishTask): Promise<PublishResult> {
   try {
+    if (task.record === null) {
+      const removed = await removeUnlessNewer(task.publishDir, pageFileName(task.id), task.fetchedAt);
+      return removed ? { kind: 'removed', id: task.id } : { kind: 'superseded', id: task.id };
+    }
     const data = JSON.parse(task.record) as Record<string, unknown>;
-    const bytes = await writeAtomically(task.publishDir, pageFileName(task.id), entryPageHtml(task.id, data, task.fetchedAt));
-    return { kind: 'published', id: task.id, bytes };
+    const html = entryPageHtml(task.id, data, task.fetchedAt);
+    const bytes = await writeAtomically(task.publishDir, pageFileName(task.id), html, task.fetchedAt);
+    return bytes === undefined ? { kind: 'superseded', id: task.id } : { kind: 'published', id: task.id, bytes };
   } catch (err) {
     return { kind: 'failed', id: task.id, code: 'write-error', message: (err as Error).message };
   }
@@ -121,8 +155,8 @@ async function publish(task: PublishTask): Promise<PublishResult> {
 
 async function publishIndex(task: IndexTask): Promise<PublishResult> {
   try {
-    const bytes = await writeAtomically(task.publishDir, 'index.html', indexPageHtml(task.entries));
-    return { kind: 'published', id: task.id, bytes };
+    const bytes = await writeAtomically(task.publishDir, INDEX_PAGE, indexPageHtml(task.entries));
+    return { kind: 'published', id: task.id, bytes: bytes ?? 0 };
   } catch (err) {
     return { kind: 'failed', id: task.id, code: 'write-error', message: (err as Error).message };
   }

@@ -14,6 +14,8 @@ export function upstreamUrl(template: string, id: string): string {
   return url;
 }
 
+const STALE_SOCKET = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
+
 export async function fetchUpstream(url: string, timeoutMs: number, maxBytes: number): Promise<Fetched> {
   const controller = new AbortController();
   let timedOut = false;
@@ -22,17 +24,22 @@ export async function fetchUpstream(url: string, timeoutMs: number, maxBytes: nu
     controller.abort();
   }, timeoutMs);
   try {
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        signal: controller.signal,
-        redirect: 'manual',
-        headers: { accept: 'application/json' },
-      });
-    } catch (err) {
-      if (timedOut) return timeout(timeoutMs);
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      return { ok: false, code: 'unreachable', message: `upstream unreachable (${cause?.code ?? cause?.message ?? 'network error'})` };
+    let res: Response | undefined;
+    for (let attempt = 1; res === undefined; attempt++) {
+      try {
+        res = await fetch(url, {
+          signal: controller.signal,
+          redirect: 'manual',
+          headers: { accept: 'application/json' },
+        });
+      } catch (err) {
+        if (timedOut) return timeout(timeoutMs);
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        // A kept-alive connection the upstream closed just as it was reused:
+        // nothing was answered, so one more try on a new connection is safe (a GET).
+        if (attempt === 1 && STALE_SOCKET.has(cause?.code ?? '')) continue;
+        return { ok: false, code: 'unreachable', message: `upstream unreachable (${cause?.code ?? cause?.message ?? 'network error'})` };
+      }
     }
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);

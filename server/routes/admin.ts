@@ -1,9 +1,9 @@
 // Operator endpoints behind ADMIN_TOKEN: the status page (/admin, HTML for a
-// browser, JSON otherwise) and the outbox at a glance.
+// browser, JSON to a program — curl's `*/*` included) and the outbox at a glance.
 import type { Router } from '@koa/router';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
-import { HTML_HEADERS } from '../pages.js';
+import { HTML_HEADERS, wantsHtml } from '../pages.js';
 import { statusPage } from '../status-page.js';
 
 export function adminRoutes(router: Router, deps: AppDeps): void {
@@ -11,7 +11,8 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
   router.get('/admin', admin, async (ctx) => {
     const status = await deps.admin.status();
     ctx.set('Cache-Control', 'no-store');
-    if (ctx.accepts('html', 'json') === 'html') {
+    ctx.set('Vary', 'Accept');
+    if (wantsHtml(ctx)) {
       ctx.set(HTML_HEADERS);
       ctx.type = 'text/html; charset=utf-8';
       ctx.body = statusPage(status);

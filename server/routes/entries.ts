@@ -3,6 +3,7 @@
 // freshness check; this file only speaks HTTP.
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
+import type { Middleware } from 'koa';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
 import { ENTRY_ID } from '../../workers/protocol.js';
@@ -20,10 +21,38 @@ function checkId(id: string): string {
   return id;
 }
 
+const ENTRY_PATH = /^\/entries\/([A-Za-z0-9_-]{1,128})$/;
+const ENTRY_ROUTE = '/entries/:id';
+
+/**
+ * The hit path, ahead of the error handler and the router: a GET of one entry
+ * that the memory tier holds fresh is answered here, synchronously. Anything
+ * else (a miss, a stale row, HTML, an id that needs decoding) goes on to the
+ * route below, through the same freshness check. Measured (bench, --cpu-prof):
+ * matching a dozen routes, two more middleware layers and Koa's header setters
+ * cost a third of a hit.
+ */
+export function entryHits(deps: AppDeps): Middleware {
+  const { freshness } = deps;
+  return (ctx, next) => {
+    if (ctx.method === 'GET' || ctx.method === 'HEAD') {
+      const id = ENTRY_PATH.exec(ctx.path)?.[1];
+      const answer = id === undefined || wantsHtml(ctx) ? undefined : freshness.peek(id);
+      if (answer) {
+        // The route label of the request metrics, as the router would set it.
+        (ctx as { routerPath?: string }).routerPath = ENTRY_ROUTE;
+        sendEntry(ctx, answer);
+        return Promise.resolve();
+      }
+    }
+    return next();
+  };
+}
+
 export function entryRoutes(router: Router, deps: AppDeps): void {
   const { freshness } = deps;
 
-  router.get('/entries/:id', async (ctx) => {
+  router.get(ENTRY_ROUTE, async (ctx) => {
     sendEntry(ctx, await freshness.get(checkId(ctx.params.id as string)));
   });
 
@@ -69,10 +98,12 @@ function parseIds(raw: unknown): string[] {
 
 function sendEntry(ctx: Koa.Context, answer: Answer): void {
   const { view } = answer;
-  ctx.set('Cache-Status', answer.cacheStatus);
-  ctx.set('Age', String(answer.age));
-  ctx.set('Cache-Control', 'no-cache');
-  ctx.set('Vary', 'Accept');
+  // Straight onto the response: Koa's setters are a measurable part of a hit.
+  const { res } = ctx;
+  res.setHeader('Cache-Status', answer.cacheStatus);
+  res.setHeader('Age', String(answer.age));
+  res.setHeader('Cache-Control', 'no-cache');
+  res.setHeader('Vary', 'Accept');
   ctx.status = 200;
   if (wantsHtml(ctx)) {
     const etag = `${view.etag.slice(0, -1)}-html"`;
@@ -83,9 +114,9 @@ function sendEntry(ctx: Koa.Context, answer: Answer): void {
     ctx.body = entryPage(view.body, answer.cacheStatus);
     return;
   }
-  ctx.set('ETag', view.etag);
+  res.setHeader('ETag', view.etag);
   if (notModified(ctx, view.etag)) return void (ctx.status = 304);
-  ctx.type = 'application/json';
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
   ctx.body = view.body;
 }
 

@@ -7,7 +7,7 @@ import type { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.js';
 import { notModified } from '../conditional.js';
-import { ENTRY_ID } from '../../workers/protocol.js';
+import { ENTRY_ID, INDEX_PAGE } from '../../workers/protocol.js';
 import { NotFound } from '../errors.js';
 import { HTML_HEADERS } from '../pages.js';
 
@@ -17,14 +17,14 @@ const MAX_AGE_SECONDS = 60;
 export function pageRoutes(router: Router, deps: AppDeps): void {
   const dir = deps.config.publish.dir;
 
-  // The router is not strict about a trailing slash: one route serves both.
-  router.get('/pages/', async (ctx) => {
+  // '/pages' matches both spellings; the index lives at '/pages/'.
+  router.get('/pages', async (ctx) => {
     if (!ctx.path.endsWith('/')) {
       ctx.status = 301;
       ctx.redirect('/pages/');
       return;
     }
-    await sendFile(ctx, join(dir, 'index.html'));
+    await sendFile(ctx, join(dir, INDEX_PAGE));
   });
   router.get('/pages/:file', async (ctx) => {
     const id = PAGE.exec(ctx.params.file as string)?.[1];
@@ -46,7 +46,9 @@ async function sendFile(ctx: Koa.Context, path: string): Promise<void> {
     await file.close();
     throw err;
   });
-  const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+  // The modification time is the entry's fetch time; the inode tells apart two
+  // renderings of one fetch (a re-publish after a template change).
+  const etag = `W/"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}-${info.ino.toString(16)}"`;
   const lastModified = info.mtime.toUTCString();
   ctx.status = 200;
   ctx.set('ETag', etag);
@@ -54,12 +56,15 @@ async function sendFile(ctx: Koa.Context, path: string): Promise<void> {
   ctx.set('Cache-Control', `public, max-age=${MAX_AGE_SECONDS}`);
   ctx.set(HTML_HEADERS);
   ctx.type = 'text/html; charset=utf-8';
-  if (notModified(ctx, etag, lastModified) || ctx.method === 'HEAD') {
+  if (notModified(ctx, etag, lastModified)) {
     await file.close();
-    if (ctx.method === 'HEAD') ctx.length = info.size;
-    else ctx.status = 304;
+    ctx.status = 304;
     return;
   }
   ctx.length = info.size;
+  if (ctx.method === 'HEAD') {
+    await file.close();
+    return;
+  }
   ctx.body = file.createReadStream(); // closes the file when done
 }

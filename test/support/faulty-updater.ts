@@ -1,15 +1,34 @@
 // The real updater task module, made to misbehave on purpose, for the tests of
-// worker faults: a record with `"fault": "crash"` kills its worker (thread or
-// process) mid-task; `"fault": "hang"` spins its worker forever.
+// worker faults. A record with `"fault": "crash"` kills its worker (thread or
+// process) mid-refresh; `"fault": "hang"` spins its worker forever; `"fault":
+// "exit-when-idle"` lets the refresh and the page through, then its worker
+// leaves a mark (the record's `mark` file) and dies with nothing to do.
+import { writeFileSync } from 'node:fs';
 import run, { reportStart } from '../../workers/updater.js';
 import type { PublishResult, RefreshResult, Task } from '../../workers/protocol.js';
+
+interface Faults {
+  fault?: string;
+  mark?: string;
+}
 
 export default async function faulty(task: Task): Promise<RefreshResult | PublishResult> {
   if (task.trackKey !== undefined) reportStart(task.trackKey);
   const result = await run({ ...task, trackKey: undefined });
-  const fault = result.kind === 'ok' ? (JSON.parse(result.record) as { fault?: string }).fault : undefined;
-  if (fault === undefined) return result;
+  if (task.kind === 'publish' && task.record !== null) {
+    const { fault, mark } = JSON.parse(task.record) as Faults;
+    if (fault === 'exit-when-idle') {
+      // The page is its last task: once it is answered, the worker is idle.
+      setTimeout(() => {
+        if (mark) writeFileSync(mark, String(process.pid));
+        process.exit(70);
+      }, 50);
+    }
+    return result;
+  }
+  const fault = result.kind === 'ok' ? (JSON.parse(result.record) as Faults).fault : undefined;
   if (fault === 'crash') process.exit(70);
+  if (fault !== 'hang') return result;
   // A real hang: the worker's event loop never turns again.
   for (;;) {
     // spin

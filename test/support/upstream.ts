@@ -24,6 +24,8 @@ export interface TestUpstream {
   releaseHeld(): void;
   /** Chunks written by stream behaviours before the client went away. */
   streamedChunks(id: string): number;
+  /** Client connections open now (kept-alive ones included). */
+  openConnections(): number;
   close(): Promise<void>;
 }
 
@@ -32,7 +34,7 @@ function delay(ms: number | undefined, fn: () => void): void {
   else fn();
 }
 
-export async function startTestUpstream(): Promise<TestUpstream> {
+export async function startTestUpstream(options: { keepAliveMs?: number } = {}): Promise<TestUpstream> {
   const behaviours = new Map<string, Behaviour>();
   const counts = new Map<string, number>();
   const streamed = new Map<string, number>();
@@ -78,6 +80,13 @@ export async function startTestUpstream(): Promise<TestUpstream> {
     if ('record' in b) return delay(b.delayMs, () => send(200, JSON.stringify(b.record)));
     delay(b.delayMs, () => send(b.status, b.body ?? '', b.headers));
   });
+  // How long an idle kept-alive connection stays open (Node's default: 5 s).
+  if (options.keepAliveMs !== undefined) server.keepAliveTimeout = options.keepAliveMs;
+  let open = 0;
+  server.on('connection', (socket) => {
+    open++;
+    socket.on('close', () => open--);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
@@ -96,6 +105,7 @@ export async function startTestUpstream(): Promise<TestUpstream> {
       held.clear();
     },
     streamedChunks: (id) => streamed.get(id) ?? 0,
+    openConnections: () => open,
     async close() {
       for (const res of held) res.destroy();
       server.closeAllConnections();
