@@ -1,13 +1,11 @@
 // The one place that reads process.env: every setting is parsed and validated
 // here (with zod), defaults applied, and the result frozen. Everything else
 // receives the Config object.
-import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { compileSchema } from '../workers/schema.js';
+import { checkSchemaFile, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, maskUrl } from './config-values.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const BUNDLED_SCHEMA = resolve(root, 'demo/schema.json');
@@ -139,7 +137,7 @@ const variables = {
     schema: z
       .string()
       .default('127.0.0.1')
-      .refine((v) => HOST_NAME.test(v) || isIP(v) !== 0),
+      .refine(isHost),
   },
   DATABASE_URL: {
     allowed: 'sqlite:<file path> or postgres://user:password@host:port/database',
@@ -216,51 +214,12 @@ const variables = {
 
 type Vars = { [K in keyof typeof variables]: z.output<(typeof variables)[K]['schema']> };
 
-// An RFC 1123 host name (or `localhost`); IP addresses are checked with isIP.
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-function isSmtpUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
-  } catch {
-    return false; // a port past 65535, a space in the user name…
-  }
-}
-
 /** A directory that exists, or that can be created under one that does. */
 function directory(def: string) {
   return {
     allowed: 'the path of a directory that exists or can be created',
     schema: z.string().min(1).default(def).refine(isUsableDirectory),
   };
-}
-
-function isUsableDirectory(path: string): boolean {
-  const target = resolve(path);
-  // Nothing can be written under /proc or /sys (and a recursive mkdir there never returns).
-  if (/^\/(proc|sys)(\/|$)/.test(target)) return false;
-  for (let dir = target; ; dir = dirname(dir)) {
-    try {
-      if (!statSync(dir).isDirectory()) return false;
-      accessSync(dir, constants.W_OK);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) return false;
-    }
-  }
-}
-
-function isUrlTemplate(value: string): boolean {
-  if (!value.includes('{id}')) return false;
-  try {
-    const url = new URL(value.replaceAll('{id}', 'x'));
-    // The id must never choose the host: every request goes to one origin.
-    const other = new URL(value.replaceAll('{id}', 'y'));
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === other.origin;
-  } catch {
-    return false;
-  }
 }
 
 /** Parse an environment into a frozen Config; throws ConfigError listing every problem. */
@@ -372,21 +331,6 @@ function shown(name: string, raw: string | undefined): string {
   return JSON.stringify(raw);
 }
 
-function checkSchemaFile(path: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    return `cannot read it: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
-  }
-  try {
-    compileSchema(JSON.parse(text));
-  } catch (err) {
-    return `not a valid JSON Schema: ${(err as Error).message.split('\n')[0]}`;
-  }
-  return undefined;
-}
-
 function parseDatabaseUrl(url: string): DatabaseConfig {
   if (url.startsWith('sqlite:')) {
     // sqlite:./relative, sqlite:/absolute and sqlite:///absolute all name a file.
@@ -440,25 +384,6 @@ export function describeConfig(config: Config): Record<string, unknown> {
     DEMO_LATENCY_MS: config.demo.latencyMs,
     DEMO_FAILURE_RATE: config.demo.failureRate,
   };
-}
-
-// Query parameters that carry credentials (?api_key=…, ?password=…, ?token=…).
-const SECRET_PARAM = /pass|secret|token|key|auth|sig|credential/i;
-
-/** A URL with its password and credential-like query values replaced by asterisks. */
-export function maskUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    const secrets = [...parsed.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
-    if (parsed.password === '' && secrets.length === 0) return url;
-    if (parsed.password !== '') parsed.password = '********';
-    for (const k of secrets) parsed.searchParams.set(k, '********');
-    // Keep the operator's `{id}` readable (URL would percent-encode the braces).
-    return parsed.toString().replaceAll('%7Bid%7D', '{id}');
-  } catch {
-    // Not a URL: hide everything between "//" and the last "@", if any.
-    return url.replace(/\/\/.*@/, '//********@');
-  }
 }
 
 function deepFreeze<T>(value: T): T {

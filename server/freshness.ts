@@ -14,10 +14,13 @@ import type { UpdaterPool } from '../workers/pool.js';
 import { PoolFullError } from '../workers/pool.js';
 import type { RefreshResult } from '../workers/protocol.js';
 import { upstreamUrl } from '../workers/upstream.js';
-import { maskUrl, type Config } from './config.js';
+import type { Config } from './config.js';
+import { maskUrl } from './config-values.js';
 import type { Notifier } from './notifier.js';
 import { errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from './errors.js';
+import { createDrain } from './drain.js';
 import { answerBody, createMemoryTier, viewOfRow, type EntryView } from './memory-tier.js';
+import { createPagePublisher } from './page-publisher.js';
 
 /** A served entry: what to send and the RFC 9211 Cache-Status to send with it. */
 export interface Answer {
@@ -106,14 +109,11 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const memory = createMemoryTier(config.entries.memoryMaxBytes);
   const inflight = new Map<string, Promise<RefreshOutcome>>();
-  /** Page writes under way, by entry: each waits for the one before, so an entry's pages land in order. */
-  const publishing = new Map<string, Promise<void>>();
+  const pages = createPagePublisher({ pool, publishDir: config.publish.dir, logger, published: deps.published });
   // Entries an operator asked to refresh again once the refresh under way ends.
   const followUps = new Set<string>();
   let closed = false;
-  // Readers waiting on a refresh; `graceMs` after drain() they are let go.
-  const waiting = new Set<() => void>();
-  let drained = false;
+  const draining = createDrain();
   const counters: FreshnessCounters = {
     hit: 0,
     stale: 0,
@@ -228,7 +228,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     let outcome: RefreshOutcome | 'drained';
     try {
       const refreshing = refreshShared(id, { create, force: false, deferred: false });
-      outcome = drained ? 'drained' : await untilDrained(refreshing);
+      outcome = await draining.wait(refreshing);
     } catch (err) {
       logger.error({ err, id }, 'refresh failed');
       return new UpstreamTimeout(1);
@@ -263,7 +263,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
         if (row.errorCode) return failure(row.errorCode, row.nextRefreshAt, at, 'freshen; fwd=miss; collapsed');
       }
       if (performance.now() >= deadline) return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
-      if (drained || (await untilDrained(sleep(POLL_MS))) === 'drained') return new ShuttingDown();
+      if ((await draining.wait(sleep(POLL_MS))) === 'drained') return new ShuttingDown();
     }
   }
 
@@ -340,7 +340,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       };
       if (await entries.storeRecord(db, lease, at, result)) {
         memory.set(view);
-        publishSoon(id, result.record, at);
+        pages.publish(id, result.record, at);
       } else {
         logger.warn({ id }, 'refresh result not stored: its lease was lost');
       }
@@ -361,7 +361,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       };
       if (await entries.storeNotFound(db, lease, at)) {
         memory.set(view);
-        publishSoon(id, null, at); // its page goes too
+        pages.publish(id, null, at); // its page goes too
       }
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
@@ -387,26 +387,6 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     return { kind: 'done', result, view: undefined, nextRefreshAt };
   }
 
-  /** Render and write the entry's page on the pool: a side effect no reader waits on. */
-  function publishSoon(id: string, record: string | null, fetchedAt: number): void {
-    const next = (publishing.get(id) ?? Promise.resolve()).then(() => publish(id, record, fetchedAt));
-    publishing.set(id, next);
-    void next.finally(() => {
-      if (publishing.get(id) === next) publishing.delete(id);
-    });
-  }
-
-  async function publish(id: string, record: string | null, fetchedAt: number): Promise<void> {
-    try {
-      const page = await pool.run({ kind: 'publish', id, record, fetchedAt, publishDir: config.publish.dir });
-      if (page.kind === 'published' || page.kind === 'removed') deps.published?.(id);
-      else if (page.kind === 'failed') logger.warn({ id, why: page.message }, 'page not published');
-    } catch (err) {
-      // The pool is full: the entry's next refresh publishes it.
-      logger.warn({ id, why: (err as Error).message }, 'page not published');
-    }
-  }
-
   async function refreshNow(id: string): Promise<'queued'> {
     if (closed || !pool.hasCapacity()) throw new Overloaded(1);
     const start = () =>
@@ -430,24 +410,12 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
 
   function drain(graceMs: number): void {
     closed = true;
-    setTimeout(() => {
-      drained = true;
-      for (const release of waiting) release();
-    }, graceMs).unref();
-  }
-
-  /** The promise's value, or 'drained' if the server stops waiting first. */
-  function untilDrained<T>(promise: Promise<T>): Promise<T | 'drained'> {
-    return new Promise((resolve, reject) => {
-      const release = () => resolve('drained');
-      waiting.add(release);
-      promise.then(resolve, reject).finally(() => waiting.delete(release));
-    });
+    draining.begin(graceMs);
   }
 
   async function settled(): Promise<void> {
     await Promise.allSettled(inflight.values());
-    await Promise.allSettled(publishing.values());
+    await pages.settled();
   }
 
   async function close(): Promise<void> {

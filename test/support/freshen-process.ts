@@ -30,6 +30,10 @@ export interface FreshenProcesses {
   start(env?: Record<string, string>): FreshenProcess;
 }
 
+function kill(list: ChildProcess[]): void {
+  for (const c of list) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
 /** For a describe block: what its freshen processes share, set up before and torn down after. */
 export function useFreshenProcesses(label: string): FreshenProcesses {
   let upstream: TestUpstream | undefined;
@@ -39,9 +43,6 @@ export function useFreshenProcesses(label: string): FreshenProcesses {
   let inTest = false;
   let ofTest: ChildProcess[] = [];
   const ofBlock: ChildProcess[] = [];
-  const kill = (list: ChildProcess[]) => {
-    for (const c of list) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  };
 
   before(async () => {
     upstream = await startTestUpstream();

@@ -1,0 +1,84 @@
+// The checks a setting's value must pass beyond its type (a host, a URL, a
+// directory, a schema file), and how a URL is shown without its secrets.
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { compileSchema } from '../workers/schema.js';
+
+// An RFC 1123 host name (or `localhost`); IP addresses are checked with isIP.
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+export function isSmtpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'smtp:' || url.protocol === 'smtps:') && url.hostname !== '';
+  } catch {
+    return false; // a port past 65535, a space in the user name…
+  }
+}
+
+export function isHost(value: string): boolean {
+  return HOST_NAME.test(value) || isIP(value) !== 0;
+}
+
+export function isUsableDirectory(path: string): boolean {
+  const target = resolve(path);
+  // Nothing can be written under /proc or /sys (and a recursive mkdir there never returns).
+  if (/^\/(proc|sys)(\/|$)/.test(target)) return false;
+  for (let dir = target; ; dir = dirname(dir)) {
+    try {
+      if (!statSync(dir).isDirectory()) return false;
+      accessSync(dir, constants.W_OK);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(dir) === dir) return false;
+    }
+  }
+}
+
+export function isUrlTemplate(value: string): boolean {
+  if (!value.includes('{id}')) return false;
+  try {
+    const url = new URL(value.replaceAll('{id}', 'x'));
+    // The id must never choose the host: every request goes to one origin.
+    const other = new URL(value.replaceAll('{id}', 'y'));
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === other.origin;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the file is not a usable JSON Schema, or undefined when it is. */
+export function checkSchemaFile(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return `cannot read it: ${(err as NodeJS.ErrnoException).code ?? 'error'}`;
+  }
+  try {
+    compileSchema(JSON.parse(text));
+  } catch (err) {
+    return `not a valid JSON Schema: ${(err as Error).message.split('\n')[0]}`;
+  }
+  return undefined;
+}
+
+// Query parameters that carry credentials (?api_key=…, ?password=…, ?token=…).
+const SECRET_PARAM = /pass|secret|token|key|auth|sig|credential/i;
+
+/** A URL with its password and credential-like query values replaced by asterisks. */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const secrets = [...parsed.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
+    if (parsed.password === '' && secrets.length === 0) return url;
+    if (parsed.password !== '') parsed.password = '********';
+    for (const k of secrets) parsed.searchParams.set(k, '********');
+    // Keep the operator's `{id}` readable (URL would percent-encode the braces).
+    return parsed.toString().replaceAll('%7Bid%7D', '{id}');
+  } catch {
+    // Not a URL: hide everything between "//" and the last "@", if any.
+    return url.replace(/\/\/.*@/, '//********@');
+  }
+}
