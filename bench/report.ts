@@ -21,11 +21,13 @@ export function markdown(r: Results): string {
 
   lines.push('**Hit path** (GET /entries/:id, fresh rows over many ids, ~1 KB answers, 50 connections)', '');
   lines.push('| server | requests/s | p50 ms | p99 ms |', '| --- | ---: | ---: | ---: |');
-  for (const name of ['freshen', 'koa', 'node'] as const) {
+  const names = { freshen: 'freshen', koa: 'bare Koa + @koa/router', node: 'node:http', nginx: 'nginx proxy_cache' } as const;
+  for (const name of ['freshen', 'koa', 'node', 'nginx'] as const) {
     const x = r.hitPath[name];
-    lines.push(`| ${name === 'koa' ? 'bare Koa + @koa/router' : name === 'node' ? 'node:http' : 'freshen'} | ${x.rps} | ${fmt(x.p50)} | ${fmt(x.p99)} |`);
+    if (x) lines.push(`| ${names[name]} | ${x.rps} | ${fmt(x.p50)} | ${fmt(x.p99)} |`);
   }
-  lines.push('', `freshen ÷ bare Koa = **${fmt(r.hitPath.ratio, 3)}**, ÷ node:http = ${fmt(r.hitPath.vsNode, 3)}, nginx: ${r.hitPath.nginx}.`, '');
+  const nginx = r.hitPath.vsNginx === null ? `nginx: ${r.hitPath.nginxNote}` : `÷ nginx = ${fmt(r.hitPath.vsNginx, 3)} (${r.hitPath.nginxNote})`;
+  lines.push('', `freshen ÷ bare Koa = **${fmt(r.hitPath.ratio, 3)}**, ÷ node:http = ${fmt(r.hitPath.vsNode, 3)}, ${nginx}.`, '');
 
   lines.push('**Event-loop isolation** (hit p99 at 200 req/s, idle and during a storm of CPU-heavy refreshes, 1 worker)', '');
   lines.push('| runtime | idle p99 ms | storm p99 ms | ratio | refreshes/s in the storm |', '| --- | ---: | ---: | ---: | ---: |');

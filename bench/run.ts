@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const slow20 = await startDemo(20);
   const slow50 = await startDemo(50);
   try {
-    let done = step('hit path vs bare Koa and node:http');
+    let done = step('hit path vs bare Koa, node:http and nginx');
     const hit = await hitPath(plan, fast.ready);
     done();
     done = step('event-loop isolation per runtime');
