@@ -67,7 +67,18 @@ export function hitIds(): string[] {
   });
 }
 
-/** Read every id until each is stored and in memory (a small pool sheds some reads: ask again). */
+/** Until the updater pool has nothing left to do (the pages of a prefill, say): nothing measured competes with it. */
+export async function settle(url: string): Promise<void> {
+  const deadline = performance.now() + 120_000;
+  for (;;) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (Number(/^freshen_updater_in_flight (\d+)/m.exec(text)?.[1] ?? 0) === 0) return;
+    if (performance.now() > deadline) throw new Error('the updater pool did not settle');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Read every id until each is stored and in memory (a small pool sheds some reads: ask again), then let its pages be written. */
 export async function prefill(url: string, ids: string[]): Promise<void> {
   let missing = ids;
   for (let attempt = 0; missing.length > 0; attempt++) {
@@ -81,6 +92,7 @@ export async function prefill(url: string, ids: string[]): Promise<void> {
     }
     missing = failed;
   }
+  await settle(url);
 }
 
 export async function hitPath(plan: Plan, upstreamUrl: string) {
@@ -175,13 +187,13 @@ async function fixedRate(url: string, paths: string[], rate: number, seconds: nu
 }
 
 export async function isolation(plan: Plan, upstreamUrl: string, runtimes: UpdaterRuntime[]) {
-  // A few ids: filling them through `spawn` costs a process each, and a long
-  // fill left the idle baseline noisy (measured: 36 ms idle p99 with 200).
-  const ids = hitIds().slice(0, 40);
-  const paths = ids.map((id) => `/entries/${id}`);
   const large = largeDemoIds();
   const out: Record<string, { idleP99: number; stormP99: number; p99Ratio: number; refreshesPerSecond: number }> = {};
   for (const runtime of runtimes) {
+    // A few ids: filling them costs two processes each (refresh, page) under
+    // `spawn`, and a long fill left the idle baseline noisy (36 ms idle p99 with 200).
+    const ids = hitIds().slice(0, runtime === 'spawn' ? 8 : 40);
+    const paths = ids.map((id) => `/entries/${id}`);
     // A short queue: the storm keeps the worker busy without piling up work to drain at the end.
     const freshen = await startFreshen(upstreamUrl, runtime, {
       UPDATER_MIN_WORKERS: '1',
@@ -196,6 +208,7 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Updat
       };
       await fixedRate(freshen.ready, paths, 200, plan.quick ? 0.5 : 1); // warm-up: JIT, connections
       const result = await medianOf(plan.reps, async () => {
+        await settle(freshen.ready); // the last storm's backlog is not part of "idle"
         collectGarbage();
         const idle = await fixedRate(freshen.ready, paths, 200, plan.seconds);
         const before = await refreshed();

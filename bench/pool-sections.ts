@@ -90,11 +90,12 @@ export async function refreshCost(
   const invalid = new Set(invalidDemoIds());
   const small = demoIds().filter((id) => !invalid.has(id) && !largeDemoIds().includes(id));
   const spawnRuntime = runtime === 'spawn';
-  const cpuTasks = Array.from({ length: spawnRuntime ? 12 : plan.quick ? 48 : 120 }, (_, i) => {
+  // A process per task (and per page) is slow: fewer tasks measure it well enough.
+  const cpuTasks = Array.from({ length: spawnRuntime ? (plan.quick ? 4 : 12) : plan.quick ? 48 : 120 }, (_, i) => {
     const large = largeDemoIds();
     return refreshTask(large[i % large.length] as string, fastUpstream);
   });
-  const ioTasks = small.slice(0, spawnRuntime ? 24 : plan.quick ? 200 : 600).map((id) => refreshTask(id, slowUpstream));
+  const ioTasks = small.slice(0, spawnRuntime ? (plan.quick ? 8 : 24) : plan.quick ? 200 : 600).map((id) => refreshTask(id, slowUpstream));
 
   const childrenBefore = new Set(childPids());
   const rssBefore = process.memoryUsage().rss;

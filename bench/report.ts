@@ -10,7 +10,7 @@ const mark = (ok: boolean | null | undefined) => (ok === null || ok === undefine
 export function markdown(r: Results): string {
   const lines: string[] = [];
   const t = r.targets;
-  lines.push(`Measured ${r.machine.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node} (${r.mode} run: ${r.plan.reps} × ${r.plan.seconds} s, medians).`, '');
+  lines.push(`Measured ${r.machine.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node} (${r.mode} run: ${r.plan.reps} × ${r.plan.seconds} s, medians${r.mode === 'quick' ? '; the spawn baseline only in the full run' : ''}).`, '');
   lines.push('| target | figure | met |', '| --- | --- | --- |');
   lines.push(`| \`hitPath.ratio\` ≥ 0.9 | ${fmt(r.hitPath.ratio, 3)} | ${mark(t.hitPathRatio)} |`);
   for (const rt of ['thread', 'process'] as const) {

@@ -14,6 +14,8 @@ import { chart, markdown } from './report.js';
 import { largeDataSet, webConcurrency } from './scaling-section.js';
 
 const RUNTIMES: UpdaterRuntime[] = ['inline', 'thread', 'process', 'spawn'];
+/** The quick run leaves out `spawn` (two Node starts a refresh): it alone took a fifth of it. */
+const runtimesFor = (quick: boolean) => (quick ? RUNTIMES.filter((rt) => rt !== 'spawn') : RUNTIMES);
 
 export interface Results {
   mode: 'quick' | 'full';
@@ -54,11 +56,11 @@ async function main(): Promise<void> {
     const hit = await hitPath(plan, fast.ready);
     done();
     done = step('event-loop isolation per runtime');
-    const iso = await isolation(plan, fast.ready, RUNTIMES);
+    const iso = await isolation(plan, fast.ready, runtimesFor(quick));
     done();
     done = step('refresh throughput and cost per runtime');
     const refresh: Record<string, RefreshCost> = {};
-    for (const rt of RUNTIMES) refresh[rt] = await refreshCost(plan, rt, fast.ready, slow50.ready);
+    for (const rt of runtimesFor(quick)) refresh[rt] = await refreshCost(plan, rt, fast.ready, slow50.ready);
     done();
     done = step('miss path');
     const miss = await missPath(plan, slow20);
@@ -69,7 +71,9 @@ async function main(): Promise<void> {
     done = step('scaling');
     const updaterWorkers: Record<string, number> = {};
     for (let n = 1; n <= availableParallelism(); n++) {
-      updaterWorkers[String(n)] = (await refreshCost(plan, 'thread', fast.ready, slow50.ready, n)).cpu.tasksPerSecond;
+      // One worker per core is what the refresh section just measured.
+      const cost = n === availableParallelism() ? refresh.thread : await refreshCost(plan, 'thread', fast.ready, slow50.ready, n);
+      updaterWorkers[String(n)] = (cost as RefreshCost).cpu.tasksPerSecond;
     }
     const scaling = {
       webConcurrency: await webConcurrency(plan, fast.ready),
@@ -125,9 +129,9 @@ async function partial(sections: string[], quick: boolean): Promise<void> {
   try {
     const out: Record<string, unknown> = {};
     if (sections.includes('hit')) out.hitPath = await hitPath(plan, fast.ready);
-    if (sections.includes('isolation')) out.isolation = await isolation(plan, fast.ready, RUNTIMES);
+    if (sections.includes('isolation')) out.isolation = await isolation(plan, fast.ready, runtimesFor(quick));
     if (sections.includes('refresh')) {
-      for (const rt of RUNTIMES) out[`refresh.${rt}`] = await refreshCost(plan, rt, fast.ready, slow50.ready);
+      for (const rt of runtimesFor(quick)) out[`refresh.${rt}`] = await refreshCost(plan, rt, fast.ready, slow50.ready);
     }
     if (sections.includes('miss')) out.miss = await missPath(plan, slow20);
     if (sections.includes('mail')) out.mail = await mail(plan);

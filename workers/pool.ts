@@ -181,9 +181,21 @@ function spawnBackend(o: PoolOptions): Backend {
   const script = new URL('./run-once.js', import.meta.url).pathname;
   let completed = 0;
   let running = 0;
+  // As many processes at once as the pool has workers; the rest wait their turn
+  // (a finished one hands its place straight to the next).
+  const waiting: Array<() => void> = [];
+  const acquire = async () => {
+    if (running < o.maxWorkers) running++;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+  };
+  const release = () => {
+    const next = waiting.shift();
+    if (next) next();
+    else running--;
+  };
   return {
     run: async (task) => {
-      running++;
+      await acquire();
       try {
         const child = await execa(process.execPath, [script], {
           input: JSON.stringify({ ...task, trackKey: undefined }),
@@ -191,12 +203,12 @@ function spawnBackend(o: PoolOptions): Backend {
         });
         return JSON.parse(child.stdout) as RefreshResult | PublishResult;
       } finally {
-        running--;
         completed++;
+        release();
       }
     },
     workers: () => running,
-    queued: () => 0,
+    queued: () => waiting.length,
     completed: () => completed,
     kill: () => undefined, // execa's timeout ends the process
     close: async () => undefined,
