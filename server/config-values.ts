@@ -18,7 +18,32 @@ export function isSmtpUrl(value: string): boolean {
 }
 
 export function isHost(value: string): boolean {
+  // All digits and dots is an IPv4 address or nothing (999.1.1.1 is no host name).
+  if (/^[\d.]+$/.test(value)) return isIP(value) === 4;
   return HOST_NAME.test(value) || isIP(value) !== 0;
+}
+
+/** sqlite:<file> in a usable directory, or a postgres:// URL that names a host. */
+export function isDatabaseUrl(value: string): boolean {
+  if (value.startsWith('sqlite:')) {
+    return isUsableFilePath(value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, ''));
+  }
+  try {
+    return new URL(value).hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A file that exists, or can be created: not a directory, in a usable directory. */
+export function isUsableFilePath(path: string): boolean {
+  const target = resolve(path);
+  try {
+    if (statSync(target).isDirectory()) return false;
+  } catch {
+    // Not there yet: its directory decides.
+  }
+  return isUsableDirectory(dirname(target));
 }
 
 export function isUsableDirectory(path: string): boolean {
@@ -65,15 +90,20 @@ export function checkSchemaFile(path: string): string | undefined {
 }
 
 // Query parameters that carry credentials (?api_key=…, ?password=…, ?token=…).
-const SECRET_PARAM = /pass|secret|token|key|auth|sig|credential/i;
+const SECRET_PARAM = /pass|secret|token|key|auth|sig|credential|access|session/i;
 
-/** A URL with its password and credential-like query values replaced by asterisks. */
+/**
+ * A URL with its password and credential-like query values replaced by
+ * asterisks; a user name with no password is a token too (https://TOKEN@host).
+ */
 export function maskUrl(url: string): string {
   try {
     const parsed = new URL(url);
     const secrets = [...parsed.searchParams.keys()].filter((k) => SECRET_PARAM.test(k));
-    if (parsed.password === '' && secrets.length === 0) return url;
+    const tokenUser = parsed.username !== '' && parsed.password === '';
+    if (parsed.password === '' && !tokenUser && secrets.length === 0) return url;
     if (parsed.password !== '') parsed.password = '********';
+    if (tokenUser) parsed.username = '********';
     for (const k of secrets) parsed.searchParams.set(k, '********');
     // Keep the operator's `{id}` readable (URL would percent-encode the braces).
     return parsed.toString().replaceAll('%7Bid%7D', '{id}');

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { checkSchemaFile, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, maskUrl } from './config-values.js';
+import { checkSchemaFile, isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, isUsableFilePath, maskUrl } from './config-values.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const BUNDLED_SCHEMA = resolve(root, 'demo/schema.json');
@@ -144,7 +144,8 @@ const variables = {
     schema: z
       .string()
       .default('sqlite:./data/freshen.sqlite')
-      .pipe(z.string().regex(/^(sqlite:(?!\/\/[^/]).+|postgres(ql)?:\/\/.+)$/)),
+      .pipe(z.string().regex(/^(sqlite:(?!\/\/[^/]).+|postgres(ql)?:\/\/.+)$/))
+      .refine(isDatabaseUrl),
   },
   WEB_CONCURRENCY: integer(1, 1, 64),
   SHUTDOWN_TIMEOUT_SECONDS: number(10, 0, 600),
@@ -196,7 +197,10 @@ const variables = {
   MAIL_PROCESS_TIMEOUT_SECONDS: number(300, 1, 86_400),
   PUBLISH_DIR: directory('./data/pages'),
   PUBLISH_INDEX_SECONDS: number(5, 0, 3600),
-  LOG_FILE: { allowed: 'a file path', schema: z.string().min(1).default('./data/access.log') },
+  LOG_FILE: {
+    allowed: 'a file path in a directory that exists or can be created',
+    schema: z.string().min(1).default('./data/access.log').refine(isUsableFilePath),
+  },
   LOG_LEVEL: {
     allowed: 'one of fatal, error, warn, info, debug, trace, silent',
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -5,6 +5,7 @@
 import cluster from 'node:cluster';
 import { clusterMetrics, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config.js';
+import { maskUrl } from './config-values.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
 
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   });
   if (!inCluster && pending === undefined) {
     logger.info(
-      { url: service.url, upstream: service.upstreamUrl, database: config.database.client },
+      { url: service.url, upstream: maskUrl(service.upstreamUrl), database: config.database.client },
       `freshen listening on ${service.url}`,
     );
     if (service.demo) printTryLines(service.url, config);

@@ -180,6 +180,14 @@ describe('settings are checked once at start', () => {
     { env: { ADMIN_TOKEN: 'a token with spaces in it' }, name: 'ADMIN_TOKEN', allowed: 'none of them spaces' },
     { env: { HOST: 'not a host!' }, name: 'HOST', allowed: 'expected a host name or IP address' },
     { env: { HOST: ' ' }, name: 'HOST', allowed: 'expected a host name or IP address' },
+    { env: { HOST: '999.1.1.1' }, name: 'HOST', allowed: 'expected a host name or IP address' },
+    { env: { DATABASE_URL: 'postgres://u:pw@' }, name: 'DATABASE_URL', allowed: 'expected sqlite:<file path> or postgres://' },
+    // A recursive mkdir under /proc never returns: these must be refused, not tried.
+    { env: { DATABASE_URL: 'sqlite:/proc/nope/x.sqlite' }, name: 'DATABASE_URL', allowed: 'expected sqlite:<file path> or postgres://' },
+    { env: { DATABASE_URL: `sqlite:${A_FILE}/x.sqlite` }, name: 'DATABASE_URL', allowed: 'expected sqlite:<file path> or postgres://' },
+    { env: { LOG_FILE: '/proc/x/log' }, name: 'LOG_FILE', allowed: 'expected a file path in a directory that exists or can be created' },
+    { env: { LOG_FILE: `${A_FILE}/access.log` }, name: 'LOG_FILE', allowed: 'expected a file path in a directory that exists or can be created' },
+    { env: { LOG_FILE: tmpdir() }, name: 'LOG_FILE', allowed: 'expected a file path in a directory that exists or can be created' },
     { env: { SMTP_URL: 'smtp://127.0.0.1:99999' }, name: 'SMTP_URL', allowed: 'expected an smtp:// or smtps:// URL with a host' },
     { env: { SMTP_URL: 'smtps://user:secret@' }, name: 'SMTP_URL', allowed: 'expected an smtp:// or smtps:// URL with a host' },
     {
@@ -299,5 +307,12 @@ describe('settings are checked once at start', () => {
     expect(JSON.stringify(described)).not.to.include('SECRETKEY123');
     expect(JSON.stringify(described)).not.to.include('hunter2');
     expect(described.UPSTREAM_URL).to.equal('https://api.example.test/items/{id}?api_key=********&full=1');
+  });
+
+  it('masks a user name with no password (a token) and access or session parameters', () => {
+    const token = describeConfig(loadConfig({ UPSTREAM_URL: 'https://ghp_secret123@api.example.test/items/{id}' }));
+    expect(token.UPSTREAM_URL).to.equal('https://********@api.example.test/items/{id}');
+    const query = describeConfig(loadConfig({ UPSTREAM_URL: 'https://api.example.test/items/{id}?access=abc123&session=s3cr3t' }));
+    expect(JSON.stringify(query)).not.to.match(/abc123|s3cr3t/);
   });
 });
