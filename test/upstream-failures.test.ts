@@ -267,3 +267,27 @@ describe('upstream requests stay on the template’s host', () => {
     expect(trapRequests).to.equal(0);
   });
 });
+
+describe('an upstream URL with credentials in it', () => {
+  let upstream: TestUpstream;
+  let service: TestService;
+
+  before(async () => {
+    upstream = await startTestUpstream();
+    // fetch() refuses such a URL: the credentials must travel as a header.
+    const url = upstream.url.replace('http://', 'http://reader:p%40ss%3Aword@');
+    service = await startTestService(url);
+  });
+  after(async () => {
+    await service?.stop();
+    await upstream?.close();
+  });
+
+  it('sends them as Basic authorization', async () => {
+    upstream.set('cred1', { record: record('cred1') });
+    const res = await service.get('/entries/cred1');
+    expect(res.status).to.equal(200);
+    const expected = `Basic ${Buffer.from('reader:p@ss:word').toString('base64')}`;
+    expect(upstream.headersOf('cred1')?.authorization).to.equal(expected);
+  });
+});

@@ -16,7 +16,24 @@ export function upstreamUrl(template: string, id: string): string {
 
 const STALE_SOCKET = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
-export async function fetchUpstream(url: string, timeoutMs: number, maxBytes: number): Promise<Fetched> {
+/**
+ * The URL fetch() accepts and the headers to send: fetch refuses a URL with
+ * credentials in it, so user:password@ becomes an Authorization header.
+ */
+function request(url: string): { url: string; headers: Record<string, string> } {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (!url.includes('@')) return { url, headers };
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { url, headers };
+  const credentials = `${decodeURIComponent(parsed.username)}:${decodeURIComponent(parsed.password)}`;
+  headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString(), headers };
+}
+
+export async function fetchUpstream(target: string, timeoutMs: number, maxBytes: number): Promise<Fetched> {
+  const { url, headers } = request(target);
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -30,7 +47,7 @@ export async function fetchUpstream(url: string, timeoutMs: number, maxBytes: nu
         res = await fetch(url, {
           signal: controller.signal,
           redirect: 'manual',
-          headers: { accept: 'application/json' },
+          headers,
         });
       } catch (err) {
         if (timedOut) return timeout(timeoutMs);

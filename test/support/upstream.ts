@@ -20,6 +20,8 @@ export interface TestUpstream {
   total(): number;
   /** Paths of every request, in order. */
   paths: string[];
+  /** The headers of the last request for this id. */
+  headersOf(id: string): Record<string, string | string[] | undefined> | undefined;
   /** Release every held (hang) request with a 503. */
   releaseHeld(): void;
   /** Chunks written by stream behaviours before the client went away. */
@@ -40,6 +42,7 @@ export async function startTestUpstream(options: { keepAliveMs?: number } = {}):
   const streamed = new Map<string, number>();
   const held = new Set<ServerResponse>();
   const paths: string[] = [];
+  const lastHeaders = new Map<string, Record<string, string | string[] | undefined>>();
   let total = 0;
 
   const server = createServer((req, res) => {
@@ -48,6 +51,7 @@ export async function startTestUpstream(options: { keepAliveMs?: number } = {}):
     const id = match ? decodeURIComponent(match[1] as string) : '';
     total++;
     counts.set(id, (counts.get(id) ?? 0) + 1);
+    lastHeaders.set(id, req.headers);
     const b = behaviours.get(id);
     const send = (status: number, body: string, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -97,6 +101,7 @@ export async function startTestUpstream(options: { keepAliveMs?: number } = {}):
     count: (id) => counts.get(id) ?? 0,
     total: () => total,
     paths,
+    headersOf: (id) => lastHeaders.get(id),
     releaseHeld() {
       for (const res of held) {
         res.writeHead(503);
