@@ -12,6 +12,7 @@ import { openDatabase } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import type { Config } from './config.js';
+import { onStopSignals } from './stop-signals.js';
 import type { MetricsText } from './routes/health.js';
 
 const METRICS_REQUEST = 'freshen:metrics-request';
@@ -53,8 +54,7 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
     stopAll();
     if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  onStopSignals(onSignal);
 
   const db = openDatabase(config.database);
   try {

@@ -8,6 +8,7 @@ import { describeConfig, loadConfigForCli, type Config } from './config.js';
 import { maskUrl } from './config-values.js';
 import { createLogger } from './log.js';
 import { startService } from './service.js';
+import { onStopSignals } from './stop-signals.js';
 
 const USAGE = 'usage: freshen [--print-config] (settings come from environment variables; see README.md)';
 
@@ -51,8 +52,7 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', () => undefined);
     process.on('SIGTERM', () => undefined);
   } else {
-    process.on('SIGINT', (signal) => stop(signal));
-    process.on('SIGTERM', (signal) => stop(signal));
+    onStopSignals((signal) => stop(signal));
   }
 
   const service = await startService(config, {

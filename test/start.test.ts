@@ -35,16 +35,30 @@ function readmeSettings(): string[] {
   return names;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('the command line', () => {
   let database: TestDatabase;
   // Pages, access log and mail of the runs, outside ./data.
   let files: string;
   let run: Run | undefined;
 
-  /** Starts main.js with only PATH and the given settings in its environment (none inherited). */
-  function start(args: string[], env: Record<string, string>): Run {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+  /**
+   * Starts main.js (or `npm start`, in a process group of its own, as a
+   * terminal runs it) with only PATH and the given settings in its environment.
+   */
+  function start(args: string[], env: Record<string, string>, viaNpm = false): Run {
+    const [command, argv] = viaNpm ? ['npm', ['start', '-s']] : [process.execPath, [MAIN, ...args]];
+    const child = spawn(command, argv, {
       cwd: root,
+      detached: viaNpm,
       env: {
         PATH: process.env.PATH ?? '',
         PUBLISH_DIR: join(files, 'pages'),
@@ -73,11 +87,29 @@ describe('the command line', () => {
   afterEach(async () => {
     const r = run;
     run = undefined;
+    // A server that outlived npm holds its pipes open: it goes first.
+    if (serverPid !== undefined && alive(serverPid)) process.kill(serverPid, 'SIGKILL');
+    serverPid = undefined;
     if (r && !r.closed) {
       r.child.kill('SIGKILL');
       await exited(r);
     }
   });
+  let serverPid: number | undefined;
+
+  /** The "listening" log line once it is out. */
+  const listeningLine = (r: Run) =>
+    waitFor(
+      () =>
+        r.stdout
+          .split('\n')
+          .slice(0, -1) // complete lines only
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { msg?: string; url?: string; database?: string; pid?: number })
+          .find((entry) => entry.msg?.startsWith('freshen listening on')),
+      'the "listening" log line',
+      30_000,
+    );
   after(async () => {
     await database?.drop();
     await rm(files, { recursive: true, force: true });
@@ -128,17 +160,7 @@ describe('the command line', () => {
   it('serves the bundled demo on its defaults, then stops cleanly on SIGTERM', async () => {
     // PORT=0: the port the system picks is in the "listening" log line.
     const r = start([], { PORT: '0', DATABASE_URL: database.url, DEMO_LATENCY_MS: '0', LOG_LEVEL: 'info' });
-    const listening = await waitFor(
-      () =>
-        r.stdout
-          .split('\n')
-          .slice(0, -1) // complete lines only
-          .filter((line) => line.startsWith('{'))
-          .map((line) => JSON.parse(line) as { msg?: string; url?: string; database?: string })
-          .find((entry) => entry.msg?.startsWith('freshen listening on')),
-      'the "listening" log line',
-      20_000,
-    );
+    const listening = await listeningLine(r);
     const url = listening.url as string;
     expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(listening.msg).to.equal(`freshen listening on ${url}`);
@@ -171,4 +193,25 @@ describe('the command line', () => {
     expect(r.stdout).to.include('"msg":"stopping"');
     expect(r.stderr).to.equal('');
   });
+
+  // npm passes SIGINT and SIGTERM on to the script, which must therefore be
+  // the server itself (exec), and a Ctrl-C it passes on besides the
+  // terminal's own must not count as a second signal.
+  for (const [label, send] of [
+    ['SIGTERM to npm (as a supervisor sends it)', (r: Run) => r.child.kill('SIGTERM')],
+    ['Ctrl-C to the whole process group', (r: Run) => process.kill(-(r.child.pid as number), 'SIGINT')],
+  ] as const) {
+    it(`stops npm start gracefully on ${label}: exit 0, no process left`, async () => {
+      const r = start([], { PORT: '0', DATABASE_URL: database.url, DEMO_LATENCY_MS: '0', LOG_LEVEL: 'info' }, true);
+      const listening = await listeningLine(r);
+      serverPid = listening.pid as number;
+      expect((await fetch(`${listening.url as string}/healthz`)).status).to.equal(200);
+      send(r);
+      const { code, signal } = await exited(r, 15_000);
+      expect({ code, signal }, r.stdout + r.stderr).to.deep.equal({ code: 0, signal: null });
+      expect(r.stdout).to.include('"msg":"stopping"');
+      expect(r.stdout).not.to.include('second signal');
+      expect(alive(serverPid), 'the server process').to.equal(false);
+    });
+  }
 });
