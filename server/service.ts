@@ -69,7 +69,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (options.migrate !== false) await migrate(db);
 
     const mailers = createMailers({ config, db, logger });
-    stops.push(() => mailers.stop());
+    // Half the shutdown bound for mailers to end their batch on their own.
+    stops.push(() => mailers.stop(config.shutdownTimeoutMs / 2));
     const notifier = createNotifier({ db, config, mailers, logger });
     // Messages left by an earlier run (or a killed mailer) go out now.
     void mailers.sweep();

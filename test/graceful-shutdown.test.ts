@@ -3,6 +3,8 @@
 // before the end; a Ctrl-C to the whole process group stops it cleanly.
 import { expect } from 'chai';
 import type { ChildProcess } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { useFreshenProcesses } from './support/freshen-process.js';
 import { record, type TestUpstream } from './support/upstream.js';
 import { waitFor } from './support/wait.js';
@@ -87,5 +89,18 @@ describe('graceful shutdown', () => {
     process.kill(-(child?.pid as number), 'SIGINT');
     expect(await exited(child as ChildProcess)).to.deep.equal({ code: 0, signal: null });
     expect(output()).not.to.match(/Worker exited unexpectedly|Error:/);
+  });
+
+  it('lets a mailer started just before a Ctrl-C deliver its notice', async function () {
+    this.timeout(40_000);
+    const { url, output } = await start({ CONTENT_TEAM: 'content@example.test' });
+    upstream.set('inv1', { record: record('inv1', { title: '' }) });
+    // The notice is committed before this answer, and a mailer is starting.
+    expect((await fetch(`${url}/entries/inv1`)).status).to.equal(502);
+    process.kill(-(child?.pid as number), 'SIGINT');
+    expect(await exited(child as ChildProcess)).to.deep.equal({ code: 0, signal: null });
+    expect(output()).not.to.match(/mailer ended abnormally/);
+    const mail = await readdir(join(freshen.files(), 'mail'));
+    expect(mail.filter((f) => f.endsWith('.eml'))).to.have.length(1);
   });
 });

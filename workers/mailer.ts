@@ -3,6 +3,7 @@
 // its own database connection, claims a batch, sends each message, marks it
 // sent / retried with backoff / dead, and exits when nothing is due.
 // SIGTERM: finish the message in hand, give the rest of the batch back, exit.
+import { stopRequest } from './mailer-signals.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { backoffMs } from '../db/backoff.js';
@@ -24,14 +25,11 @@ async function main(): Promise<void> {
   const db = openDatabase(settings.database);
   const transport = createMailTransport(settings);
   const owner = `mailer:${hostname()}:${process.pid}`;
-  let state: 'claiming' | 'sending' | 'stopping' = 'claiming';
-  process.once('SIGTERM', () => {
+  let state: 'claiming' | 'sending' | 'stopping' = stopRequest.asked ? 'stopping' : 'claiming';
+  stopRequest.onAsk = () => {
     log.info('SIGTERM: finishing the message in hand');
     state = 'stopping';
-  });
-  // A terminal's Ctrl-C reaches the whole process group; the server stops its
-  // mailers itself (SIGTERM), so the batch in hand is not cut off.
-  process.on('SIGINT', () => undefined);
+  };
 
   const counts = { sent: 0, retried: 0, dead: 0, released: 0 };
   try {

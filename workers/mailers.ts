@@ -25,8 +25,8 @@ export interface Mailers {
   /** Start mailers for what is due (the periodic sweep calls this). */
   sweep(): Promise<void>;
   stats(): MailerStats;
-  /** Stop sweeping; let running mailers finish their message (bounded), then kill them. */
-  stop(): Promise<void>;
+  /** Stop sweeping; let running mailers end (bounded), ask them to stop, then kill them. */
+  stop(finishMs: number): Promise<void>;
 }
 
 const SCRIPT = new URL('./mailer.js', import.meta.url).pathname;
@@ -72,7 +72,11 @@ export function createMailers(deps: { config: Config; db: Db; logger: Logger }):
       forceKillAfterDelay: 2000,
       buffer: false,
       reject: false,
-      cleanup: true,
+      // A process group of its own: a terminal's Ctrl-C, sent to the server's
+      // group, never cuts off a mailer (not even one still loading, before it
+      // could ignore SIGINT); the server stops its mailers itself. Detached, it
+      // is not killed when the server exits: it finishes its batch and ends.
+      detached: true,
     });
     const pid = child.pid;
     if (pid === undefined) {
@@ -129,16 +133,22 @@ export function createMailers(deps: { config: Config; db: Db; logger: Logger }):
   const timer = setInterval(() => void sweep(), config.mail.sweepMs);
   timer.unref();
 
-  async function stop(): Promise<void> {
+  async function stop(finishMs: number): Promise<void> {
     stopped = true;
     clearInterval(timer);
     const running = [...children.values()];
-    for (const child of running) child.kill('SIGTERM');
-    const grace = setTimeout(() => {
+    // A mailer usually ends on its own soon (nothing left due): it may. Past
+    // finishMs it is asked to stop (the message in hand, the rest given
+    // back), and past STOP_GRACE_MS more it is killed.
+    const ask = setTimeout(() => {
+      for (const child of running) child.kill('SIGTERM');
+    }, finishMs);
+    const kill = setTimeout(() => {
       for (const child of running) child.kill('SIGKILL');
-    }, STOP_GRACE_MS);
+    }, finishMs + STOP_GRACE_MS);
     await Promise.allSettled(running);
-    clearTimeout(grace);
+    clearTimeout(ask);
+    clearTimeout(kill);
   }
 
   return {
