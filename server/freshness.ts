@@ -90,6 +90,8 @@ type RefreshOutcome =
   | { kind: 'elsewhere' };
 
 const POLL_MS = 25;
+// Failures where the upstream answered, with data that cannot be stored.
+const BAD_DATA = new Set(['invalid', 'not-json', 'too-large']);
 
 function notFound(status: string): NotFound {
   return new NotFound('There is no such entry.', { 'Cache-Status': `freshen; ${status}` });
@@ -205,7 +207,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   function serveStale(view: EntryView, at: number): Answer {
     counters.stale++;
     let detail = '';
-    if (view.errorCount > 0) detail = view.errorCode === 'invalid' ? '; detail=invalid-upstream' : '; detail=backoff';
+    if (view.errorCount > 0) detail = BAD_DATA.has(view.errorCode ?? '') ? '; detail=invalid-upstream' : '; detail=backoff';
     if (view.nextRefreshAt <= at) refreshAfterAnswer(view.id);
     return answer(view, at, 'fwd=stale', true, detail);
   }
@@ -225,14 +227,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   async function waitForRefresh(id: string, create: boolean, at: number): Promise<Outcome> {
     const joined = inflight.has(id);
     if (closed && !joined) return new ShuttingDown();
-    let outcome: RefreshOutcome | 'drained';
-    try {
-      const refreshing = refreshShared(id, { create, force: false, deferred: false });
-      outcome = await draining.wait(refreshing);
-    } catch (err) {
-      logger.error({ err, id }, 'refresh failed');
-      return new UpstreamTimeout(1);
-    }
+    // The pool answers every failure of its own as a result; what is thrown
+    // here (the database, say) is a server error, answered and told as one.
+    const outcome = await draining.wait(refreshShared(id, { create, force: false, deferred: false }));
     // The refresh goes on (and is stored); this reader is answered before the server stops.
     if (outcome === 'drained') return new ShuttingDown();
     // Counted there when the answer comes from another process's refresh.

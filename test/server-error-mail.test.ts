@@ -49,3 +49,27 @@ describe('server errors', () => {
     }
   });
 });
+
+describe('a database failure while refreshing', () => {
+  let smtp: TestSmtp;
+  let service: TestService;
+  let db: Knex;
+  let setup: MailSetup;
+
+  before(async () => {
+    setup = await startMailSetup({ ADMINS: 'ops@example.test' });
+    ({ smtp, service, db } = setup);
+    // Reads still work; claiming a refresh lease (a write) fails.
+    await db.schema.alterTable('entries', (t) => t.renameColumn('lease_generation', 'lease_generation_gone'));
+  });
+  after(() => setup?.stop());
+
+  it('is a server error (500, the admins told), not an upstream that is slow', async () => {
+    const res = await service.get('/entries/w1');
+    expect(res.status).to.equal(500);
+    expect(res.headers.get('retry-after')).to.equal(null);
+    expect(((await res.json()) as { type: string }).type).to.equal('urn:freshen:problem:internal');
+    await waitFor(() => smtp.received.length === 1 && smtp.received, 'the admins’ message', 10_000);
+    expect(smtp.received[0]?.mail.text).to.include('GET /entries/w1');
+  });
+});

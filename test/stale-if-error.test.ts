@@ -16,7 +16,7 @@ describe('stale-if-error with backoff', () => {
 
   before(async () => {
     upstream = await startTestUpstream();
-    service = await startTestService(upstream.url, { now: clock.now, env: { ENTRY_TTL_SECONDS: '60' } });
+    service = await startTestService(upstream.url, { now: clock.now, env: { ENTRY_TTL_SECONDS: '60', UPSTREAM_MAX_BYTES: '65536' } });
     db = openDatabase(service.config.database);
   });
   after(async () => {
@@ -89,6 +89,22 @@ describe('stale-if-error with backoff', () => {
     const r = await readStale('i1');
     expect(r.cacheStatus).to.match(/^freshen; fwd=stale; ttl=-\d+; detail=invalid-upstream$/);
     expect(r.body).to.include('"title":"valid"');
+  });
+
+  it('says invalid-upstream, too, for an answer that is not JSON or is too large', async () => {
+    for (const [id, bad] of [
+      ['n1', { status: 200, body: '<html>oops</html>' }],
+      ['n2', { status: 200, body: JSON.stringify({ pad: 'x'.repeat(70_000) }) }],
+    ] as const) {
+      upstream.set(id, { record: record(id) });
+      await service.get(`/entries/${id}`);
+      upstream.set(id, bad);
+      clock.advance(61_000);
+      await readStale(id);
+      await waitFor(async () => ((await row(id))?.errorCount ?? 0) > 0, `the failed refresh of ${id}`);
+      const r = await readStale(id);
+      expect(r.cacheStatus, id).to.match(/^freshen; fwd=stale; ttl=-\d+; detail=invalid-upstream$/);
+    }
   });
 
   it('answers a miss on a failing upstream from the recorded failure while it backs off', async () => {
