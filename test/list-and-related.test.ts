@@ -39,6 +39,11 @@ describe('list and related reads', () => {
     expect(upstream.count('a')).to.equal(1);
   });
 
+  it('takes ?ids=a&ids=b as ?ids=a,b', async () => {
+    const body = await list('/entries?ids=c&ids=a,b');
+    expect(body.entries.map((e) => e.id)).to.deep.equal(['c', 'a', 'b']);
+  });
+
   it('refreshes a stale entry reached through a list', async () => {
     upstream.set('c', { record: record('c', { title: 'c v2' }) });
     clock.advance(61_000);

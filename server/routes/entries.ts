@@ -86,7 +86,9 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
 }
 
 function parseIds(raw: unknown): string[] {
-  const ids = typeof raw === 'string' ? [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))] : [];
+  // ?ids=a,b and ?ids=a&ids=b say the same.
+  const given = typeof raw === 'string' ? raw : Array.isArray(raw) ? raw.join(',') : '';
+  const ids = [...new Set(given.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
   if (ids.length === 0) throw new BadRequest(`Name the entries as ?ids=a,b,c (at most ${MAX_IDS}).`);
   if (ids.length > MAX_IDS) throw new BadRequest(`At most ${MAX_IDS} ids per request; ${ids.length} were given.`);
   const bad = ids.find((id) => !ENTRY_ID.test(id));
