@@ -87,9 +87,10 @@ export class UpstreamTimeout extends FreshenError {
 }
 
 export class Overloaded extends FreshenError {
-  constructor(retryAfterSeconds = 1) {
+  constructor(retryAfterSeconds = 1, headers: Record<string, string> = {}) {
     super(503, 'overloaded', 'Busy', 'We are busy fetching other entries. Please try again in a moment.', {
       'Retry-After': String(retryAfterSeconds),
+      ...headers,
     });
   }
 }

@@ -235,7 +235,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     // Counted there when the answer comes from another process's refresh.
     if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id);
     if (joined) counters.collapsed++;
-    if (outcome.kind === 'overloaded') return new Overloaded(1);
+    if (outcome.kind === 'overloaded') return new Overloaded(1, { 'Cache-Status': 'freshen; fwd=miss; detail=overloaded' });
     const { result, view } = outcome;
     if (result.kind === 'ok' && view) return answer(view, at, joined ? 'fwd=miss; collapsed' : 'fwd=miss; stored');
     if (result.kind === 'not-found') return notFound(joined ? 'fwd=miss; collapsed' : 'fwd=miss');

@@ -48,6 +48,7 @@ describe('a full updater pool', () => {
     const res = await service.get('/entries/p3');
     expect(res.status).to.equal(503);
     expect(res.headers.get('retry-after')).to.equal('1');
+    expect(res.headers.get('cache-status')).to.equal('freshen; fwd=miss; detail=overloaded');
     expect(((await res.json()) as { type: string }).type).to.equal('urn:freshen:problem:overloaded');
     expect(upstream.count('p3')).to.equal(0);
   });
