@@ -364,7 +364,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     }
     const code = result.kind === 'invalid' ? 'invalid' : result.code;
     const message = result.kind === 'invalid' ? `invalid: ${result.problems.join('; ')}` : result.message;
-    const nextRefreshAt = at + backoffMs(lease.errorCount + 1, backoffMaxMs);
+    // The upstream's Retry-After, if longer, is honoured (up to the backoff cap).
+    const asked = result.kind === 'failed' ? Math.min(result.retryAfterMs ?? 0, backoffMaxMs) : 0;
+    const nextRefreshAt = at + Math.max(backoffMs(lease.errorCount + 1, backoffMaxMs), asked);
     await entries.storeFailure(db, lease, at, { code, message, nextRefreshAt });
     if (result.kind === 'invalid') {
       await deps.notifier.invalidData({

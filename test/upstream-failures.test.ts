@@ -92,6 +92,18 @@ describe('upstream failures with no stored row', () => {
     expectNoInternals(text);
   });
 
+  it('waits as long as the upstream’s Retry-After asks (seconds or a date) before asking again', async () => {
+    const inTwoMinutes = new Date(Date.now() + 120_000).toUTCString();
+    for (const [id, value] of [['busy1', '120'], ['busy2', inTwoMinutes]] as const) {
+      upstream.set(id, { status: 503, headers: { 'retry-after': value } });
+      const res = await service.get(`/entries/${id}`);
+      expect(res.status, id).to.equal(503);
+      expect(Number(res.headers.get('retry-after')), id).to.be.within(110, 121);
+      expect((await service.get(`/entries/${id}`)).headers.get('cache-status'), id).to.equal('freshen; fwd=miss; detail=backoff');
+      expect(upstream.count(id), id).to.equal(1);
+    }
+  });
+
   it('answers 504 with Retry-After when the upstream is slower than UPSTREAM_TIMEOUT_MS, within that bound', async () => {
     upstream.set('slow', { record: record('slow'), delayMs: 2000 });
     const { res, ms } = await timed(service, '/entries/slow');

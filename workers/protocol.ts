@@ -113,7 +113,15 @@ export type RefreshResult =
     }
   | { kind: 'not-found'; id: string }
   | { kind: 'invalid'; id: string; problems: string[]; /** the record's title, for the notice */ title?: string }
-  | { kind: 'failed'; id: string; code: FailureCode; message: string; status?: number };
+  | {
+      kind: 'failed';
+      id: string;
+      code: FailureCode;
+      message: string;
+      status?: number;
+      /** How long the upstream asked us to wait (its Retry-After), in ms. */
+      retryAfterMs?: number;
+    };
 
 /** What a mailer child is told on its stdin when it starts (JSON). */
 export interface MailerSettings {

@@ -102,7 +102,8 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
     return { kind: 'failed', id, code: 'redirect', status, message: `upstream redirected (${status}); redirects are not followed` };
   }
   if (status === 429 || status >= 500) {
-    return { kind: 'failed', id, code: 'unavailable', status, message: `upstream answered ${status}` };
+    const wait = fetched.retryAfterMs === undefined ? {} : { retryAfterMs: fetched.retryAfterMs };
+    return { kind: 'failed', id, code: 'unavailable', status, message: `upstream answered ${status}`, ...wait };
   }
   if (status !== 200) {
     return { kind: 'failed', id, code: 'bad-status', status, message: `upstream answered ${status}` };

@@ -3,7 +3,7 @@
 import type { FailureCode } from './protocol.js';
 
 export type Fetched =
-  | { ok: true; status: number; body: Buffer }
+  | { ok: true; status: number; body: Buffer; retryAfterMs?: number }
   | { ok: false; code: FailureCode; message: string; status?: number };
 
 /** Fill the template's `{id}`; refuses any URL that would leave the template's origin. */
@@ -60,7 +60,8 @@ export async function fetchUpstream(target: string, timeoutMs: number, maxBytes:
     }
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
-      return { ok: true, status: res.status, body: Buffer.alloc(0) };
+      const retryAfterMs = retryAfter(res.headers.get('retry-after'));
+      return { ok: true, status: res.status, body: Buffer.alloc(0), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     }
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > maxBytes) {
@@ -85,6 +86,15 @@ export async function fetchUpstream(target: string, timeoutMs: number, maxBytes:
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A Retry-After value (seconds, or an HTTP date) as milliseconds from now; undefined if absent or unreadable. */
+export function retryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 function timeout(ms: number): Fetched {
