@@ -64,6 +64,8 @@ export interface Freshness {
 
 export interface FreshnessDeps {
   db: Db;
+  /** Where rows are read (a connection of their own on SQLite); db by default. */
+  reads?: Db;
   pool: UpdaterPool;
   config: Config;
   /** The URL template the updater fetches. */
@@ -105,6 +107,7 @@ function failure(code: string, nextRefreshAt: number, at: number, cacheStatus: s
 
 export function createFreshness(deps: FreshnessDeps): Freshness {
   const { db, pool, config, logger } = deps;
+  const reads = deps.reads ?? db;
   const now = deps.now ?? Date.now;
   const { ttlMs, maxStaleMs, backoffMaxMs } = config.entries;
   const leaseMs = config.updater.taskTimeoutMs + 5000;
@@ -173,7 +176,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
 
     // A memory row that turned stale is checked against the SQL copy first:
     // another process may have refreshed it.
-    const rows = new Map((await entries.getEntries(db, needSql.map((i) => ids[i] as string))).map((r) => [r.id, r]));
+    const rows = new Map((await entries.getEntries(reads, needSql.map((i) => ids[i] as string))).map((r) => [r.id, r]));
     const waits: Array<Promise<void>> = [];
     for (const i of needSql) {
       const id = ids[i] as string;
@@ -247,7 +250,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   async function answerFromOtherRefresher(id: string): Promise<Outcome> {
     const deadline = performance.now() + config.updater.taskTimeoutMs;
     for (;;) {
-      const row = await entries.getEntry(db, id);
+      const row = await entries.getEntry(reads, id);
       const at = now();
       if (row && (row.leaseOwner === null || row.leaseUntil < at)) {
         const view = viewOfRow(row);

@@ -66,6 +66,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     const db: Knex = openDatabase(config.database);
     stops.push(() => db.destroy());
+    // SQLite gets one connection per knex instance: the freshness check reads
+    // on a second one, so a read never queues behind a write waiting for a
+    // lock (WAL lets it read meanwhile). Postgres pools its connections.
+    const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database) : db;
+    if (reads !== db) stops.push(() => reads.destroy());
     if (options.migrate !== false) await migrate(db);
 
     const mailers = createMailers({ config, db, logger });
@@ -89,6 +94,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     const freshness = createFreshness({
       db,
+      reads,
       pool,
       config,
       upstreamUrl,
