@@ -36,7 +36,9 @@ export function createPagePublisher(deps: {
 
   return {
     publish(id, record, fetchedAt) {
-      const next = (writing.get(id) ?? Promise.resolve()).then(() => write(id, record, fetchedAt));
+      // After setImmediate: the reader waiting on this refresh is answered
+      // before the record is copied to a worker for its page.
+      const next = (writing.get(id) ?? new Promise((resolve) => setImmediate(resolve))).then(() => write(id, record, fetchedAt));
       writing.set(id, next);
       void next.finally(() => {
         if (writing.get(id) === next) writing.delete(id);
