@@ -23,11 +23,14 @@ export function isHost(value: string): boolean {
   return HOST_NAME.test(value) || isIP(value) !== 0;
 }
 
+/** The file a sqlite: URL names: sqlite:./relative, sqlite:/absolute and sqlite:///absolute. */
+export function sqlitePath(url: string): string {
+  return url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+}
+
 /** sqlite:<file> in a usable directory, or a postgres:// URL that names a host. */
 export function isDatabaseUrl(value: string): boolean {
-  if (value.startsWith('sqlite:')) {
-    return isUsableFilePath(value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, ''));
-  }
+  if (value.startsWith('sqlite:')) return isUsableFilePath(sqlitePath(value));
   try {
     return new URL(value).hostname !== '';
   } catch {

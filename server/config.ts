@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { checkSchemaFile, isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, isUsableFilePath, maskUrl } from './config-values.js';
+import { checkSchemaFile, isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, isUsableFilePath, maskUrl, sqlitePath } from './config-values.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 export const BUNDLED_SCHEMA = resolve(root, 'demo/schema.json');
@@ -337,9 +337,7 @@ function shown(name: string, raw: string | undefined): string {
 
 function parseDatabaseUrl(url: string): DatabaseConfig {
   if (url.startsWith('sqlite:')) {
-    // sqlite:./relative, sqlite:/absolute and sqlite:///absolute all name a file.
-    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
-    return { client: 'sqlite', url, filename: resolve(path) };
+    return { client: 'sqlite', url, filename: resolve(sqlitePath(url)) };
   }
   return { client: 'postgres', url };
 }
