@@ -95,6 +95,7 @@ describe('an entry through its life: miss, hit, stale, fresh', () => {
     const html = await res.text();
     expect(html).to.include('<h1>A &#60;b&#62;bold&#60;/b&#62; title</h1>');
     expect(html).to.include('href="/entries/a1"');
+    expect(html).to.include('href="/pages/h1.html"');
     expect(html).not.to.include('<b>bold</b>');
   });
 });
