@@ -9,3 +9,13 @@ export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   if (!process.stdout.isTTY) return pino(options);
   return pino(options, pino.transport({ target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' } }));
 }
+
+/**
+ * Text for a person, written down the log's own stream so that it comes out
+ * in order with the log lines around it (pino buffers them; pino-pretty
+ * passes lines that are not JSON through as they are).
+ */
+export function writeBesideLog(logger: Logger, text: string): void {
+  const stream = (logger as unknown as Record<symbol, { write(chunk: string): void }>)[pino.symbols.streamSym];
+  stream?.write(text);
+}

@@ -6,7 +6,8 @@ import cluster from 'node:cluster';
 import { clusterMetrics, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config.js';
 import { maskUrl } from './config-values.js';
-import { createLogger } from './log.js';
+import type { Logger } from 'pino';
+import { createLogger, writeBesideLog } from './log.js';
 import { startService } from './service.js';
 import { onStopSignals } from './stop-signals.js';
 
@@ -31,7 +32,7 @@ async function main(argv: string[]): Promise<number> {
   if (config.webConcurrency > 1 && cluster.isPrimary) {
     return runPrimary(config, logger, (url, demo) => {
       logger.info({ url, workers: config.webConcurrency }, `freshen listening on ${url}`);
-      if (demo) printTryLines(url, config);
+      if (demo) printTryLines(url, config, logger);
     });
   }
   // A cluster worker: the primary migrated the database and aggregates metrics.
@@ -65,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
       { url: service.url, upstream: maskUrl(service.upstreamUrl), database: config.database.client },
       `freshen listening on ${service.url}`,
     );
-    if (service.demo) printTryLines(service.url, config);
+    if (service.demo) printTryLines(service.url, config, logger);
   }
 
   return new Promise<number>((resolve) => {
@@ -89,9 +90,11 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-function printTryLines(url: string, config: Config): void {
+function printTryLines(url: string, config: Config, logger: Logger): void {
   const ttl = config.entries.ttlMs / 1000;
-  process.stdout.write(`
+  writeBesideLog(
+    logger,
+    `
 Serving the bundled demo upstream (1,200 entries, e0001 … e1200). Try:
   curl -si ${url}/entries/e0001                 # a miss: waits for the upstream  (Cache-Status: freshen; fwd=miss; stored)
   curl -si ${url}/entries/e0001                 # again: a hit from memory        (Cache-Status: freshen; hit; ttl=…)
@@ -101,7 +104,8 @@ Serving the bundled demo upstream (1,200 entries, e0001 … e1200). Try:
   curl -si ${url}/entries/e0001/related
   curl -si -H 'Accept: text/html' ${url}/entries/e0002
 
-`);
+`,
+  );
 }
 
 main(process.argv.slice(2)).then(

@@ -168,6 +168,10 @@ describe('the command line', () => {
     await waitFor(() => r.stdout.includes(`/entries/e0001/related`), 'the try-lines', 5000);
     expect(r.stdout).to.include(`curl -si ${url}/entries/e0001 `);
     expect(r.stdout).to.include(`curl -si ${url}/entries/e0013 `);
+    // After the log lines written before it, not in the middle of them.
+    for (const earlier of ['ADMINS is empty', 'freshen listening on']) {
+      expect(r.stdout.indexOf(earlier), earlier).to.be.within(0, r.stdout.indexOf('Try:'));
+    }
 
     const miss = await fetch(`${url}/entries/e0001`);
     expect(miss.status).to.equal(200);
