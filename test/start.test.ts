@@ -5,10 +5,10 @@
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 import { waitFor } from './support/wait.js';
 
@@ -54,8 +54,8 @@ describe('the command line', () => {
    * Starts main.js (or `npm start`, in a process group of its own, as a
    * terminal runs it) with only PATH and the given settings in its environment.
    */
-  function start(args: string[], env: Record<string, string>, viaNpm = false): Run {
-    const [command, argv] = viaNpm ? ['npm', ['start', '-s']] : [process.execPath, [MAIN, ...args]];
+  function start(args: string[], env: Record<string, string>, viaNpm = false, nodeArgs: string[] = []): Run {
+    const [command, argv] = viaNpm ? ['npm', ['start', '-s']] : [process.execPath, [...nodeArgs, MAIN, ...args]];
     const child = spawn(command, argv, {
       cwd: root,
       detached: viaNpm,
@@ -218,4 +218,18 @@ describe('the command line', () => {
       expect(alive(serverPid), 'the server process').to.equal(false);
     });
   }
+
+  it('keeps a SIGTERM that comes while it is still loading, and stops cleanly once started', async () => {
+    const flag = join(files, 'release-cli');
+    const hooks = pathToFileURL(join(root, 'dist/test/support/hold-cli-hooks.js')).href;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(hooks)}, { data: { flag: ${JSON.stringify(flag)} } });`;
+    const env = { PORT: '0', DATABASE_URL: database.url, DEMO_LATENCY_MS: '0', LOG_LEVEL: 'info' };
+    const r = start([], env, false, ['--import', `data:text/javascript,${encodeURIComponent(register)}`]);
+    await waitFor(() => r.stderr.includes('holding the command line'), 'the command line to be held', 10_000);
+    r.child.kill('SIGTERM');
+    await writeFile(flag, '');
+    const { code, signal } = await exited(r, 30_000);
+    expect({ code, signal }, r.stdout + r.stderr).to.deep.equal({ code: 0, signal: null });
+    expect(r.stdout).to.include('"msg":"stopping"');
+  });
 });
