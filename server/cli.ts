@@ -1,8 +1,8 @@
 // The command line, loaded and run by the entry (main.ts): `node
 // dist/server/main.js [--print-config]`. Reads the config once (a bad value:
-// one line per problem, exit 2), starts
-// the service — or, with WEB_CONCURRENCY > 1, a cluster of them — and stops it
-// cleanly on SIGINT/SIGTERM (a second signal exits at once).
+// one line per problem, exit 2), starts the service — or, with
+// WEB_CONCURRENCY > 1, a cluster of them — and stops it cleanly on
+// SIGINT/SIGTERM (a second signal exits at once).
 import cluster from 'node:cluster';
 import { clusterMetrics, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config.js';

@@ -3,7 +3,8 @@
 // its own database connection, claims a batch, sends each message, marks it
 // sent / retried with backoff / dead, and exits when nothing is due.
 // SIGTERM: finish the message in hand, give the rest of the batch back, exit.
-import { stopRequest } from './mailer-signals.js';
+// Stop signals are heard from the first import on, kept until main() takes them.
+import { onStopSignals } from '../server/stop-signals.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { backoffMs } from '../db/backoff.js';
@@ -25,11 +26,11 @@ async function main(): Promise<void> {
   const db = openDatabase(settings.database);
   const transport = createMailTransport(settings);
   const owner = `mailer:${hostname()}:${process.pid}`;
-  let state: 'claiming' | 'sending' | 'stopping' = stopRequest.asked ? 'stopping' : 'claiming';
-  stopRequest.onAsk = () => {
-    log.info('SIGTERM: finishing the message in hand');
+  let state: 'claiming' | 'sending' | 'stopping' = 'claiming';
+  onStopSignals((signal) => {
+    log.info({ signal }, 'stopping: finishing the message in hand');
     state = 'stopping';
-  };
+  });
 
   const counts = { sent: 0, retried: 0, dead: 0, released: 0 };
   try {
