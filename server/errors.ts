@@ -114,18 +114,17 @@ export class InternalError extends FreshenError {
  * `code` is a refresh FailureCode, or 'invalid' for data that failed the schema.
  */
 export function errorForFailure(code: string, retryAfterSeconds: number, headers: Record<string, string>): FreshenError {
-  switch (code) {
-    case 'timeout':
-    case 'pool-timeout':
-      return new UpstreamTimeout(retryAfterSeconds, headers);
-    case 'unreachable':
-    case 'unavailable':
-    case 'worker-error':
-      return new UpstreamUnavailable(retryAfterSeconds, headers);
-    default:
-      // invalid, not-json, too-large, bad-status, redirect: the upstream answered, badly.
-      return new UpstreamInvalid(headers);
-  }
+  if (SLOW.has(code)) return new UpstreamTimeout(retryAfterSeconds, headers);
+  if (UNAVAILABLE.has(code)) return new UpstreamUnavailable(retryAfterSeconds, headers);
+  return new UpstreamInvalid(headers);
+}
+
+const SLOW = new Set(['timeout', 'pool-timeout']);
+const UNAVAILABLE = new Set(['unreachable', 'unavailable', 'worker-error']);
+
+/** The upstream answered, badly (invalid, not-json, too-large, bad-status, redirect), rather than slowly or not at all. */
+export function answeredBadly(code: string): boolean {
+  return !SLOW.has(code) && !UNAVAILABLE.has(code);
 }
 
 /** Coerce anything thrown into a FreshenError, once. */

@@ -17,7 +17,7 @@ import { upstreamUrl } from '../workers/upstream.js';
 import type { Config } from './config.js';
 import { maskUrl } from './config-values.js';
 import type { Notifier } from './notifier.js';
-import { errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from './errors.js';
+import { answeredBadly, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from './errors.js';
 import { createDrain } from './drain.js';
 import { answerBody, createMemoryTier, viewOfRow, type EntryView } from './memory-tier.js';
 import { createPagePublisher } from './page-publisher.js';
@@ -92,8 +92,6 @@ type RefreshOutcome =
   | { kind: 'elsewhere' };
 
 const POLL_MS = 25;
-// Failures where the upstream answered, with data that cannot be stored.
-const BAD_DATA = new Set(['invalid', 'not-json', 'too-large']);
 
 function notFound(status: string): NotFound {
   return new NotFound('There is no such entry.', { 'Cache-Status': `freshen; ${status}` });
@@ -210,7 +208,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   function serveStale(view: EntryView, at: number): Answer {
     counters.stale++;
     let detail = '';
-    if (view.errorCount > 0) detail = BAD_DATA.has(view.errorCode ?? '') ? '; detail=invalid-upstream' : '; detail=backoff';
+    if (view.errorCount > 0) detail = view.errorCode !== null && answeredBadly(view.errorCode) ? '; detail=invalid-upstream' : '; detail=backoff';
     if (view.nextRefreshAt <= at) refreshAfterAnswer(view.id);
     return answer(view, at, 'fwd=stale', true, detail);
   }
