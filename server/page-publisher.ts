@@ -4,6 +4,7 @@
 // order of its refreshes; the pool's writer also refuses an older fetch.
 import type { Logger } from 'pino';
 import type { UpdaterPool } from '../workers/pool.js';
+import { hasOwnPage } from '../workers/protocol.js';
 
 export interface PagePublisher {
   /** Publish the entry's page (record null: the entry is gone, remove its page). */
@@ -36,6 +37,7 @@ export function createPagePublisher(deps: {
 
   return {
     publish(id, record, fetchedAt) {
+      if (!hasOwnPage(id)) return;
       // After setImmediate: the reader waiting on this refresh is answered
       // before the record is copied to a worker for its page.
       const next = (writing.get(id) ?? new Promise((resolve) => setImmediate(resolve))).then(() => write(id, record, fetchedAt));

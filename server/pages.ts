@@ -1,7 +1,7 @@
 // HTML for people: an entry page and the friendly error page. Everything from
 // upstream is escaped; nothing internal is ever shown.
 import type { Context } from 'koa';
-import { INDEX_PAGE } from '../workers/protocol.js';
+import { hasOwnPage } from '../workers/protocol.js';
 import { definitionList, escapeHtml, layout, PAGE_CSP } from './layout.js';
 
 export { escapeHtml };
@@ -25,10 +25,9 @@ export function entryPage(body: Buffer, cacheStatus: string): string {
   };
   const title = typeof data.title === 'string' && data.title !== '' ? data.title : id;
   // The Markdown as written: rendering it is page work, done off this thread
-  // for the published page, which is linked (but for an id whose page name
-  // the index takes).
+  // for the published page, which is linked.
   const text = typeof data.body === 'string' ? `<pre>${escapeHtml(data.body)}</pre>` : '';
-  const published = `${id}.html` === INDEX_PAGE ? '' : `<a href="/pages/${encodeURIComponent(id)}.html">the published page</a> · `;
+  const published = !hasOwnPage(id) ? '' : `<a href="/pages/${encodeURIComponent(id)}.html">the published page</a> · `;
   const fields = definitionList(data);
   const related = Array.isArray(data.related)
     ? data.related

@@ -7,6 +7,11 @@ export const ENTRY_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** The published index page's file; an entry with the id `index` has no page of its own. */
 export const INDEX_PAGE = 'index.html';
 
+/** Every entry has a page of its own but one whose page would be the index (id `index`). */
+export function hasOwnPage(id: string): boolean {
+  return ENTRY_ID.test(id) && `${id}.html` !== INDEX_PAGE;
+}
+
 /** Fetch, validate and hash one record. */
 export interface RefreshTask {
   kind: 'refresh';

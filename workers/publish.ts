@@ -10,7 +10,7 @@ import { threadId } from 'node:worker_threads';
 import { Marked } from 'marked';
 import sanitizeHtml from 'sanitize-html';
 import { definitionList, escapeHtml, layout } from '../server/layout.js';
-import { ENTRY_ID, INDEX_PAGE, type IndexEntry } from './protocol.js';
+import { hasOwnPage, type IndexEntry } from './protocol.js';
 
 const marked = new Marked({ gfm: true, async: false });
 
@@ -36,7 +36,7 @@ export function entryPageHtml(id: string, data: Record<string, unknown>, fetched
   const body = markdown ? renderMarkdown(markdown) : '';
   const related = Array.isArray(data.related)
     ? data.related
-        .filter((r): r is string => typeof r === 'string' && ENTRY_ID.test(r))
+        .filter((r): r is string => typeof r === 'string' && hasOwnPage(r))
         .map((r) => `<li><a href="/pages/${r}.html">${r}</a></li>`)
         .join('')
     : '';
@@ -56,7 +56,7 @@ ${related ? `<h2>Related</h2>\n<ul class="entries">${related}</ul>` : ''}
 
 export function indexPageHtml(entries: readonly IndexEntry[]): string {
   const items = entries
-    .filter((e) => ENTRY_ID.test(e.id) && `${e.id}.html` !== INDEX_PAGE)
+    .filter((e) => hasOwnPage(e.id))
     .map((e) => `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`)
     .join('\n');
   return layout(
@@ -91,8 +91,7 @@ export async function writeAtomically(dir: string, name: string, content: string
     if (modifiedAt !== undefined) {
       const when = new Date(modifiedAt);
       await utimes(temp, when, when);
-      const current = await stat(target).catch(() => undefined);
-      if (current && Math.floor(current.mtimeMs) > modifiedAt) {
+      if (await newerThan(target, modifiedAt)) {
         await rm(temp, { force: true });
         return undefined;
       }
@@ -108,15 +107,18 @@ export async function writeAtomically(dir: string, name: string, content: string
 /** Remove `dir/name` unless it was modified after `modifiedAt`; false when it was kept. */
 export async function removeUnlessNewer(dir: string, name: string, modifiedAt: number): Promise<boolean> {
   const target = join(dir, name);
-  const current = await stat(target).catch(() => undefined);
-  if (current && Math.floor(current.mtimeMs) > modifiedAt) return false;
+  if (await newerThan(target, modifiedAt)) return false;
   await rm(target, { force: true });
   return true;
 }
 
+/** Was the file (if there is one) modified after `modifiedAt`? */
+async function newerThan(file: string, modifiedAt: number): Promise<boolean> {
+  const current = await stat(file).catch(() => undefined);
+  return current !== undefined && Math.floor(current.mtimeMs) > modifiedAt;
+}
+
 export function pageFileName(id: string): string {
-  if (!ENTRY_ID.test(id)) throw new Error('not an entry id');
-  const name = `${id}.html`;
-  if (name === INDEX_PAGE) throw new Error(`${INDEX_PAGE} is the index of the published pages`);
-  return name;
+  if (!hasOwnPage(id)) throw new Error(`${JSON.stringify(id)} has no page of its own`);
+  return `${id}.html`;
 }
