@@ -51,8 +51,7 @@ async function main(argv: string[]): Promise<number> {
     // The primary decides; a worker left without it stops too.
     process.on('message', (m: { type?: string }) => m?.type === STOP && stop('primary'));
     process.on('disconnect', () => stop('primary gone'));
-    process.on('SIGINT', () => undefined);
-    process.on('SIGTERM', () => undefined);
+    // Its SIGINT and SIGTERM are kept by stop-signals (loaded first) and never taken.
   } else {
     onStopSignals((signal) => stop(signal));
   }

@@ -43,6 +43,9 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
   let stopping = false;
   let exitCode = 0;
   let onStopped: (() => void) | undefined;
+  const finishIfNoneLeft = () => {
+    if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
+  };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: killing the workers');
@@ -52,7 +55,7 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
     stopping = true;
     logger.info({ signal }, 'stopping the cluster');
     stopAll();
-    if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
+    finishIfNoneLeft();
   };
   onStopSignals(onSignal);
 
@@ -100,16 +103,13 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
       exitCode = 1;
       stopping = true;
       stopAll();
+      finishIfNoneLeft();
     };
     cluster.on('exit', (worker, code, signal) => {
-      if (stopping) {
-        if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
-        return;
-      }
+      if (stopping) return finishIfNoneLeft();
       if (!announced) {
         // Not one worker came up (a port in use, say): another would fail alike.
         giveUp('a cluster worker failed to start; stopping', { workerPid: worker.process.pid, code, signal });
-        if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
         return;
       }
       const now = Date.now();
@@ -117,7 +117,6 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
       while ((deaths[0] ?? now) < now - 60_000) deaths.shift();
       if (deaths.length > MAX_DEATHS_PER_WORKER_PER_MINUTE * config.webConcurrency) {
         giveUp('cluster workers keep dying; stopping', { deaths: deaths.length });
-        if (Object.keys(cluster.workers ?? {}).length === 0) onStopped?.();
         return;
       }
       logger.error({ workerPid: worker.process.pid, code, signal }, 'cluster worker died; starting another');

@@ -2,8 +2,6 @@
 // still waiting on a refresh after a grace period are let go (and answered),
 // so that their connections are not cut at the shutdown bound.
 export interface Drain {
-  /** Past the grace period of a begun drain. */
-  readonly over: boolean;
   /** Start the grace period (once). */
   begin(graceMs: number): void;
   /** The promise's value, or 'drained' if the grace period ends first. */
@@ -15,9 +13,6 @@ export function createDrain(): Drain {
   let begun = false;
   let over = false;
   return {
-    get over() {
-      return over;
-    },
     begin(graceMs) {
       if (begun) return;
       begun = true;

@@ -263,7 +263,6 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
       // A task running this long is hung (it bounds its own upstream wait, which
       // is shorter): its worker is replaced. Time spent queued does not count.
       w.timer = setTimeout(() => {
-        if (!watched.has(m.key)) return;
         killed++;
         backend.kill(m.worker);
       }, options.taskTimeoutMs);

@@ -89,12 +89,12 @@ export async function fetchUpstream(target: string, timeoutMs: number, maxBytes:
 }
 
 /** A Retry-After value (seconds, or an HTTP date) as milliseconds from now; undefined if absent or unreadable. */
-export function retryAfter(value: string | null, now = Date.now()): number | undefined {
+function retryAfter(value: string | null): number | undefined {
   if (value === null) return undefined;
   const text = value.trim();
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function timeout(ms: number): Fetched {

@@ -21,7 +21,7 @@ function checkId(id: string): string {
   return id;
 }
 
-const ENTRY_PATH = /^\/entries\/([A-Za-z0-9_-]{1,128})$/;
+const ENTRY_PATH = new RegExp(`^/entries/(${ENTRY_ID.source.slice(1, -1)})$`);
 const ENTRY_ROUTE = '/entries/:id';
 
 /**
@@ -41,7 +41,7 @@ export function entryHits(deps: AppDeps): Middleware {
       if (answer) {
         // The route label of the request metrics, as the router would set it.
         (ctx as { routerPath?: string }).routerPath = ENTRY_ROUTE;
-        sendEntry(ctx, answer);
+        sendEntry(ctx, answer, false);
         return Promise.resolve();
       }
     }
@@ -98,7 +98,7 @@ function parseIds(raw: unknown): string[] {
   return ids;
 }
 
-function sendEntry(ctx: Koa.Context, answer: Answer): void {
+function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): void {
   const { view } = answer;
   // Straight onto the response: Koa's setters are a measurable part of a hit.
   const { res } = ctx;
@@ -107,7 +107,7 @@ function sendEntry(ctx: Koa.Context, answer: Answer): void {
   res.setHeader('Cache-Control', 'no-cache');
   res.setHeader('Vary', 'Accept');
   ctx.status = 200;
-  if (wantsHtml(ctx)) {
+  if (html) {
     const etag = `${view.etag.slice(0, -1)}-html"`;
     ctx.set('ETag', etag);
     if (notModified(ctx, etag)) return void (ctx.status = 304);
