@@ -99,50 +99,49 @@ export async function hitPath(plan: Plan, upstreamUrl: string) {
   const ids = hitIds();
   const paths = ids.map((id) => `/entries/${id}`);
   const freshen = await startFreshen(upstreamUrl, 'thread');
+  // Each server is stopped however far the start got.
+  const started: Array<{ stop(): Promise<void> }> = [freshen];
   try {
     await prefill(freshen.ready, ids);
     // The baselines answer one body of the same size as freshen's answers.
     const sample = await (await fetch(`${freshen.ready}${paths[Math.floor(paths.length / 2)]}`)).text();
     const koa = await startNode('dist/bench/targets.js', ['koa', sample], {}, /^READY (\S+)$/m);
+    started.push(koa);
     const node = await startNode('dist/bench/targets.js', ['node', sample], {}, /^READY (\S+)$/m);
+    started.push(node);
     const nginx = await startNginx(new URL(upstreamUrl.replace('{id}', 'x')).origin);
-    try {
-      const targets: Record<string, string> = { freshen: freshen.ready, koa: koa.ready, node: node.ready };
-      const runs: Record<string, Array<{ rps: number; p50: number; p99: number }>> = { freshen: [], koa: [], node: [], nginx: [] };
-      if (nginx) {
-        // Every path once through nginx, so the measured reads are proxy_cache hits.
-        for (const path of paths) await (await fetch(`${nginx.ready}${path}`)).arrayBuffer();
-        targets.nginx = nginx.ready;
-      }
-      // Interleaved, so drift on a shared machine hits every target alike.
-      for (let rep = 0; rep < plan.reps; rep++) {
-        for (const [name, url] of Object.entries(targets)) {
-          const { rps, p50, p99 } = await load({ url, paths, connections: 50, seconds: plan.seconds });
-          runs[name]?.push({ rps, p50, p99 });
-        }
-      }
-      const med = (name: string) => {
-        const r = runs[name] ?? [];
-        const m = (k: 'rps' | 'p50' | 'p99') => percentile(r.map((x) => x[k]), 50);
-        return { rps: Math.round(m('rps')), p50: m('p50'), p99: m('p99') };
-      };
-      const results = { freshen: med('freshen'), koa: med('koa'), node: med('node'), nginx: nginx ? med('nginx') : null };
-      return {
-        ...results,
-        bodyBytes: Buffer.byteLength(sample),
-        ids: ids.length,
-        ratio: round(results.freshen.rps / results.koa.rps, 3),
-        vsNode: round(results.freshen.rps / results.node.rps, 3),
-        vsNginx: results.nginx ? round(results.freshen.rps / results.nginx.rps, 3) : null,
-        nginxNote: nginx ? 'proxy_cache hits, 1 worker process' : 'not installed (apt-get install nginx to add the proxy_cache peer)',
-      };
-    } finally {
-      await koa.stop();
-      await node.stop();
-      await nginx?.stop();
+    if (nginx) started.push(nginx);
+    const targets: Record<string, string> = { freshen: freshen.ready, koa: koa.ready, node: node.ready };
+    const runs: Record<string, Array<{ rps: number; p50: number; p99: number }>> = { freshen: [], koa: [], node: [], nginx: [] };
+    if (nginx) {
+      // Every path once through nginx, so the measured reads are proxy_cache hits.
+      for (const path of paths) await (await fetch(`${nginx.ready}${path}`)).arrayBuffer();
+      targets.nginx = nginx.ready;
     }
+    // Interleaved, so drift on a shared machine hits every target alike.
+    for (let rep = 0; rep < plan.reps; rep++) {
+      for (const [name, url] of Object.entries(targets)) {
+        const { rps, p50, p99 } = await load({ url, paths, connections: 50, seconds: plan.seconds });
+        runs[name]?.push({ rps, p50, p99 });
+      }
+    }
+    const med = (name: string) => {
+      const r = runs[name] ?? [];
+      const m = (k: 'rps' | 'p50' | 'p99') => percentile(r.map((x) => x[k]), 50);
+      return { rps: Math.round(m('rps')), p50: m('p50'), p99: m('p99') };
+    };
+    const results = { freshen: med('freshen'), koa: med('koa'), node: med('node'), nginx: nginx ? med('nginx') : null };
+    return {
+      ...results,
+      bodyBytes: Buffer.byteLength(sample),
+      ids: ids.length,
+      ratio: round(results.freshen.rps / results.koa.rps, 3),
+      vsNode: round(results.freshen.rps / results.node.rps, 3),
+      vsNginx: results.nginx ? round(results.freshen.rps / results.nginx.rps, 3) : null,
+      nginxNote: nginx ? 'proxy_cache hits, 1 worker process' : 'not installed (apt-get install nginx to add the proxy_cache peer)',
+    };
   } finally {
-    await freshen.stop();
+    for (const server of started.toReversed()) await server.stop();
   }
 }
 

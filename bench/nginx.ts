@@ -69,7 +69,10 @@ http {
   const url = `http://127.0.0.1:${port}`;
   const deadline = performance.now() + 10_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited: ${output.slice(-2000)}`);
+    if (child.exitCode !== null) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`nginx exited: ${output.slice(-2000)}`);
+    }
     const up = await fetch(`${url}/`).then(
       () => true,
       () => false,
@@ -77,6 +80,7 @@ http {
     if (up) break;
     if (performance.now() > deadline) {
       child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
       throw new Error(`nginx did not start: ${output.slice(-2000)}`);
     }
     await new Promise((r) => setTimeout(r, 50));

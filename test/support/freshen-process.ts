@@ -30,8 +30,16 @@ export interface FreshenProcesses {
   start(env?: Record<string, string>): FreshenProcess;
 }
 
+/** Kill each process's whole group (it runs detached): its updater children go with it. */
 function kill(list: ChildProcess[]): void {
-  for (const c of list) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of list) {
+    if (c.pid === undefined) continue;
+    try {
+      process.kill(-c.pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
+  }
 }
 
 /** For a describe block: what its freshen processes share, set up before and torn down after. */
