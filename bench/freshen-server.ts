@@ -2,7 +2,7 @@
 // settings, with the updater runtime given on the command line (which may be
 // a baseline — inline or spawn — that operators cannot choose). Prints
 // `READY <url>`; stops on SIGTERM.
-import { loadConfig } from '../server/config.js';
+import { loadConfig } from '../server/config/config.js';
 import { startService } from '../server/service.js';
 import type { UpdaterRuntime } from '../workers/pool.js';
 

@@ -10,8 +10,8 @@ import { SMTPServer } from 'smtp-server';
 import { openDatabase } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
 import { countDue, enqueue, outboxStats } from '../db/outbox.js';
-import { loadConfig } from '../server/config.js';
-import { createMailers } from '../workers/mailers.js';
+import { loadConfig } from '../server/config/config.js';
+import { createMailers } from '../workers/mail/launcher.js';
 import { round } from './lib.js';
 import type { Plan } from './http-sections.js';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, invalidDemoIds, largeDemoIds } from '../demo/data.js';
-import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config.js';
+import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config/config.js';
 import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
 import type { RefreshTask } from '../workers/protocol.js';
 import { percentile, round } from './lib.js';

@@ -7,7 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig } from '../server/config/config.js';
 import { prefill, startFreshen, type Plan } from './http-sections.js';
 import { load, medianOf, round, startNode } from './lib.js';
 

@@ -4,9 +4,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import { types } from 'pg';
-import type { DatabaseConfig } from '../server/config.js';
 
 export type Db = Knex | Knex.Transaction;
+
+/** Which database to open: read from DATABASE_URL by the config. */
+export type DatabaseConfig =
+  | { readonly client: 'sqlite'; readonly url: string; readonly filename: string }
+  | { readonly client: 'postgres'; readonly url: string };
 export type { Knex };
 
 // knex is CommonJS; under NodeNext its default export arrives as the module object.

@@ -5,12 +5,12 @@
 // SIGINT/SIGTERM (a second signal exits at once).
 import cluster from 'node:cluster';
 import { clusterMetrics, runPrimary, STOP } from './cluster.js';
-import { describeConfig, loadConfigForCli, type Config } from './config.js';
-import { maskUrl } from './config-values.js';
+import { describeConfig, loadConfigForCli, type Config } from './config/config.js';
+import { maskUrl } from './config/values.js';
 import type { Logger } from 'pino';
 import { createLogger, writeBesideLog } from './log.js';
 import { startService } from './service.js';
-import { onStopSignals } from './stop-signals.js';
+import { onStopSignals } from '../shared/stop-signals.js';
 
 const USAGE = 'usage: freshen [--print-config] (settings come from environment variables; see README.md)';
 

@@ -11,9 +11,9 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { openDatabase } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
-import type { Config } from './config.js';
-import { onStopSignals } from './stop-signals.js';
-import type { MetricsText } from './routes/health.js';
+import type { Config } from './config/config.js';
+import { onStopSignals } from '../shared/stop-signals.js';
+import type { MetricsText } from './http/routes/health.js';
 
 const METRICS_REQUEST = 'freshen:metrics-request';
 /** The primary tells a worker to stop (again: at once) by message, not signal. */

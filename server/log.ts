@@ -2,7 +2,7 @@
 // runs freshen in a terminal — pretty lines, formatted by pino-pretty on pino's
 // worker thread.
 import { pino, type Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from './config/config.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
   const options = { level: config.logLevel, base: { pid: process.pid } };

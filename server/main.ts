@@ -3,6 +3,6 @@
 // load, and a signal meanwhile is kept for the command line (cli.ts) instead
 // of ending the process with the default kill.
 // oxlint-disable-next-line import/no-unassigned-import -- loaded for its effect: listeners from the first moment
-import './stop-signals.js';
+import '../shared/stop-signals.js';
 
 await import('./cli.js');

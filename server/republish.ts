@@ -5,9 +5,9 @@ import { countRecords, listRecords } from '../db/entries.js';
 import { openDatabase } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
 import { createUpdaterPool } from '../workers/pool.js';
-import { loadConfigForCli, type Config } from './config.js';
+import { loadConfigForCli, type Config } from './config/config.js';
 import { createLogger } from './log.js';
-import { createPageIndex } from './page-index.js';
+import { createPageIndex } from './publishing/page-index.js';
 
 const PAGE_SIZE = 200;
 const PROGRESS_EVERY_MS = 500;

@@ -8,18 +8,18 @@ import { openDatabase, ping, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
 import { outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
-import { createMailers, type Mailers } from '../workers/mailers.js';
+import { createMailers, type Mailers } from '../workers/mail/launcher.js';
 import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
-import { createAccessLog } from './access-log.js';
-import { createAdminViews } from './admin-views.js';
-import { createApp } from './app.js';
-import type { Config } from './config.js';
-import { createFreshness, type Freshness } from './freshness.js';
+import { createAccessLog } from './http/access-log.js';
+import { createAdminViews } from './ops/admin-views.js';
+import { createApp } from './http/app.js';
+import type { Config } from './config/config.js';
+import { createFreshness, type Freshness } from './freshness/freshness.js';
 import { createLogger } from './log.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import type { MetricsText } from './routes/health.js';
-import { createNotifier } from './notifier.js';
-import { createPageIndex } from './page-index.js';
+import { createMetrics, type Metrics } from './ops/metrics.js';
+import type { MetricsText } from './http/routes/health.js';
+import { createNotifier } from './notices/notifier.js';
+import { createPageIndex } from './publishing/page-index.js';
 
 export interface Service {
   /** http://host:port of the listening server. */

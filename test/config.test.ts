@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BUNDLED_SCHEMA, ConfigError, describeConfig, loadConfig } from '../server/config.js';
+import { BUNDLED_SCHEMA, ConfigError, describeConfig, loadConfig } from '../server/config/config.js';
 
 /** The problem lines loadConfig throws for an environment; fails the test if it does not throw a ConfigError. */
 function problemsOf(env: Record<string, string>): string[] {

@@ -5,7 +5,7 @@ import { backoffMs } from '../db/backoff.js';
 import * as entries from '../db/entries.js';
 import { openDatabase, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig } from '../server/config/config.js';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 
 describe('the refresh lease', () => {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import * as outbox from '../db/outbox.js';
 import { openDatabase, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
-import { loadConfig } from '../server/config.js';
+import { loadConfig } from '../server/config/config.js';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 
 describe('outbox claims', () => {

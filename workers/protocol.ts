@@ -1,17 +1,6 @@
 // The messages that cross the pool boundary: one task in, one plain result out.
 // Errors travel as data ({code, message}), never as thrown objects.
 
-/** What an entry id is, everywhere: in a URL, in a related list, in a file name. */
-export const ENTRY_ID = /^[A-Za-z0-9_-]{1,128}$/;
-
-/** The published index page's file; an entry with the id `index` has no page of its own. */
-export const INDEX_PAGE = 'index.html';
-
-/** Every entry has a page of its own but one whose page would be the index (id `index`). */
-export function hasOwnPage(id: string): boolean {
-  return ENTRY_ID.test(id) && `${id}.html` !== INDEX_PAGE;
-}
-
 /** Fetch, validate and hash one record. */
 export interface RefreshTask {
   kind: 'refresh';
@@ -127,16 +116,3 @@ export type RefreshResult =
       /** How long the upstream asked us to wait (its Retry-After), in ms. */
       retryAfterMs?: number;
     };
-
-/** What a mailer child is told on its stdin when it starts (JSON). */
-export interface MailerSettings {
-  database: import('../server/config.js').DatabaseConfig;
-  smtpUrl: string | undefined;
-  dir: string;
-  from: string;
-  batchSize: number;
-  claimMs: number;
-  maxAttempts: number;
-  retryMaxMs: number;
-  logLevel: string;
-}

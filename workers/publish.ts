@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { Marked } from 'marked';
 import sanitizeHtml from 'sanitize-html';
-import { definitionList, escapeHtml, layout } from '../server/layout.js';
-import { hasOwnPage, type IndexEntry } from './protocol.js';
+import { definitionList, escapeHtml, layout } from '../shared/html.js';
+import { hasOwnPage } from '../shared/entry-id.js';
+import type { IndexEntry } from './protocol.js';
 
 const marked = new Marked({ gfm: true, async: false });
 

@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
-import { INDEX_PAGE, type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
+import { INDEX_PAGE } from '../shared/entry-id.js';
+import { type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
 import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
 
 const PONG: PublishResult = { kind: 'published', id: 'ping', bytes: 0 };

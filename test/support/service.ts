@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { loadConfig, type Config } from '../../server/config.js';
+import { loadConfig, type Config } from '../../server/config/config.js';
 import { startService, type Service } from '../../server/service.js';
 import { freshDatabase, type TestDatabase } from './database.js';
 import { startTestUpstream, type TestUpstream } from './upstream.js';

@@ -3,8 +3,8 @@
 // stored and never awaited by a reader. One entry's pages are written in the
 // order of its refreshes; the pool's writer also refuses an older fetch.
 import type { Logger } from 'pino';
-import type { UpdaterPool } from '../workers/pool.js';
-import { hasOwnPage } from '../workers/protocol.js';
+import type { UpdaterPool } from '../../workers/pool.js';
+import { hasOwnPage } from '../../shared/entry-id.js';
 
 export interface PagePublisher {
   /** Publish the entry's page (record null: the entry is gone, remove its page). */

@@ -2,7 +2,7 @@
 // (lru-cache), each holding its answer body and ETag prepared when stored, so a
 // hit costs a Map lookup and a timestamp compare — no SQL, no JSON work.
 import { LRUCache } from 'lru-cache';
-import type { EntryRow } from '../db/entries.js';
+import type { EntryRow } from '../../db/entries.js';
 
 export interface EntryView {
   id: string;

@@ -2,8 +2,8 @@
 // for a person, JSON for a program. Error pages link back here.
 import type { Router } from '@koa/router';
 import type { AppDeps } from '../app.js';
-import { layout } from '../layout.js';
-import { HTML_HEADERS, wantsHtml } from '../pages.js';
+import { layout } from '../../../shared/html.js';
+import { HTML_HEADERS, wantsHtml } from '../html-views.js';
 
 const LINKS: ReadonlyArray<{ path: string; what: string; admin?: boolean }> = [
   { path: '/entries/{id}', what: 'one entry as JSON (or a page, for a browser)' },

@@ -4,14 +4,14 @@
 // sent / retried with backoff / dead, and exits when nothing is due.
 // SIGTERM: finish the message in hand, give the rest of the batch back, exit.
 // Stop signals are heard from the first import on, kept until main() takes them.
-import { onStopSignals } from '../server/stop-signals.js';
+import { onStopSignals } from '../../shared/stop-signals.js';
 import { hostname } from 'node:os';
 import { pino } from 'pino';
-import { backoffMs } from '../db/backoff.js';
-import { openDatabase } from '../db/knex.js';
-import * as outbox from '../db/outbox.js';
-import { createMailTransport, isConnectionFailure, isPermanent } from './mail-transport.js';
-import type { MailerSettings } from './protocol.js';
+import { backoffMs } from '../../db/backoff.js';
+import { openDatabase } from '../../db/knex.js';
+import * as outbox from '../../db/outbox.js';
+import { createMailTransport, isConnectionFailure, isPermanent } from './transport.js';
+import type { MailerSettings } from './settings.js';
 
 async function readSettings(): Promise<MailerSettings> {
   const chunks: Buffer[] = [];

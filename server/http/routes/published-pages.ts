@@ -7,9 +7,9 @@ import type { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.js';
 import { notModified } from '../conditional.js';
-import { ENTRY_ID, INDEX_PAGE } from '../../workers/protocol.js';
+import { ENTRY_ID, INDEX_PAGE } from '../../../shared/entry-id.js';
 import { NotFound } from '../errors.js';
-import { HTML_HEADERS } from '../pages.js';
+import { HTML_HEADERS } from '../html-views.js';
 
 const PAGE = /^(.+)\.html$/;
 const MAX_AGE_SECONDS = 60;

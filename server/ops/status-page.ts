@@ -2,7 +2,7 @@
 // recent refresh errors and the outbox, readable at a glance, reloading itself
 // every few seconds. Rendered from a StatusView; every value is escaped.
 import type { StatusView } from './admin-views.js';
-import { escapeHtml, layout } from './layout.js';
+import { escapeHtml, layout } from '../../shared/html.js';
 
 const RELOAD_SECONDS = 5;
 

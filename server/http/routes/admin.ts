@@ -3,8 +3,8 @@
 import type { Router } from '@koa/router';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
-import { HTML_HEADERS, wantsHtml } from '../pages.js';
-import { statusPage } from '../status-page.js';
+import { HTML_HEADERS, wantsHtml } from '../html-views.js';
+import { statusPage } from '../../ops/status-page.js';
 
 export function adminRoutes(router: Router, deps: AppDeps): void {
   const admin = requireAdmin(deps.config.adminToken);

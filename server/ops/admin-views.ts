@@ -1,12 +1,12 @@
 // What the operator endpoints show, gathered from the live parts: the outbox,
 // and the whole status of this process (settings, pool, cache, errors, mail).
-import { listRecentErrors, type RecentError } from '../db/entries.js';
-import type { Db } from '../db/knex.js';
-import { listMessages, outboxStats, type OutboxStats } from '../db/outbox.js';
-import type { MailerStats, Mailers } from '../workers/mailers.js';
-import type { PoolStats, UpdaterPool } from '../workers/pool.js';
-import { describeConfig, type Config } from './config.js';
-import type { Freshness, FreshnessCounters } from './freshness.js';
+import { listRecentErrors, type RecentError } from '../../db/entries.js';
+import type { Db } from '../../db/knex.js';
+import { listMessages, outboxStats, type OutboxStats } from '../../db/outbox.js';
+import type { MailerStats, Mailers } from '../../workers/mail/launcher.js';
+import type { PoolStats, UpdaterPool } from '../../workers/pool.js';
+import { describeConfig, type Config } from '../config/config.js';
+import type { Freshness, FreshnessCounters } from '../freshness/freshness.js';
 
 export interface RecentMessage {
   id: number;

@@ -6,11 +6,11 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
-import { ENTRY_ID } from '../../workers/protocol.js';
+import { ENTRY_ID } from '../../../shared/entry-id.js';
 import { notModified } from '../conditional.js';
 import { BadRequest, FreshenError } from '../errors.js';
-import type { Answer, Outcome } from '../freshness.js';
-import { entryPage, HTML_HEADERS, wantsHtml } from '../pages.js';
+import type { Answer, Outcome } from '../../freshness/freshness.js';
+import { entryPage, HTML_HEADERS, wantsHtml } from '../html-views.js';
 
 export const MAX_IDS = 100;
 

@@ -5,9 +5,10 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { checkSchemaFile, isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, isUsableFilePath, maskUrl, sqlitePath } from './config-values.js';
+import { checkSchemaFile, isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableDirectory, isUsableFilePath, maskUrl, sqlitePath } from './values.js';
+import type { DatabaseConfig } from '../../db/knex.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 export const BUNDLED_SCHEMA = resolve(root, 'demo/schema.json');
 
 export interface Config {
@@ -71,10 +72,6 @@ export interface MailConfig {
   /** A mailer child running longer than this is killed; its claims expire. */
   readonly processTimeoutMs: number;
 }
-
-export type DatabaseConfig =
-  | { readonly client: 'sqlite'; readonly url: string; readonly filename: string }
-  | { readonly client: 'postgres'; readonly url: string };
 
 /** A bad setting: names the variable and what is allowed. */
 export class ConfigError extends Error {

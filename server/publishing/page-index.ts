@@ -2,10 +2,10 @@
 // refresh: a change schedules one rewrite at most every PUBLISH_INDEX_SECONDS,
 // rendered and written on the pool like the pages themselves.
 import type { Logger } from 'pino';
-import { listTitles } from '../db/entries.js';
-import type { Db } from '../db/knex.js';
-import type { UpdaterPool } from '../workers/pool.js';
-import type { Config } from './config.js';
+import { listTitles } from '../../db/entries.js';
+import type { Db } from '../../db/knex.js';
+import type { UpdaterPool } from '../../workers/pool.js';
+import type { Config } from '../config/config.js';
 
 export interface PageIndex {
   /** A page was published: rewrite the index soon. */

@@ -4,10 +4,10 @@
 // check's plain numbers) are mirrored at scrape time, so the hit path pays
 // for one histogram observation and nothing more.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { OutboxStats } from '../db/outbox.js';
-import type { MailerStats } from '../workers/mailers.js';
-import type { PoolStats } from '../workers/pool.js';
-import type { FreshnessCounters } from './freshness.js';
+import type { OutboxStats } from '../../db/outbox.js';
+import type { MailerStats } from '../../workers/mail/launcher.js';
+import type { PoolStats } from '../../workers/pool.js';
+import type { FreshnessCounters } from '../freshness/freshness.js';
 
 export interface MetricsSources {
   freshness: () => FreshnessCounters;

@@ -2,10 +2,10 @@
 // notice awaits this, so the notice is committed before the answer is sent.
 // Sending happens elsewhere (workers/mailer.ts, another process).
 import type { Logger } from 'pino';
-import type { Db } from '../db/knex.js';
-import { enqueue, type NewMessage } from '../db/outbox.js';
-import type { Mailers } from '../workers/mailers.js';
-import type { Config } from './config.js';
+import type { Db } from '../../db/knex.js';
+import { enqueue, type NewMessage } from '../../db/outbox.js';
+import type { Mailers } from '../../workers/mail/launcher.js';
+import type { Config } from '../config/config.js';
 import { invalidDataNotice, serverErrorNotice, type InvalidData, type ServerError } from './notices.js';
 
 export interface Notifier {

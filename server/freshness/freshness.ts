@@ -7,20 +7,20 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { backoffMs } from '../db/backoff.js';
-import * as entries from '../db/entries.js';
-import type { Db } from '../db/knex.js';
-import type { UpdaterPool } from '../workers/pool.js';
-import { PoolFullError } from '../workers/pool.js';
-import type { RefreshResult } from '../workers/protocol.js';
-import { upstreamUrl } from '../workers/upstream.js';
-import type { Config } from './config.js';
-import { maskUrl } from './config-values.js';
-import type { Notifier } from './notifier.js';
-import { answeredBadly, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from './errors.js';
+import { backoffMs } from '../../db/backoff.js';
+import * as entries from '../../db/entries.js';
+import type { Db } from '../../db/knex.js';
+import type { UpdaterPool } from '../../workers/pool.js';
+import { PoolFullError } from '../../workers/pool.js';
+import type { RefreshResult } from '../../workers/protocol.js';
+import { upstreamUrl } from '../../workers/upstream.js';
+import type { Config } from '../config/config.js';
+import { maskUrl } from '../config/values.js';
+import type { Notifier } from '../notices/notifier.js';
+import { answeredBadly, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
 import { createDrain } from './drain.js';
 import { answerBody, createMemoryTier, viewOfRow, type EntryView } from './memory-tier.js';
-import { createPagePublisher } from './page-publisher.js';
+import { createPagePublisher } from '../publishing/page-publisher.js';
 
 /** A served entry: what to send and the RFC 9211 Cache-Status to send with it. */
 export interface Answer {

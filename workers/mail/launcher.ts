@@ -7,10 +7,9 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import type { Logger } from 'pino';
-import type { Db } from '../db/knex.js';
-import { countDue, outboxStats } from '../db/outbox.js';
-import type { Config } from '../server/config.js';
-import type { MailerSettings } from './protocol.js';
+import type { Db } from '../../db/knex.js';
+import { countDue, outboxStats } from '../../db/outbox.js';
+import type { MailerSettings } from './settings.js';
 
 export interface MailerStats {
   running: number;
@@ -41,7 +40,18 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
   60: 'fatal',
 };
 
-export function createMailers(deps: { config: Config; db: Db; logger: Logger }): Mailers {
+/** What the launcher reads of the server's settings. */
+export interface LauncherConfig {
+  readonly database: MailerSettings['database'];
+  readonly logLevel: string;
+  readonly mail: Readonly<Omit<MailerSettings, 'database' | 'logLevel'>> & {
+    readonly maxProcs: number;
+    readonly processTimeoutMs: number;
+    readonly sweepMs: number;
+  };
+}
+
+export function createMailers(deps: { config: LauncherConfig; db: Db; logger: Logger }): Mailers {
   const { config, db, logger } = deps;
   const settings: MailerSettings = {
     database: config.database,

@@ -4,8 +4,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createTransport } from 'nodemailer';
-import type { OutboxRow } from '../db/outbox.js';
-import type { MailerSettings } from './protocol.js';
+import type { OutboxRow } from '../../db/outbox.js';
+import type { MailerSettings } from './settings.js';
 
 export interface MailTransport {
   send(message: OutboxRow): Promise<void>;

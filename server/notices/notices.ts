@@ -3,8 +3,8 @@
 // request fails with an unexpected error. Upstream text never reaches a header
 // unflattened (no CR/LF: no added headers) and is escaped in HTML bodies.
 import { createHash, randomUUID } from 'node:crypto';
-import type { NewMessage } from '../db/outbox.js';
-import { escapeHtml } from './pages.js';
+import type { NewMessage } from '../../db/outbox.js';
+import { escapeHtml } from '../http/html-views.js';
 
 /** Text safe for a header: one line, no control characters, bounded. */
 export function headerText(value: string, max = 160): string {

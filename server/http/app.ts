@@ -4,15 +4,15 @@
 import Koa, { type Middleware } from 'koa';
 import { Router } from '@koa/router';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import type { Config } from '../config/config.js';
 import { FreshenError, MethodNotAllowed, NotFound, toFreshenError } from './errors.js';
-import type { Freshness } from './freshness.js';
-import { errorPage, HTML_HEADERS, wantsHtml } from './pages.js';
-import type { Notifier } from './notifier.js';
-import type { AdminViews } from './admin-views.js';
+import type { Freshness } from '../freshness/freshness.js';
+import { errorPage, HTML_HEADERS, wantsHtml } from './html-views.js';
+import type { Notifier } from '../notices/notifier.js';
+import type { AdminViews } from '../ops/admin-views.js';
 import { adminRoutes } from './routes/admin.js';
 import { entryHits, entryRoutes } from './routes/entries.js';
-import { pageRoutes } from './routes/pages.js';
+import { pageRoutes } from './routes/published-pages.js';
 import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
 

@@ -1,8 +1,8 @@
 // HTML for people: an entry page and the friendly error page. Everything from
 // upstream is escaped; nothing internal is ever shown.
 import type { Context } from 'koa';
-import { hasOwnPage } from '../workers/protocol.js';
-import { definitionList, escapeHtml, layout, PAGE_CSP } from './layout.js';
+import { hasOwnPage } from '../../shared/entry-id.js';
+import { definitionList, escapeHtml, layout, PAGE_CSP } from '../../shared/html.js';
 
 export { escapeHtml };
 

@@ -1,0 +1,16 @@
+// What a mailer child is told on its stdin when it starts (JSON): written by
+// the launcher, read by the mailer.
+import type { DatabaseConfig } from '../../db/knex.js';
+
+/** What a mailer child is told on its stdin when it starts (JSON). */
+export interface MailerSettings {
+  database: DatabaseConfig;
+  smtpUrl: string | undefined;
+  dir: string;
+  from: string;
+  batchSize: number;
+  claimMs: number;
+  maxAttempts: number;
+  retryMaxMs: number;
+  logLevel: string;
+}
