@@ -1,0 +1,193 @@
+// The read path: the memory tier first, then the SQL copy, then — when the
+// decision says nothing can be served — a refresh to wait for. It turns each
+// decision (decision.ts) into an answer with its RFC 9211 Cache-Status, or the
+// error to answer with. A hit from memory takes no SQL and no await.
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as entries from '../../db/entries.js';
+import type { Db } from '../../db/knex.js';
+import { answeredBadly, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
+import { decide, type Known, type Policy } from './decision.js';
+import type { Drain } from './drain.js';
+import { viewOfRow, type EntryView, type MemoryTier } from './memory-tier.js';
+import type { Refresher } from './refresher.js';
+
+/** A served entry: what to send and the RFC 9211 Cache-Status to send with it. */
+export interface Answer {
+  view: EntryView & { state: 'ok'; body: Buffer; etag: string };
+  cacheStatus: string;
+  /** Seconds since the record was fetched (the Age header). */
+  age: number;
+}
+
+export type Outcome = Answer | FreshenError;
+
+export interface ReadCounters {
+  hit: number;
+  stale: number;
+  miss: number;
+  collapsed: number;
+}
+
+export interface Reader {
+  /** The first step, synchronous: the answer if the memory tier holds the entry fresh. */
+  peek(id: string): Answer | undefined;
+  /** Each entry through the decision; order kept. */
+  read(ids: readonly string[]): Promise<Outcome[]>;
+}
+
+export interface ReaderDeps {
+  memory: MemoryTier;
+  /** Where rows are read (a connection of its own on SQLite). */
+  reads: Db;
+  refresher: Refresher;
+  policy: Policy;
+  counters: ReadCounters;
+  draining: Drain;
+  /** How long a reader waits for another process's refresh. */
+  waitMs: number;
+  now: () => number;
+}
+
+// How often a reader waiting on another process's refresh reads the row again.
+const POLL_MS = 25;
+
+function notFound(status: string): NotFound {
+  return new NotFound('There is no such entry.', { 'Cache-Status': `freshen; ${status}` });
+}
+
+/** The error for a failed refresh, with Retry-After at the end of the backoff. */
+function failure(code: string, nextRefreshAt: number, at: number, cacheStatus: string): FreshenError {
+  const retryAfter = Math.max(1, Math.ceil((nextRefreshAt - at) / 1000));
+  return errorForFailure(code, retryAfter, { 'Cache-Status': cacheStatus });
+}
+
+/** What a stored row says to the decision: its view, or just its bookkeeping when it has no record. */
+function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known: Known } {
+  const view = viewOfRow(row);
+  return { view, known: view ?? { state: 'none', fetchedAt: null, errorCode: row.errorCode, nextRefreshAt: row.nextRefreshAt } };
+}
+
+export function createReader(deps: ReaderDeps): Reader {
+  const { memory, reads, refresher, policy, counters, draining, now } = deps;
+  const ttlSeconds = Math.floor(policy.ttlMs / 1000);
+
+  /** An answer with its Cache-Status; `ttl=` is what is left of the TTL, consistent with Age. */
+  function answer(view: EntryView, at: number, status: string, withTtl = false, detail = ''): Answer {
+    const age = Math.max(0, Math.floor((at - view.fetchedAt) / 1000));
+    // Below zero once stale, even within the first second past the TTL.
+    const left = at - view.fetchedAt >= policy.ttlMs ? Math.min(-1, ttlSeconds - age) : ttlSeconds - age;
+    const ttl = withTtl ? `; ttl=${left}` : '';
+    return { view: view as Answer['view'], cacheStatus: `freshen; ${status}${ttl}${detail}`, age };
+  }
+
+  function hit(view: EntryView, at: number): Answer {
+    counters.hit++;
+    return answer(view, at, 'hit', true);
+  }
+
+  /** The hot path: a fresh memory row is answered with no SQL and no await. */
+  function peek(id: string): Answer | undefined {
+    const at = now();
+    const view = memory.get(id);
+    return view && decide(view, 'memory', at, policy).action === 'serve' ? hit(view, at) : undefined;
+  }
+
+  async function read(ids: readonly string[]): Promise<Outcome[]> {
+    const at = now();
+    const outcomes: Outcome[] = Array.from({ length: ids.length });
+    const needSql: number[] = [];
+    ids.forEach((id, i) => {
+      const view = memory.get(id);
+      if (view && decide(view, 'memory', at, policy).action === 'serve') outcomes[i] = hit(view, at);
+      else needSql.push(i);
+    });
+    if (needSql.length === 0) return outcomes;
+
+    const rows = new Map((await entries.getEntries(reads, needSql.map((i) => ids[i] as string))).map((r) => [r.id, r]));
+    const waits: Array<Promise<void>> = [];
+    for (const i of needSql) {
+      const id = ids[i] as string;
+      const row = rows.get(id);
+      const { view, known } = row ? knownOfRow(row) : { view: undefined, known: undefined };
+      if (view) memory.offer(view);
+      const decision = decide(known, 'sql', at, policy);
+      switch (decision.action) {
+        case 'serve':
+          outcomes[i] = hit(view as EntryView, at);
+          break;
+        case 'not-found':
+          outcomes[i] = notFound('hit');
+          break;
+        case 'serve-stale':
+          outcomes[i] = serveStale(view as EntryView, at, decision.refresh);
+          break;
+        case 'fail':
+          counters.miss++;
+          outcomes[i] = failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; detail=backoff');
+          break;
+        default:
+          counters.miss++;
+          waits.push(
+            (async () => {
+              outcomes[i] = await waitForRefresh(id, !row, at);
+            })(),
+          );
+      }
+    }
+    await Promise.all(waits);
+    return outcomes;
+  }
+
+  function serveStale(view: EntryView, at: number, refresh: boolean): Answer {
+    counters.stale++;
+    let detail = '';
+    if (view.errorCount > 0) detail = view.errorCode !== null && answeredBadly(view.errorCode) ? '; detail=invalid-upstream' : '; detail=backoff';
+    if (refresh) refresher.inBackground(view.id);
+    return answer(view, at, 'fwd=stale', true, detail);
+  }
+
+  async function waitForRefresh(id: string, create: boolean, at: number): Promise<Outcome> {
+    const joined = refresher.running(id);
+    if (refresher.stopped && !joined) return new ShuttingDown();
+    // The pool answers every failure of its own as a result; what is thrown
+    // here (the database, say) is a server error, answered and told as one.
+    const outcome = await draining.wait(refresher.run(id, { create, force: false, deferred: false }));
+    // The refresh goes on (and is stored); this reader is answered before the server stops.
+    if (outcome === 'drained') return new ShuttingDown();
+    // Counted there when the answer comes from another process's refresh.
+    if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id);
+    if (joined) counters.collapsed++;
+    if (outcome.kind === 'overloaded') return new Overloaded(1, { 'Cache-Status': 'freshen; fwd=miss; detail=overloaded' });
+    const { result, view } = outcome;
+    if (result.kind === 'ok' && view) return answer(view, at, joined ? 'fwd=miss; collapsed' : 'fwd=miss; stored');
+    if (result.kind === 'not-found') return notFound(joined ? 'fwd=miss; collapsed' : 'fwd=miss');
+    const code = result.kind === 'invalid' ? 'invalid' : result.kind === 'failed' ? result.code : 'worker-error';
+    return failure(code, outcome.nextRefreshAt, now(), joined ? 'freshen; fwd=miss; collapsed' : 'freshen; fwd=miss');
+  }
+
+  /** Another process is refreshing this entry: wait (bounded) for its lease to end, then decide on the row. */
+  async function answerFromOtherRefresher(id: string): Promise<Outcome> {
+    const deadline = performance.now() + deps.waitMs;
+    for (;;) {
+      const row = await entries.getEntry(reads, id);
+      const at = now();
+      if (row && (row.leaseOwner === null || row.leaseUntil < at)) {
+        const { view, known } = knownOfRow(row);
+        if (view) memory.offer(view);
+        const decision = decide(known, 'sql', at, policy);
+        // What the other refresh left, served or failed as its own readers were;
+        // 'wait' means it left nothing servable yet: keep waiting.
+        if (decision.action === 'serve' || decision.action === 'serve-stale') {
+          counters.collapsed++;
+          return answer(view as EntryView, at, 'fwd=miss; collapsed');
+        }
+        if (decision.action === 'not-found') return notFound('fwd=miss; collapsed');
+        if (decision.action === 'fail') return failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; collapsed');
+      }
+      if (performance.now() >= deadline) return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
+      if ((await draining.wait(sleep(POLL_MS))) === 'drained') return new ShuttingDown();
+    }
+  }
+
+  return { peek, read };
+}

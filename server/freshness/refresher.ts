@@ -1,0 +1,237 @@
+// Runs refreshes, single flight: one per entry in this process (the in-flight
+// map) and across processes (the SQL lease, claimed in one statement). A
+// refresh claims the lease, hands the fetch to the updater pool, and stores
+// what comes back — the record, the upstream's 404, or the failure with its
+// backoff — in SQL and in the memory tier. It never decides whether a read
+// needs a refresh: that is the decision's (decision.ts).
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { backoffMs } from '../../db/backoff.js';
+import * as entries from '../../db/entries.js';
+import type { Db } from '../../db/knex.js';
+import type { UpdaterPool } from '../../workers/pool.js';
+import { PoolFullError } from '../../workers/pool.js';
+import type { RefreshResult } from '../../workers/protocol.js';
+import { upstreamUrl } from '../../workers/upstream.js';
+import { maskUrl } from '../config/values.js';
+import type { Notifier } from '../notices/notifier.js';
+import type { PagePublisher } from '../publishing/page-publisher.js';
+import { answerBody, type EntryView, type MemoryTier } from './memory-tier.js';
+
+export type RefreshOutcome =
+  | {
+      kind: 'done';
+      result: RefreshResult;
+      view: EntryView | undefined;
+      nextRefreshAt: number;
+    }
+  | { kind: 'overloaded' }
+  // Another process holds the lease, or another refresher just finished: read the row.
+  | { kind: 'elsewhere' };
+
+export interface RefreshOptions {
+  /** The entry may have no row yet: create it, leased. */
+  create: boolean;
+  /** An operator's refresh: ignore backoff and freshness. */
+  force: boolean;
+  /** Start after the answer in hand is written (setImmediate). */
+  deferred: boolean;
+}
+
+export interface RefreshCounters {
+  refreshSkipped: number;
+  refreshes: Record<RefreshResult['kind'], number>;
+}
+
+export interface Refresher {
+  /** The refresh of this entry: the one under way in this process, or a new one. */
+  run(id: string, opts: RefreshOptions): Promise<RefreshOutcome>;
+  /** Is a refresh of this entry under way in this process? */
+  running(id: string): boolean;
+  /** A stale entry was answered: refresh it behind the answer, if the pool has room. */
+  inBackground(id: string): void;
+  /** An operator's refresh: now, ignoring backoff (after the one under way, if any). */
+  requestNow(id: string): void;
+  /** No refresh starts any more. */
+  stop(): void;
+  readonly stopped: boolean;
+  /** Resolves when every refresh under way (and its page write) has ended. */
+  settled(): Promise<void>;
+}
+
+export interface RefresherDeps {
+  db: Db;
+  pool: UpdaterPool;
+  memory: MemoryTier;
+  pages: PagePublisher;
+  notifier: Notifier;
+  logger: Logger;
+  counters: RefreshCounters;
+  /** The URL template the updater fetches. */
+  upstreamUrl: string;
+  upstream: { timeoutMs: number; maxBytes: number; schemaPath: string };
+  ttlMs: number;
+  backoffMaxMs: number;
+  leaseMs: number;
+  /** Told each refresh's outcome and duration (pool hand-off to stored). */
+  observeRefresh?: (outcome: string, seconds: number) => void;
+  now: () => number;
+}
+
+export function createRefresher(deps: RefresherDeps): Refresher {
+  const { db, pool, memory, pages, logger, counters, now } = deps;
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const inflight = new Map<string, Promise<RefreshOutcome>>();
+  // Entries an operator asked to refresh again once the refresh under way ends.
+  const followUps = new Set<string>();
+  let stopped = false;
+
+  function run(id: string, opts: RefreshOptions): Promise<RefreshOutcome> {
+    const running = inflight.get(id);
+    if (running) return running;
+    const promise = refresh(id, opts).finally(() => inflight.delete(id));
+    inflight.set(id, promise);
+    return promise;
+  }
+
+  async function refresh(id: string, opts: RefreshOptions): Promise<RefreshOutcome> {
+    if (opts.deferred) await new Promise((resolve) => setImmediate(resolve));
+    if (!pool.hasCapacity()) {
+      counters.refreshSkipped++;
+      return { kind: 'overloaded' };
+    }
+    const claimedAt = now();
+    const lease = await entries.claimLease(db, {
+      id,
+      owner,
+      now: claimedAt,
+      leaseMs: deps.leaseMs,
+      staleBefore: claimedAt - deps.ttlMs,
+      force: opts.force,
+      create: opts.create,
+    });
+    if (!lease) return { kind: 'elsewhere' };
+    const startedAt = performance.now();
+
+    let result: RefreshResult;
+    try {
+      result = await pool.run({ kind: 'refresh', id, upstreamUrl: deps.upstreamUrl, ...deps.upstream });
+    } catch (err) {
+      await entries.releaseLease(db, lease, now());
+      if (err instanceof PoolFullError) {
+        counters.refreshSkipped++;
+        return { kind: 'overloaded' };
+      }
+      throw err;
+    }
+    counters.refreshes[result.kind]++;
+    const outcome = await store(lease, result, now());
+    deps.observeRefresh?.(result.kind, (performance.now() - startedAt) / 1000);
+    return outcome;
+  }
+
+  async function store(lease: entries.Lease, result: RefreshResult, at: number): Promise<RefreshOutcome> {
+    const { id } = lease;
+    if (result.kind === 'ok') {
+      const view = storedView(id, at, {
+        state: 'ok',
+        body: answerBody(id, result.record, at),
+        etag: `W/"${result.hash}"`,
+        related: result.related,
+      });
+      if (await entries.storeRecord(db, lease, at, result)) {
+        memory.set(view);
+        pages.publish(id, result.record, at);
+      } else {
+        logger.warn({ id }, 'refresh result not stored: its lease was lost');
+      }
+      logger.debug({ id, bytes: result.bytes }, 'entry refreshed');
+      return { kind: 'done', result, view, nextRefreshAt: 0 };
+    }
+    if (result.kind === 'not-found') {
+      const view = storedView(id, at, { state: 'not-found', body: undefined, etag: undefined, related: [] });
+      if (await entries.storeNotFound(db, lease, at)) {
+        memory.set(view);
+        pages.publish(id, null, at); // its page goes too
+      }
+      return { kind: 'done', result, view, nextRefreshAt: 0 };
+    }
+    const code = result.kind === 'invalid' ? 'invalid' : result.code;
+    const message = result.kind === 'invalid' ? `invalid: ${result.problems.join('; ')}` : result.message;
+    // The upstream's Retry-After, if longer, is honoured (up to the backoff cap).
+    const asked = result.kind === 'failed' ? Math.min(result.retryAfterMs ?? 0, deps.backoffMaxMs) : 0;
+    const nextRefreshAt = at + Math.max(backoffMs(lease.errorCount + 1, deps.backoffMaxMs), asked);
+    await entries.storeFailure(db, lease, at, { code, message, nextRefreshAt });
+    if (result.kind === 'invalid') {
+      await deps.notifier.invalidData({
+        id,
+        problems: result.problems,
+        // The notice names the URL without the credentials it may carry.
+        url: maskUrl(upstreamUrl(deps.upstreamUrl, id)),
+        seenAt: at,
+        title: result.title,
+      });
+    }
+    const previous = memory.get(id);
+    if (previous) {
+      memory.set({ ...previous, errorCode: code, errorCount: lease.errorCount + 1, nextRefreshAt });
+    }
+    logger.warn({ id, code, failures: lease.errorCount + 1, retryInMs: nextRefreshAt - at, why: message }, 'refresh failed');
+    return { kind: 'done', result, view: undefined, nextRefreshAt };
+  }
+
+  function inBackground(id: string): void {
+    if (stopped || inflight.has(id)) return;
+    if (!pool.hasCapacity()) {
+      counters.refreshSkipped++;
+      return;
+    }
+    void run(id, { create: false, force: false, deferred: true }).catch((err: unknown) =>
+      logger.error({ err, id }, 'background refresh failed'),
+    );
+  }
+
+  function requestNow(id: string): void {
+    const start = () =>
+      void run(id, { create: true, force: true, deferred: true }).catch((err: unknown) =>
+        logger.error({ err, id }, 'requested refresh failed'),
+      );
+    const running = inflight.get(id);
+    if (!running) {
+      start();
+    } else if (!followUps.has(id)) {
+      // The refresh under way may have fetched before this request: fetch again
+      // once it ends (however many requests arrive meanwhile).
+      followUps.add(id);
+      void running.finally(() => {
+        followUps.delete(id);
+        if (!stopped) start();
+      });
+    }
+  }
+
+  return {
+    run,
+    running: (id) => inflight.has(id),
+    inBackground,
+    requestNow,
+    stop: () => void (stopped = true),
+    get stopped() {
+      return stopped;
+    },
+    async settled() {
+      await Promise.allSettled(inflight.values());
+      await pages.settled();
+    },
+  };
+}
+
+/** The memory view of what a refresh just stored: no failure, no backoff. */
+function storedView(
+  id: string,
+  fetchedAt: number,
+  record: Pick<EntryView, 'state' | 'body' | 'etag' | 'related'>,
+): EntryView {
+  return { id, fetchedAt, ...record, errorCode: null, errorCount: 0, nextRefreshAt: 0 };
+}

@@ -1,0 +1,64 @@
+// The freshness rule as a table: for what memory or the SQL copy holds of an
+// entry, at a given time, under a given policy, what a read does. No server,
+// no database, no sleep — the time is a parameter.
+import { expect } from 'chai';
+import { decide, type Decision, type Known, type Source } from '../server/freshness/decision.js';
+
+const policy = { ttlMs: 300_000, maxStaleMs: 86_400_000 };
+const now = Date.UTC(2030, 0, 1);
+const ago = (ms: number) => now - ms;
+
+const record = (fetchedAgoMs: number, extra: Partial<Known> = {}): Known => ({
+  state: 'ok',
+  fetchedAt: ago(fetchedAgoMs),
+  errorCode: null,
+  nextRefreshAt: 0,
+  ...extra,
+});
+const gone = (fetchedAgoMs: number): Known => ({ state: 'not-found', fetchedAt: ago(fetchedAgoMs), errorCode: null, nextRefreshAt: 0 });
+const noRecord = (extra: Partial<Known> = {}): Known => ({ state: 'none', fetchedAt: null, errorCode: null, nextRefreshAt: 0, ...extra });
+
+const rows: Array<[string, Known | undefined, Source, Decision]> = [
+  // From memory: only a fresh record is answered; anything else asks the SQL copy.
+  ['a fresh record in memory is served', record(1000), 'memory', { action: 'serve' }],
+  ['a record one millisecond short of its TTL is still fresh', record(299_999), 'memory', { action: 'serve' }],
+  ['a record exactly at its TTL is checked against SQL', record(300_000), 'memory', { action: 'read-sql' }],
+  ['a stale record in memory is checked against SQL (another process may have refreshed it)', record(400_000), 'memory', { action: 'read-sql' }],
+  ['a fresh 404 in memory is checked against SQL', gone(1000), 'memory', { action: 'read-sql' }],
+  ['nothing in memory is looked up in SQL', undefined, 'memory', { action: 'read-sql' }],
+  // From the SQL copy: the whole rule.
+  ['a fresh record in SQL is served', record(1000), 'sql', { action: 'serve' }],
+  ['a fresh 404 in SQL is answered 404 from the copy', gone(1000), 'sql', { action: 'not-found' }],
+  ['a stale 404 is asked again, with the reader waiting', gone(300_000), 'sql', { action: 'wait' }],
+  ['a stale record is served and refreshed behind the answer', record(300_000), 'sql', { action: 'serve-stale', refresh: true }],
+  ['a record at ENTRY_MAX_STALE is still served stale', record(86_400_000), 'sql', { action: 'serve-stale', refresh: true }],
+  ['a stale record whose refresh backs off is served with no refresh', record(400_000, { errorCode: 'unavailable', nextRefreshAt: now + 1 }), 'sql', { action: 'serve-stale', refresh: false }],
+  ['a stale record whose backoff ends now is refreshed', record(400_000, { errorCode: 'unavailable', nextRefreshAt: now }), 'sql', { action: 'serve-stale', refresh: true }],
+  ['a fresh record is served even during a backoff', record(1000, { errorCode: 'timeout', nextRefreshAt: now + 60_000 }), 'sql', { action: 'serve' }],
+  ['a record past ENTRY_MAX_STALE is a miss: the reader waits', record(86_400_001), 'sql', { action: 'wait' }],
+  ['a record past ENTRY_MAX_STALE during a backoff answers the remembered failure', record(86_400_001, { errorCode: 'invalid', nextRefreshAt: now + 5000 }), 'sql', { action: 'fail', code: 'invalid', retryAt: now + 5000 }],
+  ['an entry never stored is a miss: the reader waits', undefined, 'sql', { action: 'wait' }],
+  ['a row with no record and a failure in backoff answers the failure', noRecord({ errorCode: 'unreachable', nextRefreshAt: now + 2000 }), 'sql', { action: 'fail', code: 'unreachable', retryAt: now + 2000 }],
+  ['a row with no record whose backoff has ended is asked again', noRecord({ errorCode: 'unreachable', nextRefreshAt: now }), 'sql', { action: 'wait' }],
+  ['a row with no record and no failure (a refresh under way) waits', noRecord(), 'sql', { action: 'wait' }],
+];
+
+describe('the freshness decision', () => {
+  for (const [name, known, source, expected] of rows) {
+    it(name, () => {
+      expect(decide(known, source, now, policy)).to.deep.equal(expected);
+    });
+  }
+
+  it('takes each entry’s TTL from the policy it is given', () => {
+    const short = { ttlMs: 1000, maxStaleMs: 5000 };
+    expect(decide(record(999), 'sql', now, short)).to.deep.equal({ action: 'serve' });
+    expect(decide(record(1000), 'sql', now, short)).to.deep.equal({ action: 'serve-stale', refresh: true });
+    expect(decide(record(5001), 'sql', now, short)).to.deep.equal({ action: 'wait' });
+  });
+
+  it('serves nothing stale when ENTRY_MAX_STALE is zero', () => {
+    const strict = { ttlMs: 1000, maxStaleMs: 0 };
+    expect(decide(record(1000), 'sql', now, strict)).to.deep.equal({ action: 'wait' });
+  });
+});
