@@ -1,5 +1,5 @@
 // The few error classes a request can end in, each with its code and status.
-// One middleware (server/respond-error.ts) turns them into answers; 5xx never
+// One middleware (respond-error.ts) turns them into answers; 5xx never
 // show internal words, only the fixed text here.
 
 export class FreshenError extends Error {

@@ -12,10 +12,17 @@ export function wantsHtml(ctx: Context): boolean {
 }
 
 /** Security headers for every HTML answer: no script, no framing. */
-export const HTML_HEADERS = {
+const HTML_HEADERS = {
   'Content-Security-Policy': PAGE_CSP,
   'X-Content-Type-Options': 'nosniff',
 } as const;
+
+/** Marks the answer as HTML, with the security headers every HTML answer carries. */
+export function setHtml(ctx: Context, page?: string): void {
+  ctx.set(HTML_HEADERS);
+  ctx.type = 'text/html; charset=utf-8';
+  if (page !== undefined) ctx.body = page;
+}
 
 export function entryPage(body: Buffer, cacheStatus: string): string {
   const { id, data, fetchedAt } = JSON.parse(body.toString('utf8')) as {

@@ -3,7 +3,7 @@
 import type { Router } from '@koa/router';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
-import { HTML_HEADERS, wantsHtml } from '../html-views.js';
+import { setHtml, wantsHtml } from '../html-views.js';
 import { statusPage } from '../../ops/status-page.js';
 
 export function adminRoutes(router: Router, deps: AppDeps): void {
@@ -13,9 +13,7 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Vary', 'Accept');
     if (wantsHtml(ctx)) {
-      ctx.set(HTML_HEADERS);
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = statusPage(status);
+      setHtml(ctx, statusPage(status));
     } else {
       ctx.body = status;
     }

@@ -10,7 +10,7 @@ import { ENTRY_ID } from '../../../shared/entry-id.js';
 import { notModified } from '../conditional.js';
 import { BadRequest, FreshenError } from '../errors.js';
 import type { Answer, Outcome } from '../../freshness/freshness.js';
-import { entryPage, HTML_HEADERS, wantsHtml } from '../html-views.js';
+import { entryPage, setHtml, wantsHtml } from '../html-views.js';
 
 export const MAX_IDS = 100;
 
@@ -111,9 +111,7 @@ function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): voi
     const etag = `${view.etag.slice(0, -1)}-html"`;
     ctx.set('ETag', etag);
     if (notModified(ctx, etag)) return void (ctx.status = 304);
-    ctx.set(HTML_HEADERS);
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.body = entryPage(view.body, answer.cacheStatus);
+    setHtml(ctx, entryPage(view.body, answer.cacheStatus));
     return;
   }
   res.setHeader('ETag', view.etag);

@@ -3,7 +3,7 @@
 import type { Router } from '@koa/router';
 import type { AppDeps } from '../app.js';
 import { layout } from '../../../shared/html.js';
-import { HTML_HEADERS, wantsHtml } from '../html-views.js';
+import { setHtml, wantsHtml } from '../html-views.js';
 
 const LINKS: ReadonlyArray<{ path: string; what: string; admin?: boolean }> = [
   { path: '/entries/{id}', what: 'one entry as JSON (or a page, for a browser)' },
@@ -31,9 +31,7 @@ ${links.map((l) => `<li>${l.path.includes('{') ? `<code>${l.path.replace(/[{}]/g
   router.get('/', (ctx) => {
     ctx.set('Vary', 'Accept');
     if (wantsHtml(ctx)) {
-      ctx.set(HTML_HEADERS);
-      ctx.type = 'text/html; charset=utf-8';
-      ctx.body = page;
+      setHtml(ctx, page);
     } else {
       ctx.body = json;
     }

@@ -9,7 +9,7 @@ import type { AppDeps } from '../app.js';
 import { notModified } from '../conditional.js';
 import { ENTRY_ID, INDEX_PAGE } from '../../../shared/entry-id.js';
 import { NotFound } from '../errors.js';
-import { HTML_HEADERS } from '../html-views.js';
+import { setHtml } from '../html-views.js';
 
 const PAGE = /^(.+)\.html$/;
 const MAX_AGE_SECONDS = 60;
@@ -54,8 +54,7 @@ async function sendFile(ctx: Koa.Context, path: string): Promise<void> {
   ctx.set('ETag', etag);
   ctx.set('Last-Modified', lastModified);
   ctx.set('Cache-Control', `public, max-age=${MAX_AGE_SECONDS}`);
-  ctx.set(HTML_HEADERS);
-  ctx.type = 'text/html; charset=utf-8';
+  setHtml(ctx);
   if (notModified(ctx, etag, lastModified)) {
     await file.close();
     ctx.status = 304;
