@@ -4,6 +4,7 @@ import type { Knex } from 'knex';
 import * as m001 from './migrations/001-entries.js';
 import * as m002 from './migrations/002-outbox.js';
 import * as m003 from './migrations/003-entry-title.js';
+import * as m004 from './migrations/004-owners-of-any-length.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '001-entries': m001,
   '002-outbox': m002,
   '003-entry-title': m003,
+  '004-owners-of-any-length': m004,
 };
 
 const source: Knex.MigrationSource<string> = {

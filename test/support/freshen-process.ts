@@ -27,7 +27,11 @@ export interface FreshenProcesses {
   upstream(): TestUpstream;
   /** The directory its access log, pages and mail go to. */
   files(): string;
-  start(env?: Record<string, string>): FreshenProcess;
+  /**
+   * Starts `node dist/server/main.js`; `wrap` runs it under another command
+   * (`unshare`, `faketime`…), which must exec it as its last arguments.
+   */
+  start(env?: Record<string, string>, wrap?: readonly string[]): FreshenProcess;
 }
 
 /** Kill each process's whole group (it runs detached): its updater children go with it. */
@@ -75,9 +79,10 @@ export function useFreshenProcesses(label: string): FreshenProcesses {
   return {
     upstream: () => upstream as TestUpstream,
     files: () => files,
-    start(env = {}) {
+    start(env = {}, wrap = []) {
       let output = '';
-      const child = spawn(process.execPath, ['dist/server/main.js'], {
+      const [command = process.execPath, ...args] = [...wrap, process.execPath, 'dist/server/main.js'];
+      const child = spawn(command, args, {
         cwd: root,
         // A process group of its own, as a terminal gives a command: a Ctrl-C reaches all of it.
         detached: true,
