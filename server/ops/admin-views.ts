@@ -6,6 +6,7 @@ import { listMessages, outboxStats, type OutboxStats } from '../../db/outbox.js'
 import type { MailerStats, Mailers } from '../../workers/mail/launcher.js';
 import type { PoolStats, UpdaterPool } from '../../workers/pool.js';
 import { describeConfig, type Config } from '../config/config.js';
+import { SETTING_ROWS } from '../config/settings.js';
 import type { Freshness, FreshnessCounters } from '../freshness/freshness.js';
 
 export interface RecentMessage {
@@ -41,22 +42,6 @@ export interface AdminViews {
   status(): Promise<StatusView>;
 }
 
-const SHOWN_SETTINGS = [
-  'UPDATER_RUNTIME',
-  'UPDATER_MIN_WORKERS',
-  'UPDATER_MAX_WORKERS',
-  'UPDATER_TASKS_PER_WORKER',
-  'UPDATER_MAX_QUEUE',
-  'UPDATER_TASK_TIMEOUT_MS',
-  'WEB_CONCURRENCY',
-  'ENTRY_TTL_SECONDS',
-  'ENTRY_MAX_STALE_SECONDS',
-  'UPSTREAM_URL',
-  'UPSTREAM_TIMEOUT_MS',
-  'DATABASE_URL',
-  'SMTP_URL',
-];
-
 export function createAdminViews(deps: {
   db: Db;
   config: Config;
@@ -66,8 +51,9 @@ export function createAdminViews(deps: {
 }): AdminViews {
   const { db, config, pool, freshness, mailers } = deps;
   const started = Date.now();
+  // The settings the table marks for this page, as --print-config shows them.
   const described = describeConfig(config);
-  const settings = Object.fromEntries(SHOWN_SETTINGS.map((name) => [name, described[name]]));
+  const settings = Object.fromEntries(SETTING_ROWS.filter(([, s]) => s.status).map(([name]) => [name, described[name]]));
 
   async function outbox(): Promise<OutboxView> {
     const [stats, recent] = await Promise.all([outboxStats(db, Date.now()), listMessages(db, 10)]);

@@ -1,0 +1,201 @@
+// The settings table: every environment variable freshen reads, each written
+// once — its kind (schema, allowed words, default), where it goes in Config,
+// whether it is secret, and a line for the README. The loader, --print-config,
+// the status page and the README's settings table (checked by
+// test/settings-table.test.ts) all come from it, in its order.
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import type { DatabaseConfig } from '../../db/knex.js';
+import type { ConfigPath, CheckedSetting, Setting } from './kinds.js';
+import { address, addressList, directory, integer, number, oneOf, path, plain, seconds } from './kinds.js';
+import { isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableFilePath, sqlitePath } from './values.js';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+export const BUNDLED_SCHEMA = resolve(root, 'demo/schema.json');
+
+/** Refresh work is background work: by default it yields the CPU to requests. */
+export const DEFAULT_UPDATER_NICE = 10;
+
+const cores = availableParallelism();
+
+export const SETTINGS = {
+  PORT: { at: 'port', ...integer(3000, 0, 65535), about: 'the port the HTTP server listens on' },
+  HOST: { at: 'host', ...plain(z.string().refine(isHost), 'a host name or IP address', '127.0.0.1'), about: 'the address the HTTP server listens on' },
+  DATABASE_URL: {
+    at: 'database',
+    schema: z.string().regex(/^(sqlite:(?!\/\/[^/]).+|postgres(ql)?:\/\/.+)$/).refine(isDatabaseUrl),
+    allowed: 'sqlite:<file path> or postgres://user:password@host:port/database',
+    default: 'sqlite:./data/freshen.sqlite',
+    toConfig: (url: string) => parseDatabaseUrl(url),
+    show: (database: DatabaseConfig) => database.url,
+    secret: 'url',
+    status: true,
+    about: 'or `postgres://user:password@host:port/database`',
+  },
+  WEB_CONCURRENCY: { at: 'webConcurrency', ...integer(1, 1, 64), status: true, about: 'Koa processes under node:cluster, each with its own updater pool' },
+  SHUTDOWN_TIMEOUT_SECONDS: {
+    at: 'shutdownTimeoutMs',
+    ...seconds(10, 0, 600),
+    about: 'on SIGTERM/SIGINT, how long requests and refreshes in flight may take to finish (a reader still waiting on a refresh at 80 % of it gets `503`)',
+  },
+  UPDATER_RUNTIME: {
+    at: 'updater.runtime',
+    ...oneOf(['thread', 'process'], 'thread (Piscina worker threads) or process (persistent child processes)', 'thread'),
+    status: true,
+    about: '`thread` (Piscina worker threads) or `process` (persistent child processes, tinypool)',
+  },
+  UPDATER_MIN_WORKERS: { at: 'updater.minWorkers', ...integer(1, 1, 256), status: true, about: 'updater workers per Koa process, at least' },
+  UPDATER_MAX_WORKERS: {
+    at: 'updater.maxWorkers',
+    ...integer(Math.min(cores, 256), 1, 256),
+    defaultText: 'cores',
+    status: true,
+    about: 'updater workers per Koa process, at most',
+  },
+  UPDATER_MAX_QUEUE: {
+    at: 'updater.maxQueue',
+    ...integer(256, 0, 1_000_000),
+    status: true,
+    about: 'refreshes waiting for a worker; beyond it stale refreshes are skipped and misses answered `503`',
+  },
+  UPDATER_TASK_TIMEOUT_MS: {
+    at: 'updater.taskTimeoutMs',
+    ...integer(10_000, 100, 600_000),
+    status: true,
+    about: 'a miss waits at most this long for its refresh; a task that has run this long is hung and its worker replaced (must exceed `UPSTREAM_TIMEOUT_MS`)',
+  },
+  UPDATER_TASKS_PER_WORKER: {
+    at: 'updater.tasksPerWorker',
+    ...integer(8, 1, 1000),
+    status: true,
+    about: 'refreshes one worker runs at once (they mostly wait on the upstream)',
+  },
+  UPDATER_NICE: {
+    at: 'updater.nice',
+    ...integer(DEFAULT_UPDATER_NICE, 0, 19),
+    about: 'the scheduling priority (nice, `0`–`19`) of updater workers: refresh work yields the CPU to the thread answering requests; `0` runs it at the server\'s own priority',
+  },
+  UPSTREAM_URL: {
+    at: 'upstream.url',
+    ...plain(
+      z.string().optional().refine((v) => v === undefined || isUrlTemplate(v)),
+      'an http:// or https:// URL with {id} in its path or query (not its host)',
+      undefined,
+    ),
+    secret: 'url',
+    unset: 'unset: the bundled demo upstream',
+    status: true,
+    about: 'URL template with `{id}` in its path or query; the id is URL-encoded',
+  },
+  UPSTREAM_TIMEOUT_MS: { at: 'upstream.timeoutMs', ...integer(5000, 1, 600_000), status: true, about: 'how long one upstream answer may take' },
+  UPSTREAM_MAX_BYTES: { at: 'upstream.maxBytes', ...integer(1_048_576, 1, 1_073_741_824), about: 'the largest upstream answer (a larger one is cut off)' },
+  UPSTREAM_SCHEMA: {
+    // Whether the file holds a usable schema is checked after parsing (config.ts), to say why not.
+    at: 'upstream.schemaPath',
+    ...path(z.string(), 'the path of a readable JSON Schema file', BUNDLED_SCHEMA),
+    defaultText: '`demo/schema.json`',
+    about: 'JSON Schema (draft-07, 2019-09 or 2020-12) the records must satisfy',
+  },
+  ENTRY_TTL_SECONDS: { at: 'entries.ttlMs', ...seconds(300, 0, 31_536_000), status: true, about: 'younger rows are fresh' },
+  ENTRY_MAX_STALE_SECONDS: {
+    at: 'entries.maxStaleMs',
+    ...seconds(86_400, 0, 31_536_000),
+    status: true,
+    about: 'older rows are not served; a read waits for a refresh',
+  },
+  REFRESH_BACKOFF_MAX_SECONDS: { at: 'entries.backoffMaxMs', ...seconds(300, 1, 86_400), about: 'the longest wait between failing refreshes of one entry' },
+  MEMORY_TIER_MAX_BYTES: {
+    at: 'entries.memoryMaxBytes',
+    ...integer(64 * 1024 * 1024, 0, 64 * 1024 * 1024 * 1024),
+    about: 'bytes of hot entries kept in memory per process (`0`: none)',
+  },
+  SMTP_URL: {
+    at: 'mail.smtpUrl',
+    ...plain(
+      z.string().optional().refine((v) => v === undefined || isSmtpUrl(v)),
+      'an smtp:// or smtps:// URL with a host (smtp://user:password@host:port)',
+      undefined,
+    ),
+    secret: 'url',
+    unset: 'unset: mail written as .eml files under MAIL_DIR',
+    status: true,
+    about: '`smtp://` or `smtps://` URL of the mail server',
+  },
+  MAIL_DIR: { at: 'mail.dir', ...directory('./data/mail'), about: 'where `.eml` files go when `SMTP_URL` is unset' },
+  MAIL_FROM: { at: 'mail.from', ...address('freshen@localhost'), about: 'the sender of every message' },
+  CONTENT_TEAM: {
+    at: 'mail.contentTeam',
+    ...addressList(),
+    unset: 'empty: no invalid-data notices',
+    about: 'comma-separated addresses told about invalid upstream data (when empty, the log says so at start)',
+  },
+  ADMINS: {
+    at: 'mail.admins',
+    ...addressList(),
+    unset: 'empty: no server-error notices',
+    about: 'comma-separated addresses told about server errors (when empty, the log says so at start)',
+  },
+  MAIL_MAX_PROCS: { at: 'mail.maxProcs', ...integer(2, 1, 64), about: 'mailer child processes at once, per Koa process' },
+  MAIL_BATCH_SIZE: { at: 'mail.batchSize', ...integer(50, 1, 10_000), about: 'messages one mailer claims at a time' },
+  MAIL_CLAIM_SECONDS: {
+    at: 'mail.claimMs',
+    ...seconds(60, 1, 86_400),
+    about: "a mailer's claim on a message; past it (the mailer died) another mailer takes it",
+  },
+  MAIL_COOLDOWN_SECONDS: {
+    at: 'mail.cooldownMs',
+    ...seconds(3600, 0, 31_536_000),
+    about: 'one notice per entry and problem (or per error fingerprint) in this window',
+  },
+  MAIL_MAX_ATTEMPTS: { at: 'mail.maxAttempts', ...integer(8, 1, 100), about: 'delivery tries before a message is marked dead' },
+  MAIL_RETRY_MAX_SECONDS: { at: 'mail.retryMaxMs', ...seconds(600, 1, 86_400), about: 'the longest wait between tries of one message (1 s, doubling)' },
+  MAIL_SWEEP_SECONDS: { at: 'mail.sweepMs', ...seconds(30, 0.05, 86_400), about: 'how often the server looks for due messages with no new traffic' },
+  MAIL_PROCESS_TIMEOUT_SECONDS: {
+    at: 'mail.processTimeoutMs',
+    ...seconds(300, 1, 86_400),
+    about: 'a mailer running longer is killed; its claims expire and are retried',
+  },
+  PUBLISH_DIR: { at: 'publish.dir', ...directory('./data/pages'), about: "where each entry's static page and the index are published" },
+  PUBLISH_INDEX_SECONDS: {
+    at: 'publish.indexDelayMs',
+    ...seconds(5, 0, 3600),
+    about: 'the index page is rewritten at most this often while pages change',
+  },
+  LOG_FILE: {
+    at: 'logFile',
+    ...path(z.string().min(1).refine(isUsableFilePath), 'a file path in a directory that exists or can be created', './data/access.log'),
+    about: 'the access log: one JSON line per request',
+  },
+  LOG_LEVEL: {
+    at: 'logLevel',
+    ...oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'one of fatal, error, warn, info, debug, trace, silent', 'info'),
+    about: '`fatal` … `trace`, or `silent` (the application log, on stdout)',
+  },
+  ADMIN_TOKEN: {
+    at: 'adminToken',
+    ...plain(z.string().regex(/^[\x21-\x7e]{16,}$/).optional(), 'at least 16 characters, none of them spaces', undefined),
+    secret: 'value',
+    unset: 'unset: admin endpoints answer 404',
+    about: 'bearer token (16+ printable characters, no spaces) for `/admin`, the refresh and `/admin/outbox` endpoints',
+  },
+  DEMO_LATENCY_MS: { at: 'demo.latencyMs', ...integer(30, 0, 60_000), about: "the bundled demo upstream's delay" },
+  DEMO_FAILURE_RATE: { at: 'demo.failureRate', ...number(0, 0, 1), about: "the bundled demo upstream's share of `503`s" },
+} satisfies Record<string, CheckedSetting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** The rows in the table's order, as the loader and --print-config walk them. */
+export const SETTING_ROWS = Object.entries(SETTINGS) as [SettingName, Setting][];
+
+// Every Config field is set by a setting: a field the table leaves out fails to compile here.
+type Unfilled = Exclude<ConfigPath, (typeof SETTINGS)[SettingName]['at']>;
+'every Config field is filled' satisfies ([Unfilled] extends [never] ? string : Unfilled);
+
+function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('sqlite:')) {
+    return { client: 'sqlite', url, filename: resolve(sqlitePath(url)) };
+  }
+  return { client: 'postgres', url };
+}
