@@ -6,8 +6,10 @@
 // Stop signals are heard from the first import on, kept until main() takes them.
 import { onStopSignals } from '../../shared/stop-signals.js';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { backoffMs } from '../../db/backoff.js';
+import { startDbClock } from '../../db/clock.js';
 import { openDatabase } from '../../db/knex.js';
 import * as outbox from '../../db/outbox.js';
 import { createMailTransport, isConnectionFailure, isPermanent } from './transport.js';
@@ -19,6 +21,8 @@ async function readSettings(): Promise<MailerSettings> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as MailerSettings;
 }
 
+const CLOCK_REFRESH_MS = 30_000;
+
 async function main(): Promise<void> {
   const settings = await readSettings();
   // Synchronous: the process exits right after its last line.
@@ -26,7 +30,24 @@ async function main(): Promise<void> {
   const db = openDatabase(settings.database);
   const transport = createMailTransport(settings);
   const owner = `mailer:${hostname()}:${process.pid}`;
+  // Claims are written and compared in the database's time, not this node's.
+  const clock = await startDbClock(db, { refreshMs: CLOCK_REFRESH_MS });
   let state: 'claiming' | 'sending' | 'stopping' = 'claiming';
+
+  /** Records a delivery, retrying a failing database while the claim lasts; past it the row may be sent again. */
+  async function markSent(id: number): Promise<void> {
+    const deadline = performance.now() + settings.claimMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await outbox.markSent(db, id, owner, clock.now());
+        return;
+      } catch (err) {
+        if (performance.now() + backoffMs(attempt, 5000) >= deadline) throw err;
+        log.warn({ id, why: err instanceof Error ? err.message : String(err) }, 'delivered, but not yet recorded as sent: retrying');
+        await sleep(backoffMs(attempt, 5000));
+      }
+    }
+  }
   onStopSignals((signal) => {
     log.info({ signal }, 'stopping: finishing the message in hand');
     state = 'stopping';
@@ -38,7 +59,7 @@ async function main(): Promise<void> {
       state = 'claiming';
       const batch = await outbox.claimBatch(db, {
         owner,
-        now: Date.now(),
+        now: clock.now(),
         claimMs: settings.claimMs,
         limit: settings.batchSize,
       });
@@ -48,43 +69,50 @@ async function main(): Promise<void> {
       for (const [i, message] of batch.entries()) {
         if ((state as string) === 'stopping') {
           const rest = batch.slice(i).map((m) => m.id);
-          await outbox.releaseUntried(db, rest, owner, Date.now(), 'not tried: the mailer was stopping');
+          await outbox.releaseUntried(db, rest, owner, clock.now(), 'not tried: the mailer was stopping');
           counts.released += rest.length;
           break;
         }
-        if (!(await outbox.renewClaim(db, message.id, owner, Date.now(), settings.claimMs))) continue;
-        try {
-          await transport.send(message);
-          await outbox.markSent(db, message.id, owner, Date.now());
+        if (!(await outbox.renewClaim(db, message.id, owner, clock.now(), settings.claimMs))) continue;
+        const failed = await transport.send(message).then(
+          () => undefined,
+          (err: unknown) => ({ err }),
+        );
+        if (!failed) {
+          // Delivered: only the bookkeeping is left, and a database error here
+          // is no failed send (retrying the send would deliver it twice).
+          await markSent(message.id);
           counts.sent++;
-        } catch (err) {
-          const why = err instanceof Error ? err.message : String(err);
-          // An unreachable server is no fault of the message: it waits out the
-          // outage. A refusal (5xx) or repeated other failures end it.
-          const unreachable = isConnectionFailure(err);
-          if (isPermanent(err) || (!unreachable && message.attempts >= settings.maxAttempts)) {
-            await outbox.markDead(db, message.id, owner, why);
-            counts.dead++;
-            log.error({ id: message.id, attempts: message.attempts, why }, 'message is dead');
-            continue;
-          }
-          const next = Date.now() + backoffMs(message.attempts, settings.retryMaxMs);
-          await outbox.markRetry(db, message.id, owner, why, next);
-          counts.retried++;
-          log.warn({ id: message.id, attempts: message.attempts, retryInMs: next - Date.now(), why }, 'send failed');
-          if (unreachable) {
-            // The rest of the batch would fail the same way: give it back
-            // untried, due when this message is, and stop.
-            const rest = batch.slice(i + 1).map((m) => m.id);
-            await outbox.releaseUntried(db, rest, owner, next, `not tried: ${why}`);
-            counts.released += rest.length;
-            state = 'stopping';
-            break;
-          }
+          continue;
+        }
+        const { err } = failed;
+        const why = err instanceof Error ? err.message : String(err);
+        // An unreachable server is no fault of the message: it waits out the
+        // outage. A refusal (5xx) or repeated other failures end it.
+        const unreachable = isConnectionFailure(err);
+        if (isPermanent(err) || (!unreachable && message.attempts >= settings.maxAttempts)) {
+          await outbox.markDead(db, message.id, owner, why);
+          counts.dead++;
+          log.error({ id: message.id, attempts: message.attempts, why }, 'message is dead');
+          continue;
+        }
+        const next = clock.now() + backoffMs(message.attempts, settings.retryMaxMs);
+        await outbox.markRetry(db, message.id, owner, why, next);
+        counts.retried++;
+        log.warn({ id: message.id, attempts: message.attempts, retryInMs: next - clock.now(), why }, 'send failed');
+        if (unreachable) {
+          // The rest of the batch would fail the same way: give it back
+          // untried, due when this message is, and stop.
+          const rest = batch.slice(i + 1).map((m) => m.id);
+          await outbox.releaseUntried(db, rest, owner, next, `not tried: ${why}`);
+          counts.released += rest.length;
+          state = 'stopping';
+          break;
         }
       }
     }
   } finally {
+    clock.stop();
     transport.close();
     await db.destroy();
     log.info(counts, 'mailer done');
