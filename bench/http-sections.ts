@@ -6,8 +6,9 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
+import { freePort } from '../test/support/free-port.js';
 import type { UpdaterRuntime } from '../workers/pool.js';
-import { freePort, load, medianOf, percentile, round, startNode, type Running } from './lib.js';
+import { load, medianOf, percentile, round, startNode, type Running } from './lib.js';
 import { startNginx } from './nginx.js';
 
 export const TOKEN = 'benchmark-admin-token';

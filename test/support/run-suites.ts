@@ -5,9 +5,9 @@
 // TEST_DATABASES=sqlite|postgres and TEST_RUNTIMES=thread|process narrow it.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 const mochaArgs = process.argv.slice(2);
 const which = process.env.TEST_DATABASES ?? 'sqlite,postgres';
@@ -40,17 +40,6 @@ function findPostgresBin(): string | undefined {
     .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
     .toSorted((a, b) => Number(b) - Number(a));
   return versions[0] && join(base, versions[0], 'bin');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** initdb + pg_ctl start in a temporary directory; returns the admin URL and a stop function. */
