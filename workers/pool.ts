@@ -59,7 +59,11 @@ export interface PoolStats {
 }
 
 export interface UpdaterPool {
-  /** Run one task. Rejects only with PoolFullError; every other failure is a result. */
+  /**
+   * Run one task. Rejects only with PoolFullError; every other failure is a
+   * result: `worker-error` (its worker died, or the library failed it),
+   * `pool-timeout` (abandoned), or the task's own code.
+   */
   run<T extends Task>(task: T): Promise<ResultOf<T>>;
   /** Whether run() would be accepted now (a worker slot or queue room is free). */
   hasCapacity(): boolean;
@@ -67,6 +71,11 @@ export interface UpdaterPool {
   close(): Promise<void>;
 }
 
+/**
+ * Raised by run() when the pool already holds as many tasks as its workers and
+ * queue take. Only the pool decides this: the libraries are given no queue
+ * bound of their own, as their queue-full errors carry no code to tell them by.
+ */
 export class PoolFullError extends Error {
   readonly code = 'POOL_FULL';
   constructor() {
@@ -75,7 +84,11 @@ export class PoolFullError extends Error {
   }
 }
 
-/** What each runtime library provides, reduced to what the pool needs. */
+/**
+ * What each runtime library provides, reduced to what the pool needs. Its run()
+ * rejects only when the task's worker failed it (died, was killed, or the pool
+ * is closing).
+ */
 interface Backend {
   run(task: Task): Promise<RefreshResult | PublishResult>;
   workers(): number;
@@ -93,7 +106,6 @@ function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, onE
     filename: (o.taskModule ?? TASK_MODULE).href,
     minThreads: o.minWorkers,
     maxThreads: o.maxWorkers,
-    maxQueue: o.maxQueue,
     // Refreshes mostly wait on the upstream, so one worker runs several at once.
     // No per-task AbortSignal: Piscina gives those only to idle workers.
     concurrentTasksPerWorker: o.tasksPerWorker,
@@ -124,7 +136,6 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
     filename: (o.taskModule ?? TASK_MODULE).href,
     minThreads: o.minWorkers,
     maxThreads: o.maxWorkers,
-    maxQueue: o.maxQueue,
     concurrentTasksPerWorker: o.tasksPerWorker,
     idleTimeout: 30_000,
     execArgv: ['--max-old-space-size=512'],
@@ -227,7 +238,6 @@ interface Tracked {
   submittedAt: number;
   worker?: number;
   startedAt?: number;
-  done: boolean;
 }
 
 export function createUpdaterPool(options: PoolOptions): UpdaterPool {
@@ -269,7 +279,7 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
       w.timer.unref();
     }
     const t = tracked.get(m.key);
-    if (!t || t.done) return; // its answer came first: nothing to count
+    if (!t) return; // its answer came first: nothing to count
     account();
     t.worker = m.worker;
     t.startedAt = m.at;
@@ -280,7 +290,6 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
     const t = tracked.get(key);
     tracked.delete(key);
     if (!t) return;
-    t.done = true;
     if (t.worker !== undefined && t.startedAt !== undefined) {
       account();
       const left = (perWorker.get(t.worker) ?? 1) - 1;
@@ -293,7 +302,7 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
   async function run<T extends Task>(task: T): Promise<ResultOf<T>> {
     if (!hasCapacity()) throw new PoolFullError();
     const key = nextKey++;
-    tracked.set(key, { kind: task.kind, submittedAt: Date.now(), done: false });
+    tracked.set(key, { kind: task.kind, submittedAt: Date.now() });
     inFlight++;
     // A failure has the same shape in every kind of result.
     type Failed = ResultOf<T> & { kind: 'failed' };
@@ -317,15 +326,10 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
         // A task handed to a worker that died before starting it (a worker just
         // killed, say) never ran: it is safe to give it to another, once.
         const t = tracked.get(key); // gone once answered or abandoned
-        if (t && t.worker === undefined && !/queue is at limit|maximum number of tasks/i.test(err.message)) {
-          return attempt();
-        }
+        if (t && t.worker === undefined) return attempt();
         throw err;
       })
-      .catch((err: Error): ResultOf<T> => {
-        if (/queue is at limit|maximum number of tasks/i.test(err.message)) throw new PoolFullError();
-        return { kind: 'failed', id: task.id, code: 'worker-error', message: err.message } as Failed;
-      })
+      .catch((err: Error) => ({ kind: 'failed', id: task.id, code: 'worker-error', message: err.message }) as Failed)
       .finally(() => {
         clearTimeout(watched.get(key)?.timer);
         watched.delete(key);
@@ -339,8 +343,13 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
     }
   }
 
+  /**
+   * A task counts until its worker is done with it, its caller waiting or not
+   * (one abandoned in the queue still takes a place there): the libraries have
+   * no bound of their own, so this is the queue's one bound.
+   */
   function hasCapacity(): boolean {
-    return inFlight < capacity + options.maxQueue;
+    return watched.size < capacity + options.maxQueue;
   }
 
   return {
