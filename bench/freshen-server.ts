@@ -4,10 +4,12 @@
 // `READY <url>`; stops on SIGTERM.
 import { loadConfig } from '../server/config/config.js';
 import { startService } from '../server/service.js';
-import type { UpdaterRuntime } from '../workers/pool.js';
+import { BASELINES, isBaseline, type BenchRuntime } from './baselines.js';
 
-const runtime = (process.argv[2] ?? 'thread') as UpdaterRuntime;
-const service = await startService(loadConfig(process.env), { runtime });
+const runtime = (process.argv[2] ?? 'thread') as BenchRuntime;
+const service = isBaseline(runtime)
+  ? await startService(loadConfig(process.env), { updaterBackend: BASELINES[runtime] })
+  : await startService(loadConfig({ ...process.env, UPDATER_RUNTIME: runtime }));
 process.stdout.write(`READY ${service.url}\n`);
 process.on('SIGTERM', () => {
   void service.close().then(() => process.exit(0));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { freePort } from '../test/support/free-port.js';
-import type { UpdaterRuntime } from '../workers/pool.js';
+import type { BenchRuntime } from './baselines.js';
 import { load, medianOf, percentile, round, startNode, type Running } from './lib.js';
 import { startNginx } from './nginx.js';
 
@@ -28,7 +28,7 @@ export async function startDemo(latencyMs: number): Promise<Running> {
 }
 
 /** freshen as a process, on a fresh SQLite file, with the given settings. */
-export async function startFreshen(upstreamUrl: string, runtime: UpdaterRuntime, env: Record<string, string> = {}): Promise<Running & { dir: string }> {
+export async function startFreshen(upstreamUrl: string, runtime: BenchRuntime, env: Record<string, string> = {}): Promise<Running & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'freshen-bench-'));
   const running = await startNode(
     'dist/bench/freshen-server.js',
@@ -186,7 +186,7 @@ async function fixedRate(url: string, paths: string[], rate: number, seconds: nu
   return latencies;
 }
 
-export async function isolation(plan: Plan, upstreamUrl: string, runtimes: UpdaterRuntime[]) {
+export async function isolation(plan: Plan, upstreamUrl: string, runtimes: BenchRuntime[]) {
   const large = largeDemoIds();
   const out: Record<string, { idleP99: number; stormP99: number; p99Ratio: number; refreshesPerSecond: number }> = {};
   for (const runtime of runtimes) {

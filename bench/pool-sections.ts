@@ -7,9 +7,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config/config.js';
-import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
+import type { UpdaterPool } from '../workers/pool.js';
 import type { RefreshTask } from '../workers/protocol.js';
+import { createBenchPool, type BenchRuntime } from './baselines.js';
 import { percentile, round } from './lib.js';
+import { PING } from './ping-task.js';
 import type { Plan } from './http-sections.js';
 
 /** Resident memory (bytes) of a process, from /proc. */
@@ -81,7 +83,7 @@ export interface RefreshCost {
 
 export async function refreshCost(
   plan: Plan,
-  runtime: UpdaterRuntime,
+  runtime: BenchRuntime,
   fastUpstream: string,
   slowUpstream: string,
   workers = availableParallelism(),
@@ -100,8 +102,7 @@ export async function refreshCost(
   const childrenBefore = new Set(childPids());
   const rssBefore = process.memoryUsage().rss;
   const t0 = performance.now();
-  const pool = createUpdaterPool({
-    runtime,
+  const pool = createBenchPool(runtime, {
     minWorkers: workers,
     maxWorkers: workers,
     maxQueue: 100_000,
@@ -111,11 +112,11 @@ export async function refreshCost(
   });
   try {
     // Every worker up: one ping per worker slot at once.
-    await Promise.all(Array.from({ length: workers }, () => pool.run({ kind: 'ping', id: 'ping' })));
+    await Promise.all(Array.from({ length: workers }, () => pool.run(PING)));
     const startMs = performance.now() - t0;
     const pings = spawnRuntime ? 5 : 300;
     const p0 = performance.now();
-    for (let i = 0; i < pings; i++) await pool.run({ kind: 'ping', id: 'ping' });
+    for (let i = 0; i < pings; i++) await pool.run(PING);
     const noopRoundTripMs = (performance.now() - p0) / pings;
 
     let memoryPerWorkerMB: number | null = null;

@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { UpdaterRuntime } from '../workers/pool.js';
+import type { BenchRuntime } from './baselines.js';
 import { hitPath, isolation, missPath, startDemo, type Plan } from './http-sections.js';
 import { ROOT } from './lib.js';
 import { mail } from './mail-section.js';
@@ -13,7 +13,7 @@ import { refreshCost, type RefreshCost } from './pool-sections.js';
 import { chart, markdown } from './report.js';
 import { largeDataSet, webConcurrency } from './scaling-section.js';
 
-const RUNTIMES: UpdaterRuntime[] = ['inline', 'thread', 'process', 'spawn'];
+const RUNTIMES: BenchRuntime[] = ['inline', 'thread', 'process', 'spawn'];
 /** The quick run leaves out `spawn` (two Node starts a refresh): it alone took a fifth of it. */
 const runtimesFor = (quick: boolean) => (quick ? RUNTIMES.filter((rt) => rt !== 'spawn') : RUNTIMES);
 

@@ -9,7 +9,7 @@ import { migrate } from '../db/migrate.js';
 import { outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mail/launcher.js';
-import { createUpdaterPool, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
+import { createUpdaterPool, type BackendFactory, type UpdaterPool } from '../workers/pool.js';
 import { createAccessLog } from './http/access-log.js';
 import { createAdminViews } from './ops/admin-views.js';
 import { createApp } from './http/app.js';
@@ -40,8 +40,8 @@ export interface ServiceOptions {
   now?: () => number;
   /** The updater's task module; tests swap in one that misbehaves on purpose. */
   updaterModule?: URL;
-  /** Another updater runtime than the config's: the benchmark's baselines. */
-  runtime?: UpdaterRuntime;
+  /** Another pool backend than the config's runtime: the benchmark's baselines. */
+  updaterBackend?: BackendFactory;
   /** Run the migrations (a cluster's primary does it once for its workers). */
   migrate?: boolean;
   /** What /metrics answers; by default this process's own metrics. */
@@ -80,13 +80,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Messages left by an earlier run (or a killed mailer) go out now.
     void mailers.sweep();
 
-    const pool = createUpdaterPool({
-      ...config.updater,
-      runtime: options.runtime ?? config.updater.runtime,
-      taskModule: options.updaterModule,
-      observe: (t) => metrics.observePoolTask(t.kind, t.waitMs, t.runMs),
-      onWorkerError: (err) => logger.warn({ why: err.message }, 'an idle updater worker died; another takes its place'),
-    });
+    const pool = createUpdaterPool(
+      {
+        ...config.updater,
+        taskModule: options.updaterModule,
+        observe: (t) => metrics.observePoolTask(t.kind, t.waitMs, t.runMs),
+        onWorkerError: (err) => logger.warn({ why: err.message }, 'an idle updater worker died; another takes its place'),
+      },
+      options.updaterBackend,
+    );
     stops.push(() => pool.close());
     const pageIndex = createPageIndex({ db, pool, config, logger });
     stops.push(() => pageIndex.close());

@@ -3,18 +3,13 @@
 // =thread) or on tinypool's persistent child processes (=process). Callers see
 // only plain results. Timing, utilisation and the hung-worker watchdog live
 // here, so they are the same for both runtimes.
-import { execa } from 'execa';
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
 import type { PublishResult, RefreshResult, ResultOf, Task, TaskStarted } from './protocol.js';
 import { isTaskStarted } from './protocol.js';
 
-/**
- * thread and process are the operator's choices (UPDATER_RUNTIME). inline (the
- * task on the main thread) and spawn (a new process per task) exist for the
- * benchmark: they are the baselines that show why the other two exist.
- */
-export type UpdaterRuntime = 'thread' | 'process' | 'inline' | 'spawn';
+/** The operator's choice (UPDATER_RUNTIME). */
+export type UpdaterRuntime = 'thread' | 'process';
 
 export interface PoolOptions {
   runtime: UpdaterRuntime;
@@ -89,7 +84,7 @@ export class PoolFullError extends Error {
  * rejects only when the task's worker failed it (died, was killed, or the pool
  * is closing).
  */
-interface Backend {
+export interface Backend {
   run(task: Task): Promise<RefreshResult | PublishResult>;
   workers(): number;
   queued(): number;
@@ -98,6 +93,9 @@ interface Backend {
   kill(worker: number): void;
   close(): Promise<void>;
 }
+
+/** Makes a backend; it tells the pool when a task starts on a worker, and when an idle worker dies. */
+export type BackendFactory = (o: PoolOptions, onStarted: (m: TaskStarted) => void, onError: (err: Error) => void) => Backend;
 
 const TASK_MODULE = new URL('./updater.js', import.meta.url);
 
@@ -168,70 +166,10 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
   };
 }
 
-function inlineBackend(o: PoolOptions): Backend {
-  let completed = 0;
-  const module = import((o.taskModule ?? TASK_MODULE).href) as Promise<{ default: (t: Task) => Promise<RefreshResult | PublishResult> }>;
-  return {
-    run: async (task) => {
-      try {
-        // On the main thread: neither tracked nor given a lower priority.
-        return await (await module).default({ ...task, trackKey: undefined, nice: undefined });
-      } finally {
-        completed++;
-      }
-    },
-    workers: () => 1,
-    queued: () => 0,
-    completed: () => completed,
-    kill: () => undefined, // the main thread cannot be replaced
-    close: async () => undefined,
-  };
-}
-
-function spawnBackend(o: PoolOptions): Backend {
-  const script = new URL('./run-once.js', import.meta.url).pathname;
-  let completed = 0;
-  let running = 0;
-  // As many processes at once as the pool has workers; the rest wait their turn
-  // (a finished one hands its place straight to the next).
-  const waiting: Array<() => void> = [];
-  const acquire = async () => {
-    if (running < o.maxWorkers) running++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-  };
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else running--;
-  };
-  return {
-    run: async (task) => {
-      await acquire();
-      try {
-        const child = await execa(process.execPath, [script], {
-          input: JSON.stringify({ ...task, trackKey: undefined }),
-          timeout: o.taskTimeoutMs,
-        });
-        return JSON.parse(child.stdout) as RefreshResult | PublishResult;
-      } finally {
-        completed++;
-        release();
-      }
-    },
-    workers: () => running,
-    queued: () => waiting.length,
-    completed: () => completed,
-    kill: () => undefined, // execa's timeout ends the process
-    close: async () => undefined,
-  };
-}
-
 const BACKENDS = {
   thread: piscinaBackend,
   process: tinypoolBackend,
-  inline: inlineBackend,
-  spawn: spawnBackend,
-} satisfies Record<UpdaterRuntime, (o: PoolOptions, onStarted: (m: TaskStarted) => void, onError: (err: Error) => void) => Backend>;
+} satisfies Record<UpdaterRuntime, BackendFactory>;
 
 interface Tracked {
   kind: Task['kind'];
@@ -240,7 +178,8 @@ interface Tracked {
   startedAt?: number;
 }
 
-export function createUpdaterPool(options: PoolOptions): UpdaterPool {
+/** The pool over the operator's runtime; the benchmark hands in its baselines' backends. */
+export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFactory = BACKENDS[options.runtime]): UpdaterPool {
   /** Tasks whose callers wait (for stats and timings); gone when answered or given up. */
   const tracked = new Map<number, Tracked>();
   /** Tasks not yet settled on their worker, each watched once it starts; a caller may have given up. */
@@ -256,7 +195,7 @@ export function createUpdaterPool(options: PoolOptions): UpdaterPool {
   const capacity = options.maxWorkers * options.tasksPerWorker;
 
   let workerErrors = 0;
-  const backend = BACKENDS[options.runtime](options, onStarted, (err) => {
+  const backend = makeBackend(options, onStarted, (err) => {
     workerErrors++;
     options.onWorkerError?.(err);
   });

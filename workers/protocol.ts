@@ -48,13 +48,7 @@ interface Tracking {
   nice?: number;
 }
 
-/** Does nothing: measures a round trip through the pool. */
-export interface PingTask {
-  kind: 'ping';
-  id: 'ping';
-}
-
-export type Task = (RefreshTask | PublishTask | IndexTask | PingTask) & Tracking;
+export type Task = (RefreshTask | PublishTask | IndexTask) & Tracking;
 
 /** Sent by a worker when it starts a tracked task: which worker, when (epoch ms). */
 export interface TaskStarted {

@@ -10,14 +10,12 @@ import type { ValidateFunction } from 'ajv';
 import { INDEX_PAGE } from '../shared/entry-id.js';
 import { type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
 import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
-
-const PONG: PublishResult = { kind: 'published', id: 'ping', bytes: 0 };
+import { compileSchema, describeProblems } from './schema.js';
+import { fetchUpstream, upstreamUrl } from './upstream.js';
 
 // A child process of the pool: a terminal's Ctrl-C reaches the whole process
 // group, but the server decides when its pool stops.
 if (isMainThread && process.send !== undefined) process.on('SIGINT', () => undefined);
-import { compileSchema, describeProblems } from './schema.js';
-import { fetchUpstream, upstreamUrl } from './upstream.js';
 
 // Compiled once per worker and schema file.
 const validators = new Map<string, ValidateFunction>();
@@ -71,9 +69,14 @@ function ownThreads(): number[] {
   }
 }
 
-export default function run(task: Task): Promise<RefreshResult | PublishResult> {
+/** Every task's first step: yield the CPU to the server, and tell the pool it started. */
+export function beginTask(task: Pick<Task, 'trackKey' | 'nice'>): void {
   if (task.nice !== undefined) lowerPriority(task.nice);
   if (task.trackKey !== undefined) reportStart(task.trackKey);
+}
+
+export default function run(task: Task): Promise<RefreshResult | PublishResult> {
+  beginTask(task);
   switch (task.kind) {
     case 'refresh':
       return refresh(task);
@@ -81,8 +84,6 @@ export default function run(task: Task): Promise<RefreshResult | PublishResult> 
       return publish(task);
     case 'index':
       return publishIndex(task);
-    case 'ping':
-      return Promise.resolve(PONG);
   }
 }
 
