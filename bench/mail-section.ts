@@ -44,7 +44,7 @@ export async function mail(plan: Plan) {
     LOG_LEVEL: 'warn',
   });
   const db = openDatabase(config.database);
-  const mailers = createMailers({ config, db, logger: pino({ level: 'warn' }) });
+  const mailers = createMailers({ config, db, logger: pino({ level: 'warn' }), now: Date.now });
   try {
     await migrate(db);
     for (let n = 0; n < messages; n++) {

@@ -11,6 +11,18 @@ export type Db = Knex | Knex.Transaction;
 export type DatabaseConfig =
   | { readonly client: 'sqlite'; readonly url: string; readonly filename: string }
   | { readonly client: 'postgres'; readonly url: string };
+
+/** Bounds on one process's connections (DATABASE_POOL_MAX and the timeouts). */
+export interface DatabasePool {
+  readonly max: number;
+  /** How long a query waits for a connection before failing (knex's default is 60 s). */
+  readonly acquireTimeoutMs: number;
+  /** Postgres cancels a longer statement; 0: no limit (migrations). */
+  readonly statementTimeoutMs: number;
+}
+
+/** Used where no setting applies (tests, a mailer's own few connections). */
+export const DEFAULT_POOL: DatabasePool = { max: 5, acquireTimeoutMs: 2000, statementTimeoutMs: 10_000 };
 export type { Knex };
 
 // knex is CommonJS; under NodeNext its default export arrives as the module object.
@@ -20,7 +32,7 @@ const knex = knexModule as unknown as typeof knexModule.knex;
 // Every value we store fits in a double exactly.
 types.setTypeParser(20, Number);
 
-export function openDatabase(config: DatabaseConfig): Knex {
+export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAULT_POOL): Knex {
   if (config.client === 'sqlite') {
     mkdirSync(dirname(config.filename), { recursive: true });
     return knex({
@@ -43,8 +55,16 @@ export function openDatabase(config: DatabaseConfig): Knex {
   }
   return knex({
     client: 'pg',
-    connection: config.url,
-    pool: { min: 0, max: 10 },
+    connection: {
+      connectionString: config.url,
+      connectionTimeoutMillis: pool.acquireTimeoutMs,
+      ...(pool.statementTimeoutMs > 0 ? { statement_timeout: pool.statementTimeoutMs } : {}),
+    },
+    pool: { min: 0, max: pool.max },
+    acquireConnectionTimeout: pool.acquireTimeoutMs,
+    // An error's message must not embed the statement and its bindings: it is
+    // logged, and fingerprinted for the admins' notices.
+    compileSqlOnError: false,
   });
 }
 

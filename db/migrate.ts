@@ -1,6 +1,7 @@
 // Numbered, append-only migrations, each in its own transaction, run at start.
 // Listed in code (not found on disk) so the compiled and source trees agree.
 import type { Knex } from 'knex';
+import { DEFAULT_POOL, openDatabase, type DatabaseConfig } from './knex.js';
 import * as m001 from './migrations/001-entries.js';
 import * as m002 from './migrations/002-outbox.js';
 import * as m003 from './migrations/003-entry-title.js';
@@ -26,4 +27,14 @@ const source: Knex.MigrationSource<string> = {
 
 export async function migrate(db: Knex): Promise<void> {
   await db.migrate.latest({ migrationSource: source, tableName: 'freshen_migrations' });
+}
+
+/** Migrates on a connection of its own with no statement timeout: a migration may rewrite a large table. */
+export async function migrateDatabase(config: DatabaseConfig): Promise<void> {
+  const db = openDatabase(config, { ...DEFAULT_POOL, max: 1, statementTimeoutMs: 0 });
+  try {
+    await migrate(db);
+  } finally {
+    await db.destroy();
+  }
 }

@@ -8,8 +8,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import { openDatabase } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
+import { migrateDatabase } from '../db/migrate.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import type { Config } from './config/config.js';
 import { onStopSignals } from '../shared/stop-signals.js';
@@ -59,12 +58,7 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
   };
   onStopSignals(onSignal);
 
-  const db = openDatabase(config.database);
-  try {
-    await migrate(db);
-  } finally {
-    await db.destroy();
-  }
+  await migrateDatabase(config.database);
   let demo: DemoUpstream | undefined;
   const env: Record<string, string> = {};
   if (config.upstream.url === undefined) {

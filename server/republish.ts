@@ -3,7 +3,7 @@
 // index. Prints a progress line (count, rate, ETA) while it works.
 import { countRecords, listRecords } from '../db/entries.js';
 import { openDatabase } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
+import { migrateDatabase } from '../db/migrate.js';
 import { createUpdaterPool } from '../workers/pool.js';
 import { loadConfigForCli, type Config } from './config/config.js';
 import { createLogger } from './log.js';
@@ -22,11 +22,11 @@ function progressLine(done: number, total: number, failed: number, startedAt: nu
 
 async function republish(config: Config): Promise<number> {
   const logger = createLogger({ logLevel: config.logLevel === 'info' ? 'warn' : config.logLevel });
-  const db = openDatabase(config.database);
+  await migrateDatabase(config.database);
+  const db = openDatabase(config.database, config.databasePool);
   const pool = createUpdaterPool(config.updater);
   const tty = process.stderr.isTTY;
   try {
-    await migrate(db);
     const total = await countRecords(db);
     const startedAt = performance.now();
     let done = 0;

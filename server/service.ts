@@ -5,7 +5,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { openDatabase, ping, type Knex } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
+import { migrateDatabase } from '../db/migrate.js';
+import { startDbClock } from '../db/clock.js';
 import { outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mail/launcher.js';
@@ -20,6 +21,9 @@ import { createMetrics, type Metrics } from './ops/metrics.js';
 import type { MetricsText } from './http/routes/health.js';
 import { createNotifier } from './notices/notifier.js';
 import { createPageIndex } from './publishing/page-index.js';
+
+// How often each process measures its offset to the database clock again.
+const CLOCK_REFRESH_MS = 30_000;
 
 export interface Service {
   /** http://host:port of the listening server. */
@@ -64,19 +68,28 @@ export async function startService(config: Config, options: ServiceOptions = {})
       upstreamUrl = demo.url;
     }
 
-    const db: Knex = openDatabase(config.database);
+    if (options.migrate !== false) await migrateDatabase(config.database);
+    const db: Knex = openDatabase(config.database, config.databasePool);
     stops.push(() => db.destroy());
     // SQLite gets one connection per knex instance: the freshness check reads
     // on a second one, so a read never queues behind a write waiting for a
     // lock (WAL lets it read meanwhile). Postgres pools its connections.
-    const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database) : db;
+    const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database, config.databasePool) : db;
     if (reads !== db) stops.push(() => reads.destroy());
-    if (options.migrate !== false) await migrate(db);
+    // Leases, claims, backoff and fetched-at are in the database's time.
+    const clock = await startDbClock(db, {
+      refreshMs: CLOCK_REFRESH_MS,
+      onError: (err) => logger.warn({ why: (err as Error).message }, 'could not read the database clock; keeping the last offset'),
+    });
+    stops.push(async () => clock.stop());
+    if (Math.abs(clock.offsetMs()) > 1000) {
+      logger.warn({ offsetMs: clock.offsetMs() }, "this node's clock differs from the database's; freshen keeps to the database's");
+    }
 
-    const mailers = createMailers({ config, db, logger });
+    const mailers = createMailers({ config, db, logger, now: clock.now });
     // Half the shutdown bound for mailers to end their batch on their own.
     stops.push(() => mailers.stop(config.shutdownTimeoutMs / 2));
-    const notifier = createNotifier({ db, config, mailers, logger });
+    const notifier = createNotifier({ db, config, mailers, logger, now: clock.now });
     // Messages left by an earlier run (or a killed mailer) go out now.
     void mailers.sweep();
 
@@ -104,7 +117,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       notifier,
       published: () => pageIndex.changed(),
       observeRefresh: (outcome, seconds) => metrics.observeRefresh(outcome, seconds),
-      now: options.now,
+      now: options.now ?? clock.now,
     });
     stops.push(() => freshness.close());
 
@@ -112,7 +125,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       freshness: () => freshness.counters(),
       pool: () => pool.stats(),
       mailers: () => mailers.stats(),
-      outbox: () => outboxStats(db, Date.now()),
+      outbox: () => outboxStats(db, clock.now()),
       memoryEntries: () => freshness.memoryEntries(),
     });
     const accessLog = createAccessLog(config.logFile, (route, method, status, seconds) =>

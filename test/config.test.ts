@@ -56,6 +56,7 @@ describe('settings are checked once at start', () => {
         url: 'sqlite:./data/freshen.sqlite',
         filename: resolve('data/freshen.sqlite'),
       },
+      databasePool: { max: 5, acquireTimeoutMs: 2000, statementTimeoutMs: 10_000 },
       webConcurrency: 1,
       shutdownTimeoutMs: 10_000,
       updater: {

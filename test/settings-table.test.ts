@@ -4,40 +4,23 @@
 // in the table's order.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describeConfig, loadConfig } from '../server/config/config.js';
-import type { Setting } from '../server/config/kinds.js';
+import { MARK, README, settingsTable, tableSpan } from '../server/config/readme-table.js';
 import { SETTING_ROWS } from '../server/config/settings.js';
-
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const MARK = '<!-- generated from server/config/settings.ts; test/settings-table.test.ts checks it -->';
-
-/** The README's default for a setting: its words for a machine's default, what unset means, or the value. */
-function defaultCell(setting: Setting): string {
-  return setting.defaultText ?? setting.unset ?? `\`${setting.default}\``;
-}
-
-/** The README's settings table as the settings table writes it. */
-function expectedTable(): string {
-  const rows = SETTING_ROWS.map(([name, setting]) => `| \`${name}\` | ${defaultCell(setting)} | ${setting.about} |`);
-  return ['| variable | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
-}
 
 /** The table that follows the mark in README.md. */
 function readmeTable(): string {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const at = readme.indexOf(`${MARK}\n`);
-  expect(at, `README.md has no line ${MARK}`).to.be.at.least(0);
-  const lines = readme.slice(at + MARK.length + 1).split('\n');
-  const end = lines.findIndex((line) => !line.startsWith('|'));
-  return lines.slice(0, end === -1 ? undefined : end).join('\n');
+  const readme = readFileSync(README, 'utf8');
+  const span = tableSpan(readme);
+  expect(span, `README.md has no line ${MARK}`).to.not.equal(undefined);
+  const [start, end] = span as [number, number];
+  return readme.slice(start, end).trimEnd();
 }
 
 describe('the settings table', () => {
   it("is what README's settings table lists: every setting, its default and meaning", () => {
-    const expected = expectedTable();
-    expect(readmeTable(), `README.md's settings table is out of date; after ${MARK} it should read:\n\n${expected}\n`).to.equal(expected);
+    const expected = settingsTable();
+    expect(readmeTable(), `README.md's settings table is out of date: run npm run readme:settings`).to.equal(expected);
   });
 
   it('fills each field of the config from exactly one setting', () => {

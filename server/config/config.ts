@@ -3,7 +3,7 @@
 // span settings run, and the result frozen. Everything else receives the
 // Config object; describeConfig shows it back in the variables' terms.
 import { checkSchemaFile, maskUrl } from './values.js';
-import type { DatabaseConfig } from '../../db/knex.js';
+import type { DatabaseConfig, DatabasePool } from '../../db/knex.js';
 import type { z } from 'zod';
 import type { Setting, Shown } from './kinds.js';
 import { SETTING_ROWS, SETTINGS, type SettingName } from './settings.js';
@@ -14,6 +14,7 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly database: DatabaseConfig;
+  readonly databasePool: DatabasePool;
   /** Koa processes under node:cluster (1: no cluster). */
   readonly webConcurrency: number;
   /** How long a stop waits for requests and refreshes in flight. */

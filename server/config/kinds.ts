@@ -25,7 +25,7 @@ export interface Kind<T, C> {
 }
 
 // Config's sections; every other field of Config is set directly.
-type Section = 'updater' | 'upstream' | 'entries' | 'mail' | 'publish' | 'demo';
+type Section = 'databasePool' | 'updater' | 'upstream' | 'entries' | 'mail' | 'publish' | 'demo';
 
 /** Where a setting's value goes in Config: `field` or `section.field`. */
 export type ConfigPath = Exclude<keyof Config, Section> | { [S in Section]: `${S}.${keyof Config[S] & string}` }[Section];

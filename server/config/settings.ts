@@ -34,6 +34,22 @@ export const SETTINGS = {
     status: true,
     about: 'or `postgres://user:password@host:port/database`',
   },
+  DATABASE_POOL_MAX: {
+    at: 'databasePool.max',
+    ...integer(5, 1, 1000),
+    status: true,
+    about: 'Postgres connections per Koa process (each mailer child opens at most 2 more); SQLite uses one connection for writes and one for reads',
+  },
+  DATABASE_ACQUIRE_TIMEOUT_MS: {
+    at: 'databasePool.acquireTimeoutMs',
+    ...integer(2000, 100, 600_000),
+    about: 'how long a query waits for a free connection (or for the database to accept one) before the request is answered `503`',
+  },
+  DATABASE_STATEMENT_TIMEOUT_MS: {
+    at: 'databasePool.statementTimeoutMs',
+    ...integer(10_000, 100, 3_600_000),
+    about: 'Postgres cancels a statement that runs longer (migrations are exempt)',
+  },
   WEB_CONCURRENCY: { at: 'webConcurrency', ...integer(1, 1, 64), status: true, about: 'Koa processes under node:cluster, each with its own updater pool' },
   SHUTDOWN_TIMEOUT_SECONDS: {
     at: 'shutdownTimeoutMs',

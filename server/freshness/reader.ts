@@ -5,7 +5,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as entries from '../../db/entries.js';
 import type { Db } from '../../db/knex.js';
-import { answeredBadly, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
+import { isDatabaseUnavailable } from '../../db/errors.js';
+import { answeredBadly, DatabaseUnavailable, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
 import { decide, type Known, type Policy } from './decision.js';
 import type { Drain } from './drain.js';
 import { viewOfRow, type EntryView, type MemoryTier } from './memory-tier.js';
@@ -103,7 +104,17 @@ export function createReader(deps: ReaderDeps): Reader {
     });
     if (needSql.length === 0) return outcomes;
 
-    const rows = new Map((await entries.getEntries(reads, needSql.map((i) => ids[i] as string))).map((r) => [r.id, r]));
+    let found: entries.EntryRow[];
+    try {
+      found = await entries.getEntries(reads, needSql.map((i) => ids[i] as string));
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      // The database is away: what memory holds is served as the copy would
+      // be (no refresh can be stored meanwhile); the rest is answered 503.
+      for (const i of needSql) outcomes[i] = fromMemoryAlone(ids[i] as string, at);
+      return outcomes;
+    }
+    const rows = new Map(found.map((r) => [r.id, r]));
     const waits: Array<Promise<void>> = [];
     for (const i of needSql) {
       const id = ids[i] as string;
@@ -136,6 +147,19 @@ export function createReader(deps: ReaderDeps): Reader {
     }
     await Promise.all(waits);
     return outcomes;
+  }
+
+  function fromMemoryAlone(id: string, at: number): Outcome {
+    const view = memory.get(id);
+    const decision = decide(view, 'sql', at, policy);
+    if (view && decision.action === 'serve') return hit(view, at);
+    if (decision.action === 'not-found') return notFound('hit');
+    if (view && decision.action === 'serve-stale') {
+      counters.stale++;
+      return answer(view, at, 'fwd=stale', true, '; detail=database-unavailable');
+    }
+    counters.miss++;
+    return new DatabaseUnavailable({ 'Cache-Status': 'freshen; fwd=miss; detail=database-unavailable' });
   }
 
   function serveStale(view: EntryView, at: number, refresh: boolean): Answer {

@@ -1,6 +1,7 @@
 // The few error classes a request can end in, each with its code and status.
 // One middleware (respond-error.ts) turns them into answers; 5xx never
 // show internal words, only the fixed text here.
+import { isDatabaseUnavailable } from '../../db/errors.js';
 
 export class FreshenError extends Error {
   /** Words shown to the client; for 5xx always the fixed, friendly text. */
@@ -103,6 +104,15 @@ export class ShuttingDown extends FreshenError {
   }
 }
 
+export class DatabaseUnavailable extends FreshenError {
+  constructor(headers: Record<string, string> = {}) {
+    super(503, 'database-unavailable', 'Temporarily unavailable', 'This service cannot reach its database right now. Please try again shortly.', {
+      ...headers,
+      'Retry-After': '2',
+    });
+  }
+}
+
 export class InternalError extends FreshenError {
   constructor() {
     super(500, 'internal', 'Something went wrong', 'Something went wrong on our side. We are sorry; please try again later.');
@@ -130,6 +140,7 @@ export function answeredBadly(code: string): boolean {
 /** Coerce anything thrown into a FreshenError, once. */
 export function toFreshenError(err: unknown): FreshenError {
   if (err instanceof FreshenError) return err;
+  if (isDatabaseUnavailable(err)) return new DatabaseUnavailable();
   // Errors from Koa and its body/route helpers (http-errors) carry a status.
   const status = (err as { status?: unknown })?.status;
   const expose = (err as { expose?: unknown })?.expose === true;

@@ -1,6 +1,6 @@
 // Puts notices in the outbox and wakes a mailer. A request that causes a
 // notice awaits this, so the notice is committed before the answer is sent.
-// Sending happens elsewhere (workers/mailer.ts, another process).
+// Sending happens elsewhere (workers/mail/mailer.ts, another process).
 import type { Logger } from 'pino';
 import type { Db } from '../../db/knex.js';
 import { enqueue, type NewMessage } from '../../db/outbox.js';
@@ -18,17 +18,17 @@ export function createNotifier(deps: {
   config: Config;
   mailers: Mailers;
   logger: Logger;
+  /** The database's clock: the mailers, in other processes, compare these times with it. */
+  now: () => number;
 }): Notifier {
-  const { db, config, mailers, logger } = deps;
-  // Real time, not an injected clock: the mailers, in other processes, read
-  // these times against their own clocks.
+  const { db, config, mailers, logger, now } = deps;
   const { contentTeam, admins, from, cooldownMs } = config.mail;
   if (contentTeam.length === 0) logger.warn('CONTENT_TEAM is empty: nobody is told about invalid upstream data');
   if (admins.length === 0) logger.warn('ADMINS is empty: nobody is told about server errors');
 
   async function put(message: NewMessage): Promise<void> {
     try {
-      if (await enqueue(db, message, Date.now(), cooldownMs)) {
+      if (await enqueue(db, message, now(), cooldownMs)) {
         logger.info({ kind: message.kind, key: message.dedupeKey }, 'notice queued');
         mailers.kick();
       } else {
@@ -44,7 +44,7 @@ export function createNotifier(deps: {
       if (contentTeam.length > 0) await put(invalidDataNotice(info, contentTeam, from));
     },
     async serverError(info) {
-      if (admins.length > 0) await put(serverErrorNotice({ ...info, at: Date.now() }, admins, from));
+      if (admins.length > 0) await put(serverErrorNotice({ ...info, at: now() }, admins, from));
     },
   };
 }

@@ -43,18 +43,27 @@ const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fa
 /** What the launcher reads of the server's settings. */
 export interface LauncherConfig {
   readonly database: MailerSettings['database'];
+  readonly databasePool: MailerSettings['pool'];
   readonly logLevel: string;
-  readonly mail: Readonly<Omit<MailerSettings, 'database' | 'logLevel'>> & {
+  readonly mail: Readonly<Omit<MailerSettings, 'database' | 'pool' | 'logLevel'>> & {
     readonly maxProcs: number;
     readonly processTimeoutMs: number;
     readonly sweepMs: number;
   };
 }
 
-export function createMailers(deps: { config: LauncherConfig; db: Db; logger: Logger }): Mailers {
+export function createMailers(deps: {
+  config: LauncherConfig;
+  db: Db;
+  logger: Logger;
+  /** The database's clock, as the mailers keep it. */
+  now: () => number;
+}): Mailers {
   const { config, db, logger } = deps;
   const settings: MailerSettings = {
     database: config.database,
+    // One mailer sends one message at a time: two connections are plenty.
+    pool: { ...config.databasePool, max: Math.min(2, config.databasePool.max) },
     smtpUrl: config.mail.smtpUrl,
     dir: config.mail.dir,
     from: config.mail.from,
@@ -123,7 +132,7 @@ export function createMailers(deps: { config: LauncherConfig; db: Db; logger: Lo
     if (stopped || sweeping) return;
     sweeping = true;
     try {
-      const now = Date.now();
+      const now = deps.now();
       const due = await countDue(db, now);
       const wanted = Math.min(config.mail.maxProcs, Math.ceil(due / config.mail.batchSize));
       for (let n = children.size; n < wanted; n++) start();

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const settings = await readSettings();
   // Synchronous: the process exits right after its last line.
   const log = pino({ level: settings.logLevel, base: { role: 'mailer' } }, pino.destination({ dest: 1, sync: true }));
-  const db = openDatabase(settings.database);
+  const db = openDatabase(settings.database, settings.pool);
   const transport = createMailTransport(settings);
   const owner = `mailer:${hostname()}:${process.pid}`;
   // Claims are written and compared in the database's time, not this node's.

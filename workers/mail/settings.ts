@@ -1,10 +1,12 @@
 // What a mailer child is told on its stdin when it starts (JSON): written by
 // the launcher, read by the mailer.
-import type { DatabaseConfig } from '../../db/knex.js';
+import type { DatabaseConfig, DatabasePool } from '../../db/knex.js';
 
 /** What a mailer child is told on its stdin when it starts (JSON). */
 export interface MailerSettings {
   database: DatabaseConfig;
+  /** The server's timeouts, with a mailer's own few connections. */
+  pool: DatabasePool;
   smtpUrl: string | undefined;
   dir: string;
   from: string;
