@@ -3,11 +3,8 @@
 // by TEST_DATABASE_URL) — each with the updater on worker threads and on child
 // processes. Extra arguments go to mocha (e.g. --grep lease).
 // TEST_DATABASES=sqlite|postgres and TEST_RUNTIMES=thread|process narrow it.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, chownSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { spawn } from 'node:child_process';
+import { findPostgresBin, startPostgresServer } from './postgres-server.js';
 
 const mochaArgs = process.argv.slice(2);
 const which = process.env.TEST_DATABASES ?? 'sqlite,postgres';
@@ -33,51 +30,6 @@ function runMocha(label: string, env: NodeJS.ProcessEnv): Promise<number> {
   });
 }
 
-function findPostgresBin(): string | undefined {
-  const base = '/usr/lib/postgresql';
-  if (!existsSync(base)) return undefined;
-  const versions = readdirSync(base)
-    .filter((v) => existsSync(join(base, v, 'bin', 'initdb')))
-    .toSorted((a, b) => Number(b) - Number(a));
-  return versions[0] && join(base, versions[0], 'bin');
-}
-
-/** initdb + pg_ctl start in a temporary directory; returns the admin URL and a stop function. */
-async function startThrowawayPostgres(bin: string): Promise<{ url: string; stop: () => void }> {
-  const dir = mkdtempSync(join(tmpdir(), 'freshen-pg-'));
-  const data = join(dir, 'data');
-  const port = await freePort();
-  // initdb refuses to run as root: run the server as the postgres user then.
-  const asRoot = userInfo().uid === 0;
-  if (asRoot) {
-    const pw = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-    const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-    chownSync(dir, Number(pw.stdout.trim()), Number(gid.stdout.trim()));
-  }
-  const run = (cmd: string, args: string[]) => {
-    const full = asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), args];
-    const r = spawnSync(full[0] as string, full[1] as string[], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr || r.stdout}`);
-  };
-  run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-  run('pg_ctl', [
-    '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60',
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`,
-    'start',
-  ]);
-  process.stdout.write(`started a throwaway Postgres on 127.0.0.1:${port} (${dir})\n`);
-  return {
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    stop: () => {
-      try {
-        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    },
-  };
-}
-
 async function main(): Promise<number> {
   if (which.includes('sqlite')) await runSuites('SQLite', { TEST_DATABASE_URL: '' });
   if (which.includes('postgres')) {
@@ -92,7 +44,10 @@ async function main(): Promise<number> {
         );
         return process.env.CI ? 1 : failures.length > 0 ? 1 : 0;
       }
-      ({ url, stop } = await startThrowawayPostgres(bin));
+      const server = await startPostgresServer(bin);
+      process.stdout.write(`started a throwaway Postgres on 127.0.0.1:${server.port}\n`);
+      url = server.url;
+      stop = () => server.destroy();
     }
     try {
       await runSuites('Postgres', { TEST_DATABASE_URL: url });
