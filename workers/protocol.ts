@@ -100,7 +100,15 @@ export type RefreshResult =
       bytes: number;
     }
   | { kind: 'not-found'; id: string }
-  | { kind: 'invalid'; id: string; problems: string[]; /** the record's title, for the notice */ title?: string }
+  | {
+      kind: 'invalid';
+      id: string;
+      /** The URL the record came from, for the notice (credentials and all: the server masks them). */
+      url: string;
+      problems: string[];
+      /** The record's title, for the notice. */
+      title?: string;
+    }
   | {
       kind: 'failed';
       id: string;

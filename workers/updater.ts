@@ -125,12 +125,13 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
     return {
       kind: 'invalid',
       id,
+      url,
       problems: describeProblems(validate.errors),
       ...(typeof title === 'string' ? { title: title.slice(0, 500) } : {}),
     };
   }
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    return { kind: 'invalid', id, problems: ['the record is not a JSON object'] };
+    return { kind: 'invalid', id, url, problems: ['the record is not a JSON object'] };
   }
 
   const record = JSON.stringify(data);

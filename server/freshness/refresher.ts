@@ -13,7 +13,6 @@ import type { Db } from '../../db/knex.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import { PoolFullError } from '../../workers/pool.js';
 import type { RefreshResult } from '../../workers/protocol.js';
-import { upstreamUrl } from '../../workers/upstream.js';
 import { maskUrl } from '../config/values.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { PagePublisher } from '../publishing/page-publisher.js';
@@ -168,7 +167,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         id,
         problems: result.problems,
         // The notice names the URL without the credentials it may carry.
-        url: maskUrl(upstreamUrl(deps.upstreamUrl, id)),
+        url: maskUrl(result.url),
         seenAt: at,
         title: result.title,
       });
