@@ -1,26 +1,26 @@
 // One clock for every process that shares a database: the database's. Each
-// process measures its offset to the database clock (the sample with the
-// shortest round trip of a few, so the error is at most half that round
-// trip) and refreshes it periodically; leases, claims, backoff and fetched-at
-// are then all written and compared in database time, whatever the node's own
-// clock says. A node whose clock is minutes off still agrees with the others.
+// process reads the database clock (the sample with the shortest round trip
+// of a few, so the error is at most half that round trip), counts on from it
+// with its monotonic clock, and reads it again periodically; leases, claims,
+// backoff and fetched-at are then written and compared in database time,
+// whatever the node's own clock says — minutes off, or stepped meanwhile.
 import type { Db } from './knex.js';
 import { isPostgres } from './knex.js';
 
 export interface DbClock {
   /** Milliseconds since the epoch, by the database's clock. */
   now(): number;
-  /** Database time minus this process's time, as last measured. */
+  /** Database time minus this node's wall clock, as last measured. */
   offsetMs(): number;
-  /** Measure the offset again (the periodic refresh does this). */
-  sync(): Promise<void>;
   stop(): void;
 }
 
 const SAMPLES = 3;
+/** How often the database clock is read again. */
+export const CLOCK_REFRESH_MS = 30_000;
 
 /** The database's own time in ms: clock_timestamp() on Postgres; SQLite runs in this process, on its clock. */
-export async function databaseTime(db: Db): Promise<number> {
+async function databaseTime(db: Db): Promise<number> {
   const sql = isPostgres(db)
     ? 'select (extract(epoch from clock_timestamp()) * 1000)::float8 as now'
     : "select (julianday('now') - 2440587.5) * 86400000.0 as now";
@@ -29,35 +29,39 @@ export async function databaseTime(db: Db): Promise<number> {
   return Number(row?.now);
 }
 
-/** Measures the offset once (awaited, so a process starts on database time), then every `refreshMs`. */
+/**
+ * Reads the database clock once (awaited, so a process starts on database
+ * time), then every `refreshMs`. Between readings time runs on this process's
+ * monotonic clock, so a step of the node's wall clock (NTP) changes nothing.
+ */
 export async function startDbClock(
   db: Db,
-  options: { refreshMs: number; onError?: (err: unknown) => void },
+  options: { refreshMs?: number; onError?: (err: unknown) => void } = {},
 ): Promise<DbClock> {
-  let offset = 0;
+  // Database time at a point of the monotonic clock.
+  let base = { db: 0, mono: 0 };
 
   async function sync(): Promise<void> {
-    let best: { rtt: number; offset: number } | undefined;
+    let best: { rtt: number; db: number; mono: number } | undefined;
     for (let i = 0; i < SAMPLES; i++) {
-      const before = Date.now();
+      const before = performance.now();
       const at = await databaseTime(db);
-      const after = Date.now();
-      const sample = { rtt: after - before, offset: at - (before + after) / 2 };
-      if (!best || sample.rtt < best.rtt) best = sample;
+      const after = performance.now();
+      if (!best || after - before < best.rtt) best = { rtt: after - before, db: at, mono: (before + after) / 2 };
     }
-    offset = Math.round((best as { offset: number }).offset);
+    base = best as { db: number; mono: number };
   }
 
   await sync();
   const timer = setInterval(() => {
-    // The last offset stays in use while the database is away.
+    // The last reading stays in use while the database is away.
     sync().catch((err: unknown) => options.onError?.(err));
-  }, options.refreshMs);
+  }, options.refreshMs ?? CLOCK_REFRESH_MS);
   timer.unref();
+  const now = () => Math.round(base.db + (performance.now() - base.mono));
   return {
-    now: () => Date.now() + offset,
-    offsetMs: () => offset,
-    sync,
+    now,
+    offsetMs: () => now() - Date.now(),
     stop: () => clearInterval(timer),
   };
 }

@@ -115,6 +115,8 @@ export async function claimLease(
         lease_owner: owner,
         lease_until: now + claim.leaseMs,
         lease_generation: db.raw('lease_generation + 1'),
+        // This refresh answers any operator's request made before it.
+        refresh_requested: false,
         updated_at: now,
       },
       ['lease_generation', 'error_count'],
@@ -140,14 +142,29 @@ export async function releaseLease(db: Db, lease: Lease, now: number): Promise<v
   await heldBy(db, lease).update({ ...released, updated_at: now });
 }
 
-/** Store a good record; false when the lease was lost meanwhile (nothing stored). */
+/** What a store statement did: nothing when the lease was lost meanwhile. */
+export interface Stored {
+  stored: boolean;
+  /** An operator asked for a refresh while this lease was held: refresh again. */
+  refreshRequested: boolean;
+}
+
+/** The held row updated, and whether an operator's refresh waits on it, in one statement. */
+async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>): Promise<Stored> {
+  const rows = (await heldBy(db, lease).update(fields, ['refresh_requested'])) as Array<{ refresh_requested: unknown }>;
+  const row = rows[0];
+  // SQLite answers 0/1, Postgres a boolean.
+  return { stored: row !== undefined, refreshRequested: Boolean(row?.refresh_requested) };
+}
+
+/** Store a good record; nothing is stored when the lease was lost meanwhile. */
 export async function storeRecord(
   db: Db,
   lease: Lease,
   now: number,
   record: { record: string; hash: string; related: string[]; title: string | null },
-): Promise<boolean> {
-  const n = await heldBy(db, lease).update({
+): Promise<Stored> {
+  return updateHeld(db, lease, {
     record: record.record,
     hash: record.hash,
     related: JSON.stringify(record.related),
@@ -158,12 +175,11 @@ export async function storeRecord(
     ...released,
     updated_at: now,
   });
-  return n > 0;
 }
 
 /** Upstream says the entry does not exist: forget the record, remember the answer. */
-export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<boolean> {
-  const n = await heldBy(db, lease).update({
+export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<Stored> {
+  return updateHeld(db, lease, {
     record: null,
     hash: null,
     related: null,
@@ -174,7 +190,6 @@ export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<
     ...released,
     updated_at: now,
   });
-  return n > 0;
 }
 
 const noError = { error_code: null, error: null, error_at: null, error_count: 0, next_refresh_at: 0 };
@@ -185,8 +200,8 @@ export async function storeFailure(
   lease: Lease,
   now: number,
   failure: { code: string; message: string; nextRefreshAt: number },
-): Promise<boolean> {
-  const n = await heldBy(db, lease).update({
+): Promise<Stored> {
+  return updateHeld(db, lease, {
     error_code: failure.code,
     error: failure.message.slice(0, 4000),
     error_at: now,
@@ -195,6 +210,14 @@ export async function storeFailure(
     ...released,
     updated_at: now,
   });
+}
+
+/**
+ * An operator's refresh could not claim the lease (another process holds it):
+ * leave the request on the row for the holder. False when there is no row.
+ */
+export async function requestRefresh(db: Db, id: string, now: number): Promise<boolean> {
+  const n = await db('entries').where({ id }).update({ refresh_requested: true, updated_at: now });
   return n > 0;
 }
 
@@ -259,4 +282,17 @@ export async function listRecentErrors(db: Db, limit: number): Promise<RecentErr
     at: Number(r.error_at),
     nextRefreshAt: Number(r.next_refresh_at),
   }));
+}
+
+/**
+ * Retention: rows that hold no record — ids the upstream said it does not
+ * have, or never answered for — untouched since `before` and not leased. A
+ * read of such an id later is a miss like any other.
+ */
+export async function pruneRecordless(db: Db, before: number): Promise<number> {
+  return db('entries')
+    .whereIn('state', ['not-found', 'none'])
+    .andWhere('updated_at', '<', before)
+    .andWhere('lease_until', '<', before)
+    .delete();
 }

@@ -39,6 +39,8 @@ export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAUL
       client: 'sqlite3',
       connection: { filename: config.filename },
       useNullAsDefault: true,
+      acquireConnectionTimeout: pool.acquireTimeoutMs,
+      compileSqlOnError: false,
       pool: {
         min: 1,
         max: 1,

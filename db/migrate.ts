@@ -6,6 +6,7 @@ import * as m001 from './migrations/001-entries.js';
 import * as m002 from './migrations/002-outbox.js';
 import * as m003 from './migrations/003-entry-title.js';
 import * as m004 from './migrations/004-owners-of-any-length.js';
+import * as m005 from './migrations/005-refresh-requested.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '002-outbox': m002,
   '003-entry-title': m003,
   '004-owners-of-any-length': m004,
+  '005-refresh-requested': m005,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -135,8 +135,9 @@ export async function renewClaim(db: Db, id: number, owner: string, now: number,
   return (await claimed(db, id, owner).update({ claim_until: now + claimMs })) > 0;
 }
 
-export async function markSent(db: Db, id: number, owner: string, now: number): Promise<void> {
-  await claimed(db, id, owner).update({ state: 'sent', sent_at: now, claim_owner: null, claim_until: 0, last_error: null });
+/** Record a delivery; false if the claim was lost (another mailer has the row). */
+export async function markSent(db: Db, id: number, owner: string, now: number): Promise<boolean> {
+  return (await claimed(db, id, owner).update({ state: 'sent', sent_at: now, claim_owner: null, claim_until: 0, last_error: null })) > 0;
 }
 
 export async function markRetry(
@@ -218,4 +219,22 @@ export async function listMessages(db: Db, limit = 50, state?: OutboxState): Pro
   const q = db('outbox').orderBy('id', 'desc').limit(limit);
   if (state) q.where({ state });
   return ((await q) as SqlRow[]).map(fromSql);
+}
+
+/**
+ * Retention: sent and dead messages older than `before`, and cool-downs
+ * older than `cooldownsBefore` (never within their own window).
+ * Pending and sending rows are never pruned. Returns how many rows went.
+ */
+export async function pruneOutbox(
+  db: Db,
+  before: number,
+  cooldownsBefore: number,
+): Promise<{ messages: number; cooldowns: number }> {
+  const messages = await db('outbox')
+    .whereIn('state', ['sent', 'dead'])
+    .andWhere((q) => q.where('sent_at', '<', before).orWhere((q2) => q2.whereNull('sent_at').andWhere('created_at', '<', before)))
+    .delete();
+  const cooldowns = await db('mail_cooldowns').where('last_at', '<', cooldownsBefore).delete();
+  return { messages, cooldowns };
 }

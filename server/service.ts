@@ -21,9 +21,10 @@ import { createMetrics, type Metrics } from './ops/metrics.js';
 import type { MetricsText } from './http/routes/health.js';
 import { createNotifier } from './notices/notifier.js';
 import { createPageIndex } from './publishing/page-index.js';
+import { startRetention } from './ops/retention.js';
+import { createDatabaseWatch } from './ops/database-watch.js';
 
-// How often each process measures its offset to the database clock again.
-const CLOCK_REFRESH_MS = 30_000;
+const OUTBOX_READING_MS = 5000;
 
 export interface Service {
   /** http://host:port of the listening server. */
@@ -40,7 +41,7 @@ export interface Service {
 
 export interface ServiceOptions {
   logger?: Logger;
-  /** The clock, in ms since the epoch; tests pass their own. */
+  /** The freshness check's clock, in ms since the epoch (the database's by default); tests pass their own. Mail always runs on the database's. */
   now?: () => number;
   /** The updater's task module; tests swap in one that misbehaves on purpose. */
   updaterModule?: URL;
@@ -78,7 +79,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (reads !== db) stops.push(() => reads.destroy());
     // Leases, claims, backoff and fetched-at are in the database's time.
     const clock = await startDbClock(db, {
-      refreshMs: CLOCK_REFRESH_MS,
       onError: (err) => logger.warn({ why: (err as Error).message }, 'could not read the database clock; keeping the last offset'),
     });
     stops.push(async () => clock.stop());
@@ -107,6 +107,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     stops.push(() => pageIndex.close());
     pageIndex.changed();
 
+    const database = createDatabaseWatch({ db, logger, notifier, now: clock.now });
+    stops.push(async () => database.stop());
+
     const freshness = createFreshness({
       db,
       reads,
@@ -118,14 +121,27 @@ export async function startService(config: Config, options: ServiceOptions = {})
       published: () => pageIndex.changed(),
       observeRefresh: (outcome, seconds) => metrics.observeRefresh(outcome, seconds),
       now: options.now ?? clock.now,
+      onDatabaseUnavailable: (err) => database.unavailable(err),
     });
     stops.push(() => freshness.close());
+
+    const retention = startRetention({
+      db,
+      logger,
+      now: clock.now,
+      outboxRetentionMs: config.mail.retentionMs,
+      cooldownMs: config.mail.cooldownMs,
+      maxStaleMs: config.entries.maxStaleMs,
+    });
+    stops.push(async () => retention.stop());
+    // One outbox reading serves a scrape's two gauges (and scrapes close together).
+    const outboxReading = memoize(() => outboxStats(db, clock.now()), OUTBOX_READING_MS);
 
     metrics.attach({
       freshness: () => freshness.counters(),
       pool: () => pool.stats(),
       mailers: () => mailers.stats(),
-      outbox: () => outboxStats(db, clock.now()),
+      outbox: outboxReading,
       memoryEntries: () => freshness.memoryEntries(),
     });
     const accessLog = createAccessLog(config.logFile, (route, method, status, seconds) =>
@@ -135,13 +151,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     let closing = false;
     const app = createApp({
+      database,
       accessLog: accessLog.middleware,
       config,
       freshness,
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
-      admin: createAdminViews({ db, config, pool, freshness, mailers }),
+      admin: createAdminViews({ db, config, pool, freshness, mailers, now: clock.now }),
       readiness: {
         async check() {
           const checks: Record<string, string> = {};
@@ -188,4 +205,21 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
 function ownMetrics(metrics: Metrics): MetricsText {
   return async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() });
+}
+
+/** The last answer of `read` while younger than `ms` (a failed read is not kept). */
+function memoize<T>(read: () => Promise<T>, ms: number): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const at = performance.now();
+    if (!last || at - last.at >= ms) {
+      const value = read();
+      const entry = { at, value };
+      last = entry;
+      value.catch(() => {
+        if (last === entry) last = undefined;
+      });
+    }
+    return last.value;
+  };
 }

@@ -84,6 +84,7 @@ describe('settings are checked once at start', () => {
         retryMaxMs: 600_000,
         sweepMs: 30_000,
         processTimeoutMs: 300_000,
+        retentionMs: 30 * 86_400_000,
       },
       publish: { dir: resolve('data/pages'), indexDelayMs: 5000 },
       logFile: resolve('data/access.log'),

@@ -40,7 +40,7 @@ describe('the refresh lease', () => {
 
   it('does not store a late result from a lost lease over a newer one', async () => {
     const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0 };
-    expect(await entries.storeRecord(db, first, t0 + 1500, result)).to.equal(false);
+    expect((await entries.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
     const row = await entries.getEntry(db, 'l1');
     expect(row?.record).to.equal(null);
     expect(row?.leaseOwner).to.equal('second');
@@ -48,7 +48,7 @@ describe('the refresh lease', () => {
 
   it('stores the holder’s result and releases the lease', async () => {
     const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0 };
-    expect(await entries.storeRecord(db, lease, t0 + 1500, result)).to.equal(true);
+    expect((await entries.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
     const row = await entries.getEntry(db, 'l1');
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });
   });

@@ -71,6 +71,8 @@ export interface MailConfig {
   readonly sweepMs: number;
   /** A mailer child running longer than this is killed; its claims expire. */
   readonly processTimeoutMs: number;
+  /** Sent and dead messages and cool-downs are deleted after this. */
+  readonly retentionMs: number;
 }
 
 /** A bad setting: names the variable and what is allowed. */

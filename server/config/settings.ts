@@ -173,6 +173,13 @@ export const SETTINGS = {
     ...seconds(300, 1, 86_400),
     about: 'a mailer running longer is killed; its claims expire and are retried',
   },
+  OUTBOX_RETENTION_DAYS: {
+    at: 'mail.retentionMs',
+    ...number(30, 1, 3650),
+    toConfig: (days: number) => Math.round(days * 86_400_000),
+    show: (ms: number) => ms / 86_400_000,
+    about: 'sent and dead messages and mail cool-downs are deleted after this many days (rows with no record: after a day or `ENTRY_MAX_STALE_SECONDS`)',
+  },
   PUBLISH_DIR: { at: 'publish.dir', ...directory('./data/pages'), about: "where each entry's static page and the index are published" },
   PUBLISH_INDEX_SECONDS: {
     at: 'publish.indexDelayMs',

@@ -57,6 +57,8 @@ export interface FreshnessDeps {
   /** Told each refresh's outcome and duration (pool hand-off to stored). */
   observeRefresh?: (outcome: string, seconds: number) => void;
   now?: () => number;
+  /** Told when a read finds the database away. */
+  onDatabaseUnavailable?: (err: unknown) => void;
 }
 
 export function createFreshness(deps: FreshnessDeps): Freshness {
@@ -98,6 +100,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     counters,
     draining,
     waitMs: config.updater.taskTimeoutMs,
+    onDatabaseUnavailable: deps.onDatabaseUnavailable,
     now,
   });
 

@@ -7,7 +7,7 @@ import * as entries from '../../db/entries.js';
 import type { Db } from '../../db/knex.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
 import { answeredBadly, DatabaseUnavailable, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
-import { decide, type Known, type Policy } from './decision.js';
+import { decide, type Decision, type Known, type Policy } from './decision.js';
 import type { Drain } from './drain.js';
 import { viewOfRow, type EntryView, type MemoryTier } from './memory-tier.js';
 import type { Refresher } from './refresher.js';
@@ -46,8 +46,13 @@ export interface ReaderDeps {
   draining: Drain;
   /** How long a reader waits for another process's refresh. */
   waitMs: number;
+  /** Told when a read finds the database away (it is then answered from memory, or 503). */
+  onDatabaseUnavailable?: (err: unknown) => void;
   now: () => number;
 }
+
+/** How a wait on another process's refresh ends: the row it left (if any), or no answer. */
+type OtherRefreshEnd = { row: entries.EntryRow | undefined } | 'timeout' | 'drained';
 
 // How often a reader waiting on another process's refresh reads the row again.
 const POLL_MS = 25;
@@ -71,6 +76,8 @@ function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known
 export function createReader(deps: ReaderDeps): Reader {
   const { memory, reads, refresher, policy, counters, draining, now } = deps;
   const ttlSeconds = Math.floor(policy.ttlMs / 1000);
+  // One poller per entry refreshed by another process, shared by its readers.
+  const remoteWaits = new Map<string, Promise<OtherRefreshEnd>>();
 
   /** An answer with its Cache-Status; `ttl=` is what is left of the TTL, consistent with Age. */
   function answer(view: EntryView, at: number, status: string, withTtl = false, detail = ''): Answer {
@@ -109,8 +116,7 @@ export function createReader(deps: ReaderDeps): Reader {
       found = await entries.getEntries(reads, needSql.map((i) => ids[i] as string));
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
-      // The database is away: what memory holds is served as the copy would
-      // be (no refresh can be stored meanwhile); the rest is answered 503.
+      deps.onDatabaseUnavailable?.(err);
       for (const i of needSql) outcomes[i] = fromMemoryAlone(ids[i] as string, at);
       return outcomes;
     }
@@ -121,45 +127,65 @@ export function createReader(deps: ReaderDeps): Reader {
       const row = rows.get(id);
       const { view, known } = row ? knownOfRow(row) : { view: undefined, known: undefined };
       if (view) memory.offer(view);
-      const decision = decide(known, 'sql', at, policy);
-      switch (decision.action) {
-        case 'serve':
-          outcomes[i] = hit(view as EntryView, at);
-          break;
-        case 'not-found':
-          outcomes[i] = notFound('hit');
-          break;
-        case 'serve-stale':
-          outcomes[i] = serveStale(view as EntryView, at, decision.refresh);
-          break;
-        case 'fail':
-          counters.miss++;
-          outcomes[i] = failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; detail=backoff');
-          break;
-        default:
-          counters.miss++;
-          waits.push(
-            (async () => {
-              outcomes[i] = await waitForRefresh(id, !row, at);
-            })(),
-          );
+      const settled = settle(decide(known, 'sql', at, policy), view, at, 'read');
+      if (settled !== 'wait') {
+        outcomes[i] = settled;
+        continue;
       }
+      counters.miss++;
+      waits.push(
+        waitForRefresh(id, !row, at).then(
+          (outcome) => void (outcomes[i] = outcome),
+          (err: unknown) => {
+            if (!isDatabaseUnavailable(err)) throw err;
+            deps.onDatabaseUnavailable?.(err);
+            outcomes[i] = fromMemoryAlone(id, at);
+          },
+        ),
+      );
     }
     await Promise.all(waits);
     return outcomes;
   }
 
+  /**
+   * A decision made into an answer, however the reader got to it: reading
+   * the copy ('read'), after another process's refresh ('collapsed'), or from
+   * memory alone while the database is away ('unavailable'). 'wait': a refresh
+   * must run first.
+   */
+  function settle(decision: Decision, view: EntryView | undefined, at: number, how: 'read' | 'collapsed' | 'unavailable'): Outcome | 'wait' {
+    switch (decision.action) {
+      case 'serve':
+      case 'serve-stale':
+        if (how === 'collapsed') {
+          counters.collapsed++;
+          return answer(view as EntryView, at, 'fwd=miss; collapsed');
+        }
+        if (decision.action === 'serve') return hit(view as EntryView, at);
+        if (how === 'unavailable') {
+          // No refresh could be stored meanwhile: none is started.
+          counters.stale++;
+          return answer(view as EntryView, at, 'fwd=stale', true, '; detail=database-unavailable');
+        }
+        return serveStale(view as EntryView, at, decision.refresh);
+      case 'not-found':
+        return notFound(how === 'collapsed' ? 'fwd=miss; collapsed' : 'hit');
+      case 'fail':
+        if (how === 'collapsed') return failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; collapsed');
+        counters.miss++;
+        return failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; detail=backoff');
+      default:
+        if (how !== 'unavailable') return 'wait';
+        counters.miss++;
+        return new DatabaseUnavailable({ 'Cache-Status': 'freshen; fwd=miss; detail=database-unavailable' });
+    }
+  }
+
+  /** The database is away: what memory holds is served as the copy would be; the rest is answered 503. */
   function fromMemoryAlone(id: string, at: number): Outcome {
     const view = memory.get(id);
-    const decision = decide(view, 'sql', at, policy);
-    if (view && decision.action === 'serve') return hit(view, at);
-    if (decision.action === 'not-found') return notFound('hit');
-    if (view && decision.action === 'serve-stale') {
-      counters.stale++;
-      return answer(view, at, 'fwd=stale', true, '; detail=database-unavailable');
-    }
-    counters.miss++;
-    return new DatabaseUnavailable({ 'Cache-Status': 'freshen; fwd=miss; detail=database-unavailable' });
+    return settle(decide(view, 'sql', at, policy), view, at, 'unavailable') as Outcome;
   }
 
   function serveStale(view: EntryView, at: number, refresh: boolean): Answer {
@@ -170,7 +196,8 @@ export function createReader(deps: ReaderDeps): Reader {
     return answer(view, at, 'fwd=stale', true, detail);
   }
 
-  async function waitForRefresh(id: string, create: boolean, at: number): Promise<Outcome> {
+  /** `retried`: this reader already waited on another process that left nothing to serve. */
+  async function waitForRefresh(id: string, create: boolean, at: number, retried = false): Promise<Outcome> {
     const joined = refresher.running(id);
     if (refresher.stopped && !joined) return new ShuttingDown();
     // The pool answers every failure of its own as a result; what is thrown
@@ -179,7 +206,7 @@ export function createReader(deps: ReaderDeps): Reader {
     // The refresh goes on (and is stored); this reader is answered before the server stops.
     if (outcome === 'drained') return new ShuttingDown();
     // Counted there when the answer comes from another process's refresh.
-    if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id);
+    if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id, retried);
     if (joined) counters.collapsed++;
     if (outcome.kind === 'overloaded') return new Overloaded(1, { 'Cache-Status': 'freshen; fwd=miss; detail=overloaded' });
     const { result, view } = outcome;
@@ -189,27 +216,42 @@ export function createReader(deps: ReaderDeps): Reader {
     return failure(code, outcome.nextRefreshAt, now(), joined ? 'freshen; fwd=miss; collapsed' : 'freshen; fwd=miss');
   }
 
-  /** Another process is refreshing this entry: wait (bounded) for its lease to end, then decide on the row. */
-  async function answerFromOtherRefresher(id: string): Promise<Outcome> {
+  /**
+   * Another process is refreshing this entry: wait (bounded) for its lease to
+   * end, then decide on the row it left. All readers of the entry in this
+   * process share one waiter, so a hot miss costs one query per poll, not one
+   * per reader. If it left nothing to serve (it gave its lease back, or died),
+   * this reader refreshes the entry itself, once.
+   */
+  async function answerFromOtherRefresher(id: string, retried: boolean): Promise<Outcome> {
+    let waiting = remoteWaits.get(id);
+    if (!waiting) {
+      waiting = rowAfterOtherRefresh(id).finally(() => remoteWaits.delete(id));
+      remoteWaits.set(id, waiting);
+    }
+    const end = await waiting;
+    if (end === 'drained') return new ShuttingDown();
+    if (end === 'timeout') return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
+    const at = now();
+    const { view, known } = end.row ? knownOfRow(end.row) : { view: undefined, known: undefined };
+    const settled = settle(decide(known, 'sql', at, policy), view, at, 'collapsed');
+    if (settled !== 'wait') return settled;
+    if (!retried) return waitForRefresh(id, !end.row, at, true);
+    return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
+  }
+
+  /** Polls the row until no live lease holds it (or it is gone). */
+  async function rowAfterOtherRefresh(id: string): Promise<OtherRefreshEnd> {
     const deadline = performance.now() + deps.waitMs;
     for (;;) {
       const row = await entries.getEntry(reads, id);
-      const at = now();
-      if (row && (row.leaseOwner === null || row.leaseUntil < at)) {
-        const { view, known } = knownOfRow(row);
+      if (!row || row.leaseOwner === null || row.leaseUntil < now()) {
+        const view = row && viewOfRow(row);
         if (view) memory.offer(view);
-        const decision = decide(known, 'sql', at, policy);
-        // What the other refresh left, served or failed as its own readers were;
-        // 'wait' means it left nothing servable yet: keep waiting.
-        if (decision.action === 'serve' || decision.action === 'serve-stale') {
-          counters.collapsed++;
-          return answer(view as EntryView, at, 'fwd=miss; collapsed');
-        }
-        if (decision.action === 'not-found') return notFound('fwd=miss; collapsed');
-        if (decision.action === 'fail') return failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; collapsed');
+        return { row };
       }
-      if (performance.now() >= deadline) return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
-      if ((await draining.wait(sleep(POLL_MS))) === 'drained') return new ShuttingDown();
+      if (performance.now() >= deadline) return 'timeout';
+      if ((await draining.wait(sleep(POLL_MS))) === 'drained') return 'drained';
     }
   }
 

@@ -110,7 +110,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       force: opts.force,
       create: opts.create,
     });
-    if (!lease) return { kind: 'elsewhere' };
+    if (!lease) {
+      // Another process holds the lease: an operator's refresh waits on the row for it.
+      if (opts.force) await entries.requestRefresh(db, id, claimedAt);
+      return { kind: 'elsewhere' };
+    }
     const startedAt = performance.now();
 
     let result: RefreshResult;
@@ -139,21 +143,25 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         etag: `W/"${result.hash}"`,
         related: result.related,
       });
-      if (await entries.storeRecord(db, lease, at, result)) {
+      const stored = await entries.storeRecord(db, lease, at, result);
+      if (stored.stored) {
         memory.set(view);
         pages.publish(id, result.record, at);
       } else {
         logger.warn({ id }, 'refresh result not stored: its lease was lost');
       }
+      followRequest(id, stored);
       logger.debug({ id, bytes: result.bytes }, 'entry refreshed');
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
     if (result.kind === 'not-found') {
       const view = storedView(id, at, { state: 'not-found', body: undefined, etag: undefined, related: [] });
-      if (await entries.storeNotFound(db, lease, at)) {
+      const stored = await entries.storeNotFound(db, lease, at);
+      if (stored.stored) {
         memory.set(view);
         pages.publish(id, null, at); // its page goes too
       }
+      followRequest(id, stored);
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
     const code = result.kind === 'invalid' ? 'invalid' : result.code;
@@ -161,7 +169,13 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     // The upstream's Retry-After, if longer, is honoured (up to the backoff cap).
     const asked = result.kind === 'failed' ? Math.min(result.retryAfterMs ?? 0, deps.backoffMaxMs) : 0;
     const nextRefreshAt = at + Math.max(backoffMs(lease.errorCount + 1, deps.backoffMaxMs), asked);
-    await entries.storeFailure(db, lease, at, { code, message, nextRefreshAt });
+    const stored = await entries.storeFailure(db, lease, at, { code, message, nextRefreshAt });
+    followRequest(id, stored);
+    if (!stored.stored) {
+      // Another process has the entry now and may have succeeded: its row tells the reader.
+      logger.warn({ id, code }, 'refresh failure not stored: its lease was lost');
+      return { kind: 'elsewhere' };
+    }
     if (result.kind === 'invalid') {
       await deps.notifier.invalidData({
         id,
@@ -178,6 +192,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     }
     logger.warn({ id, code, failures: lease.errorCount + 1, retryInMs: nextRefreshAt - at, why: message }, 'refresh failed');
     return { kind: 'done', result, view: undefined, nextRefreshAt };
+  }
+
+  /** An operator asked for a refresh while this one held the lease: another one follows it. */
+  function followRequest(id: string, stored: entries.Stored): void {
+    if (stored.stored && stored.refreshRequested && !stopped) requestNow(id);
   }
 
   function inBackground(id: string): void {
@@ -203,10 +222,12 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       // The refresh under way may have fetched before this request: fetch again
       // once it ends (however many requests arrive meanwhile).
       followUps.add(id);
-      void running.finally(() => {
+      const next = () => {
         followUps.delete(id);
         if (!stopped) start();
-      });
+      };
+      // Whether the refresh under way succeeded or failed (its own caller hears how).
+      void running.then(next, next);
     }
   }
 

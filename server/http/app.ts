@@ -8,6 +8,7 @@ import type { Freshness } from '../freshness/freshness.js';
 import { respondError } from './respond-error.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { AdminViews } from '../ops/admin-views.js';
+import type { DatabaseWatch } from '../ops/database-watch.js';
 import { adminRoutes } from './routes/admin.js';
 import { entryHits, entryRoutes } from './routes/entries.js';
 import { pageRoutes } from './routes/published-pages.js';
@@ -21,6 +22,8 @@ export interface AppDeps {
   metrics: MetricsText;
   notifier: Notifier;
   admin: AdminViews;
+  /** Told when a request finds the database away. */
+  database: DatabaseWatch;
   logger: Logger;
   /** Outermost: the access log, which also gives each request its id. */
   accessLog?: Middleware;

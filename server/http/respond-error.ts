@@ -8,10 +8,11 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { Notifier } from '../notices/notifier.js';
+import type { DatabaseWatch } from '../ops/database-watch.js';
 import { DatabaseUnavailable, FreshenError, MethodNotAllowed, NotFound, toFreshenError } from './errors.js';
 import { errorPage, setHtml, wantsHtml } from './html-views.js';
 
-export function respondError(deps: { logger: Logger; notifier: Notifier }): Middleware {
+export function respondError(deps: { logger: Logger; notifier: Notifier; database: DatabaseWatch }): Middleware {
   return async function onerror(ctx, next) {
     try {
       await next();
@@ -23,8 +24,9 @@ export function respondError(deps: { logger: Logger; notifier: Notifier }): Midd
       const error = toFreshenError(err);
       if (error instanceof DatabaseUnavailable) {
         // Not a fault to mail about per request (and the outbox is in that
-        // database): the outage is logged and told once, by the database watch.
-        deps.logger.warn({ code: errorCode(err), method: ctx.method, url: ctx.url }, 'database unavailable: answered 503');
+        // database): the watch logs the outage once and tells the admins when
+        // it ends. A read that found it away (a FreshenError already) told it.
+        if (!(err instanceof FreshenError)) deps.database.unavailable(err);
       } else if (error.status >= 500 && !(err instanceof FreshenError)) {
         deps.logger.error({ err, method: ctx.method, url: ctx.url, requestId: ctx.state.requestId }, 'request failed');
         // Committed before the answer goes out: a crash after it loses nothing.
@@ -53,9 +55,4 @@ function writeError(ctx: Koa.Context, error: FreshenError): void {
       requestId: ctx.state.requestId as string | undefined,
     });
   }
-}
-
-function errorCode(err: unknown): string | undefined {
-  const { code, name } = (err ?? {}) as { code?: unknown; name?: unknown };
-  return typeof code === 'string' ? code : typeof name === 'string' ? name : undefined;
 }

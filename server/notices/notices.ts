@@ -1,6 +1,6 @@
 // The messages freshen sends, composed here and put in the outbox: one to the
 // content team when upstream data fails the schema, one to the admins when a
-// request fails with an unexpected error. Upstream text never reaches a header
+// request fails with an unexpected error or the database was away. Upstream text never reaches a header
 // unflattened (no CR/LF: no added headers) and is escaped in HTML bodies.
 import { createHash, randomUUID } from 'node:crypto';
 import type { NewMessage } from '../../db/outbox.js';
@@ -77,9 +77,11 @@ export interface ServerError {
 export function serverErrorNotice(info: ServerError, recipients: readonly string[], from: string): NewMessage {
   const err = info.error instanceof Error ? info.error : new Error(String(info.error));
   const stack = err.stack ?? `${err.name}: ${err.message}`;
-  // Same error, same place: same fingerprint, whatever the request.
+  // Same error, same place: same fingerprint, whatever the request. An error
+  // with a code is fingerprinted by it: its message may embed values.
   const firstFrame = stack.split('\n').find((l) => l.trim().startsWith('at ')) ?? '';
-  const print = fingerprint([err.name, err.message, firstFrame.trim()]);
+  const code = (err as { code?: unknown }).code;
+  const print = fingerprint([err.name, typeof code === 'string' ? code : err.message, firstFrame.trim()]);
   const request = `${info.method} ${info.url}`;
   const at = new Date(info.at).toISOString();
   return {
@@ -105,6 +107,45 @@ You get this message once per fingerprint within the cool-down.
 <p style="color:#666">You get this message once per fingerprint within the cool-down.</p>
 </div>`,
     dedupeKey: `server-error:${print}`,
+    messageId: messageId(from),
+  };
+}
+
+export interface DatabaseOutage {
+  /** When the first request found the database away, and when it answered again (database time). */
+  from: number;
+  to: number;
+  /** What the first failure said (an error code, not its message). */
+  code: string;
+  node: string;
+}
+
+export function databaseOutageNotice(info: DatabaseOutage, recipients: readonly string[], from: string): NewMessage {
+  const seconds = Math.max(0, Math.round((info.to - info.from) / 1000));
+  const [start, end] = [new Date(info.from).toISOString(), new Date(info.to).toISOString()];
+  return {
+    kind: 'database-outage',
+    recipients,
+    subject: headerText(`[freshen] The database was unavailable for ${seconds} s (${info.code})`),
+    text: `freshen could not reach its database and answered 503 to the reads that needed it
+(memory hits were still served). It is reachable again.
+
+From:   ${start}
+To:     ${end}
+Error:  ${info.code}
+Seen by: ${info.node}
+
+You get this message once per kind of error within the cool-down, however many nodes saw it.
+`,
+    html: `<div style="${HTML_STYLE}">
+<p>freshen could not reach its database and answered 503 to the reads that needed it (memory hits were still served). It is reachable again.</p>
+<table cellpadding="4"><tr><th align="left">From</th><td>${escapeHtml(start)}</td></tr>
+<tr><th align="left">To</th><td>${escapeHtml(end)}</td></tr>
+<tr><th align="left">Error</th><td>${escapeHtml(info.code)}</td></tr>
+<tr><th align="left">Seen by</th><td>${escapeHtml(info.node)}</td></tr></table>
+<p style="color:#666">You get this message once per kind of error within the cool-down, however many nodes saw it.</p>
+</div>`,
+    dedupeKey: `database-outage:${fingerprint([info.code])}`,
     messageId: messageId(from),
   };
 }

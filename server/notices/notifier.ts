@@ -6,11 +6,12 @@ import type { Db } from '../../db/knex.js';
 import { enqueue, type NewMessage } from '../../db/outbox.js';
 import type { Mailers } from '../../workers/mail/launcher.js';
 import type { Config } from '../config/config.js';
-import { invalidDataNotice, serverErrorNotice, type InvalidData, type ServerError } from './notices.js';
+import { databaseOutageNotice, invalidDataNotice, serverErrorNotice, type DatabaseOutage, type InvalidData, type ServerError } from './notices.js';
 
 export interface Notifier {
   invalidData(info: InvalidData): Promise<void>;
   serverError(info: Omit<ServerError, 'at'>): Promise<void>;
+  databaseOutage(info: DatabaseOutage): Promise<void>;
 }
 
 export function createNotifier(deps: {
@@ -45,6 +46,9 @@ export function createNotifier(deps: {
     },
     async serverError(info) {
       if (admins.length > 0) await put(serverErrorNotice({ ...info, at: now() }, admins, from));
+    },
+    async databaseOutage(info) {
+      if (admins.length > 0) await put(databaseOutageNotice(info, admins, from));
     },
   };
 }

@@ -1,4 +1,4 @@
-// The mailer: a child process of its own (started by workers/mailers.ts with
+// The mailer: a child process of its own (started by workers/mail/launcher.ts with
 // execa) that drains the outbox. It reads its settings as JSON on stdin, opens
 // its own database connection, claims a batch, sends each message, marks it
 // sent / retried with backoff / dead, and exits when nothing is due.
@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { backoffMs } from '../../db/backoff.js';
 import { startDbClock } from '../../db/clock.js';
+import { isDatabaseUnavailable } from '../../db/errors.js';
 import { openDatabase } from '../../db/knex.js';
 import * as outbox from '../../db/outbox.js';
 import { createMailTransport, isConnectionFailure, isPermanent } from './transport.js';
@@ -21,8 +22,6 @@ async function readSettings(): Promise<MailerSettings> {
   return JSON.parse(Buffer.concat(chunks).toString('utf8')) as MailerSettings;
 }
 
-const CLOCK_REFRESH_MS = 30_000;
-
 async function main(): Promise<void> {
   const settings = await readSettings();
   // Synchronous: the process exits right after its last line.
@@ -31,20 +30,26 @@ async function main(): Promise<void> {
   const transport = createMailTransport(settings);
   const owner = `mailer:${hostname()}:${process.pid}`;
   // Claims are written and compared in the database's time, not this node's.
-  const clock = await startDbClock(db, { refreshMs: CLOCK_REFRESH_MS });
+  const clock = await startDbClock(db);
   let state: 'claiming' | 'sending' | 'stopping' = 'claiming';
 
-  /** Records a delivery, retrying a failing database while the claim lasts; past it the row may be sent again. */
-  async function markSent(id: number): Promise<void> {
-    const deadline = performance.now() + settings.claimMs;
+  /**
+   * Records a delivery. While the database is away it retries until the claim
+   * (renewed at `claimedUntil`, by the monotonic clock) would expire; past it
+   * another mailer may take the row and send it again, which is logged.
+   */
+  async function markSent(id: number, claimedUntil: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await outbox.markSent(db, id, owner, clock.now());
+        if (!(await outbox.markSent(db, id, owner, clock.now()))) {
+          log.warn({ id }, 'delivered, but the claim was lost first: another mailer may send it again');
+        }
         return;
       } catch (err) {
-        if (performance.now() + backoffMs(attempt, 5000) >= deadline) throw err;
+        const wait = backoffMs(attempt, 5000);
+        if (!isDatabaseUnavailable(err) || performance.now() + wait >= claimedUntil) throw err;
         log.warn({ id, why: err instanceof Error ? err.message : String(err) }, 'delivered, but not yet recorded as sent: retrying');
-        await sleep(backoffMs(attempt, 5000));
+        await sleep(wait);
       }
     }
   }
@@ -73,6 +78,7 @@ async function main(): Promise<void> {
           counts.released += rest.length;
           break;
         }
+        const claimedUntil = performance.now() + settings.claimMs;
         if (!(await outbox.renewClaim(db, message.id, owner, clock.now(), settings.claimMs))) continue;
         const failed = await transport.send(message).then(
           () => undefined,
@@ -81,7 +87,7 @@ async function main(): Promise<void> {
         if (!failed) {
           // Delivered: only the bookkeeping is left, and a database error here
           // is no failed send (retrying the send would deliver it twice).
-          await markSent(message.id);
+          await markSent(message.id, claimedUntil);
           counts.sent++;
           continue;
         }

@@ -1,0 +1,92 @@
+// Retention on each database: sent and dead messages and cool-downs past
+// OUTBOX_RETENTION_DAYS go, and so do rows holding no record that nobody has
+// touched for a day; messages still to send, cool-downs within their window,
+// records and leased rows stay. Time is passed in: nothing waits for a day.
+import { expect } from 'chai';
+import { pino } from 'pino';
+import * as entries from '../db/entries.js';
+import { openDatabase, type Knex } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import * as outbox from '../db/outbox.js';
+import { loadConfig } from '../server/config/config.js';
+import { startRetention } from '../server/ops/retention.js';
+import { freshDatabase, type TestDatabase } from './support/database.js';
+
+const DAY = 86_400_000;
+
+describe('retention', () => {
+  let database: TestDatabase;
+  let db: Knex;
+  const now = Date.UTC(2030, 5, 1);
+
+  before(async () => {
+    database = await freshDatabase();
+    db = openDatabase(loadConfig({ DATABASE_URL: database.url }).database);
+    await migrate(db);
+  });
+  after(async () => {
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  const message = (key: string) => ({
+    kind: 'test',
+    recipients: ['ops@example.test'],
+    subject: key,
+    text: 't',
+    html: '<p>t</p>',
+    dedupeKey: key,
+    messageId: `<${key}@example.test>`,
+  });
+
+  async function enqueueAt(key: string, at: number, state: 'pending' | 'sent' | 'dead'): Promise<void> {
+    await outbox.enqueue(db, message(key), at, 0);
+    if (state !== 'pending') {
+      await db('outbox').where({ dedupe_key: key }).update({ state, sent_at: state === 'sent' ? at : null });
+    }
+  }
+
+  it('deletes what is past its retention and keeps everything else', async () => {
+    await enqueueAt('old-sent', now - 31 * DAY, 'sent');
+    await enqueueAt('old-dead', now - 31 * DAY, 'dead');
+    await enqueueAt('old-pending', now - 31 * DAY, 'pending');
+    await enqueueAt('new-sent', now - 29 * DAY, 'sent');
+
+    const row = { record: null, state: 'not-found', lease_owner: null, lease_until: 0, lease_generation: 1 };
+    await db('entries').insert([
+      { ...row, id: 'gone-old', fetched_at: now - 2 * DAY, updated_at: now - 2 * DAY },
+      { ...row, id: 'gone-new', fetched_at: now - DAY / 2, updated_at: now - DAY / 2 },
+      { ...row, id: 'never-old', state: 'none', fetched_at: null, updated_at: now - 2 * DAY },
+      { ...row, id: 'leased-old', state: 'none', fetched_at: null, updated_at: now - 2 * DAY, lease_owner: 'x', lease_until: now + 1000 },
+      { ...row, id: 'record-old', state: 'ok', record: '{}', hash: 'h', fetched_at: now - 40 * DAY, updated_at: now - 40 * DAY },
+    ]);
+
+    const retention = startRetention({
+      db,
+      logger: pino({ level: 'silent' }),
+      now: () => now,
+      outboxRetentionMs: 30 * DAY,
+      cooldownMs: 3_600_000,
+      maxStaleMs: DAY,
+    });
+    try {
+      await retention.prune();
+    } finally {
+      retention.stop();
+    }
+
+    const keys = (await db('outbox').select('dedupe_key').orderBy('dedupe_key')).map((r: { dedupe_key: string }) => r.dedupe_key);
+    expect(keys).to.deep.equal(['new-sent', 'old-pending']);
+    const cooldowns = (await db('mail_cooldowns').select('key').orderBy('key')).map((r: { key: string }) => r.key);
+    expect(cooldowns).to.deep.equal(['new-sent']);
+    const ids = (await db('entries').select('id').orderBy('id')).map((r: { id: string }) => r.id);
+    expect(ids).to.deep.equal(['gone-new', 'leased-old', 'record-old']);
+    expect(await entries.getEntry(db, 'record-old')).to.not.equal(undefined);
+  });
+
+  it('keeps a cool-down for its whole window, even past the retention', async () => {
+    await outbox.enqueue(db, message('long-cooldown'), now - 2 * DAY, 0);
+    await outbox.pruneOutbox(db, now - DAY, now - 3 * DAY);
+    expect(await db('mail_cooldowns').where({ key: 'long-cooldown' }).first()).to.not.equal(undefined);
+  });
+});
