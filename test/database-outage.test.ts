@@ -6,6 +6,8 @@
 // it — in the SQLite half of the suite too.
 import { expect } from 'chai';
 import knexModule from 'knex';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { useFreshenProcesses } from './support/freshen-process.js';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 import { record } from './support/upstream.js';
@@ -18,6 +20,14 @@ interface Seen {
   cacheStatus: string;
   retryAfter: string | null;
   ms: number;
+}
+
+/** The .eml files a mailer wrote (SMTP_URL unset). */
+function mailIn(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.eml'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
 }
 
 async function read(url: string): Promise<Seen> {
@@ -94,6 +104,10 @@ describe('a database that is away or has no free connection', function () {
     await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, '/readyz to say ready again', 10_000);
     expect(node.child.exitCode).to.equal(null);
     expect(node.output()).not.to.match(/"msg":"request failed"/);
+    // One log line for the outage, not one per request; and one notice to the admins once it is over.
+    expect(node.output().match(/the database is unavailable/g)).to.have.length(1);
+    const notice = await waitFor(() => mailIn(join(fleet.files(), 'mail')).find((m) => m.includes('The database was unavailable')), 'the admins’ notice', 15_000);
+    expect(notice).to.match(/To: ops@example.test/);
   });
 
   it('answers 503 within the acquire timeout when every connection is taken, and serves memory hits meanwhile', async () => {

@@ -10,6 +10,9 @@ import { waitFor } from './support/wait.js';
 
 const TOKEN = 'an-operator-token-of-some-length';
 
+const titleOn = async (service: TestService, id: string) =>
+  ((await (await service.get(`/entries/${id}`)).json()) as { data: { title: string } }).data.title;
+
 describe("an operator's refresh while another process holds the lease", () => {
   let upstream: TestUpstream;
   let a: TestService;
@@ -26,9 +29,6 @@ describe("an operator's refresh while another process holds the lease", () => {
     await a?.stop();
     await upstream?.close();
   });
-
-  const titleOn = async (service: TestService, id: string) =>
-    ((await (await service.get(`/entries/${id}`)).json()) as { data: { title: string } }).data.title;
 
   it('is carried out by the holder once its refresh ends', async () => {
     upstream.set('op1', { record: record('op1', { title: 'first' }), delayMs: 800 });

@@ -14,6 +14,16 @@ import { freshDatabase, type TestDatabase } from './support/database.js';
 
 const DAY = 86_400_000;
 
+const message = (key: string) => ({
+  kind: 'test',
+  recipients: ['ops@example.test'],
+  subject: key,
+  text: 't',
+  html: '<p>t</p>',
+  dedupeKey: key,
+  messageId: `<${key}@example.test>`,
+});
+
 describe('retention', () => {
   let database: TestDatabase;
   let db: Knex;
@@ -27,16 +37,6 @@ describe('retention', () => {
   after(async () => {
     await db?.destroy();
     await database?.drop();
-  });
-
-  const message = (key: string) => ({
-    kind: 'test',
-    recipients: ['ops@example.test'],
-    subject: key,
-    text: 't',
-    html: '<p>t</p>',
-    dedupeKey: key,
-    messageId: `<${key}@example.test>`,
   });
 
   async function enqueueAt(key: string, at: number, state: 'pending' | 'sent' | 'dead'): Promise<void> {

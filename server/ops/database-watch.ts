@@ -29,22 +29,23 @@ export function createDatabaseWatch(deps: {
   let incident: { from: number; code: string; probe: NodeJS.Timeout } | undefined;
   let probing = false;
 
+  /** Never rejects: a failed ping is the incident going on. */
   async function probe(): Promise<void> {
     if (probing || !incident) return;
     probing = true;
-    try {
-      await ping(db);
-    } catch {
-      return;
-    } finally {
-      probing = false;
-    }
-    const { from, code, probe: timer } = incident;
-    clearInterval(timer);
+    const up = await ping(db).then(
+      () => true,
+      () => false,
+    );
+    probing = false;
+    const ended = incident;
+    if (!up || !ended) return;
+    clearInterval(ended.probe);
     incident = undefined;
     const to = now();
-    logger.info({ code, downForMs: to - from }, 'the database answers again');
-    await notifier.databaseOutage({ from, to, code, node: `${hostname()}:${process.pid}` });
+    logger.info({ code: ended.code, downForMs: to - ended.from }, 'the database answers again');
+    // The notifier logs a notice it could not queue; it throws nothing.
+    await notifier.databaseOutage({ from: ended.from, to, code: ended.code, node: `${hostname()}:${process.pid}` });
   }
 
   return {
@@ -52,9 +53,7 @@ export function createDatabaseWatch(deps: {
       if (incident) return;
       const { code, name } = (err ?? {}) as { code?: unknown; name?: unknown };
       const label = typeof code === 'string' ? code : typeof name === 'string' ? name : 'unknown';
-      const timer = setInterval(() => {
-        probe().catch((e: unknown) => logger.warn({ why: (e as Error).message }, 'database probe failed'));
-      }, PROBE_MS);
+      const timer = setInterval(() => void probe(), PROBE_MS);
       timer.unref();
       incident = { from: now(), code: label, probe: timer };
       logger.error({ code: label }, 'the database is unavailable: reads that need it are answered 503 until it is back');

@@ -3,7 +3,7 @@
 // starts one for the Postgres half of the suite; a test that must stop and
 // start its database (an outage) starts one of its own.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -30,7 +30,14 @@ export function findPostgresBin(): string | undefined {
   return versions[0] && join(base, versions[0], 'bin');
 }
 
-export async function startPostgresServer(bin = findPostgresBin()): Promise<PostgresServer> {
+/**
+ * `listen`: addresses to listen on besides 127.0.0.1, and `trust`: a subnet
+ * whose clients may connect (a fleet test's nodes in their namespaces).
+ */
+export async function startPostgresServer(
+  bin = findPostgresBin(),
+  options: { listen?: readonly string[]; trust?: string } = {},
+): Promise<PostgresServer> {
   if (!bin) throw new Error('Postgres is not installed: apt-get install -y postgresql');
   const dir = mkdtempSync(join(tmpdir(), 'freshen-pg-'));
   const data = join(dir, 'data');
@@ -51,11 +58,12 @@ export async function startPostgresServer(bin = findPostgresBin()): Promise<Post
   const start = () =>
     run('pg_ctl', [
       '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60',
-      '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=200`,
+      '-o', `-p ${port} -k ${dir} -c listen_addresses=${['127.0.0.1', ...(options.listen ?? [])].join(',')} -c fsync=off -c synchronous_commit=off -c max_connections=200`,
       'start',
     ]);
   const stop = () => run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  if (options.trust) appendFileSync(join(data, 'pg_hba.conf'), `host all all ${options.trust} trust\n`);
   start();
   let running = true;
   return {

@@ -55,7 +55,9 @@ function ownsSocket(port: number, peerPort: number): boolean {
   return false;
 }
 
-export async function startTestSmtp(): Promise<TestSmtp> {
+/** `host`: where it listens (127.0.0.1; a fleet test's bridge address for nodes in namespaces). */
+export async function startTestSmtp(options: { host?: string } = {}): Promise<TestSmtp> {
+  const host = options.host ?? '127.0.0.1';
   const received: Received[] = [];
   const connections: TestSmtp['connections'] = [];
   let port = 0;
@@ -106,12 +108,12 @@ export async function startTestSmtp(): Promise<TestSmtp> {
       });
       await new Promise<void>((resolve, reject) => {
         s.once('error', reject);
-        s.listen(port, '127.0.0.1', () => resolve());
+        s.listen(port, host, () => resolve());
       });
       server = s;
       port = ((s as unknown as { server: { address(): AddressInfo } }).server.address() as AddressInfo).port;
       smtp.port = port;
-      smtp.url = `smtp://127.0.0.1:${port}`;
+      smtp.url = `smtp://${host}:${port}`;
     },
     close: () => smtp.down(),
   };

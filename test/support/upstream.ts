@@ -36,7 +36,9 @@ function delay(ms: number | undefined, fn: () => void): void {
   else fn();
 }
 
-export async function startTestUpstream(options: { keepAliveMs?: number } = {}): Promise<TestUpstream> {
+/** `host`: where it listens (127.0.0.1; a fleet test's bridge address for nodes in namespaces). */
+export async function startTestUpstream(options: { keepAliveMs?: number; host?: string } = {}): Promise<TestUpstream> {
+  const host = options.host ?? '127.0.0.1';
   const behaviours = new Map<string, Behaviour>();
   const counts = new Map<string, number>();
   const streamed = new Map<string, number>();
@@ -91,9 +93,9 @@ export async function startTestUpstream(options: { keepAliveMs?: number } = {}):
     open++;
     socket.on('close', () => open--);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = `http://${host}:${port}`;
   return {
     url: `${origin}/items/{id}`,
     origin,

@@ -1,0 +1,155 @@
+// A fleet: three freshen nodes as separate process trees, each in a network
+// namespace of its own (a test host with its own address, made here as root
+// with `ip netns`), sharing one database — a Postgres server of this test's
+// own in the Postgres half of the suite, one SQLite file in the SQLite half —
+// with a real upstream and a real SMTP server on the bridge that joins them.
+// Under load spread over the three: each missing entry is fetched once, each
+// stale entry refreshed once per staleness window, 1,000 messages are
+// delivered once each while the mailers of all three nodes drain the outbox,
+// and a node killed with SIGKILL mid-run loses nothing: its lease and its
+// claims are taken over once they expire.
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { openDatabase, type Knex } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import * as outbox from '../db/outbox.js';
+import { loadConfig } from '../server/config/config.js';
+import { freshDatabase, type TestDatabase } from './support/database.js';
+import { useFreshenProcesses, type FreshenProcess } from './support/freshen-process.js';
+import { createTestNetwork, type TestNetwork } from './support/netns.js';
+import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
+import { startTestSmtp, type TestSmtp } from './support/smtp.js';
+import { record, startTestUpstream, type TestUpstream } from './support/upstream.js';
+import { waitFor } from './support/wait.js';
+
+const MESSAGES = 1000;
+const ENTRIES = 30;
+// Long enough that every entry refreshed in one round is still fresh when the round is checked.
+const TTL_MS = 8000;
+const ids = Array.from({ length: ENTRIES }, (_, i) => `f${i}`);
+
+describe('a fleet of three nodes on one database', function () {
+  this.timeout(180_000);
+  const fleet = useFreshenProcesses('fleet');
+  let network: TestNetwork;
+  let pg: PostgresServer | undefined;
+  let sqlite: TestDatabase | undefined;
+  let databaseUrl: string;
+  let db: Knex;
+  let upstream: TestUpstream;
+  let smtp: TestSmtp;
+  const nodes: Array<{ process: FreshenProcess; url: string }> = [];
+
+  before(async () => {
+    network = createTestNetwork(3);
+    if (process.env.TEST_DATABASE_URL) {
+      pg = await startPostgresServer(undefined, { listen: [network.gateway], trust: network.cidr });
+      databaseUrl = pg.url.replace('127.0.0.1', network.gateway);
+      db = openDatabase(loadConfig({ DATABASE_URL: pg.url }).database);
+    } else {
+      // Namespaces share the file system: one SQLite file serves every node.
+      sqlite = await freshDatabase();
+      databaseUrl = sqlite.url;
+      db = openDatabase(loadConfig({ DATABASE_URL: sqlite.url }).database);
+    }
+    await migrate(db);
+    upstream = await startTestUpstream({ host: network.gateway });
+    smtp = await startTestSmtp({ host: network.gateway });
+    smtp.dataDelayMs = 2;
+    for (const host of network.hosts) {
+      const node = fleet.start(
+        {
+          DATABASE_URL: databaseUrl,
+          UPSTREAM_URL: upstream.url,
+          SMTP_URL: smtp.url,
+          HOST: host.address,
+          ENTRY_TTL_SECONDS: String(TTL_MS / 1000),
+          UPDATER_TASK_TIMEOUT_MS: '5000',
+          UPSTREAM_TIMEOUT_MS: '3000',
+          MAIL_SWEEP_SECONDS: '0.2',
+          MAIL_CLAIM_SECONDS: '3',
+          MAIL_BATCH_SIZE: '20',
+        },
+        host.wrap,
+      );
+      nodes.push({ process: node, url: '' });
+    }
+    for (const node of nodes) node.url = await node.process.listening();
+  });
+  after(async () => {
+    network?.destroy();
+    await db?.destroy();
+    await upstream?.close();
+    await smtp?.close();
+    pg?.destroy();
+    await sqlite?.drop();
+  });
+
+  /** Reads every id `times` times, spread over the nodes given, all at once. */
+  async function readAll(on: typeof nodes, times: number): Promise<number[]> {
+    const reads = ids.flatMap((id, i) =>
+      Array.from({ length: times }, async (_, k) => {
+        const node = on[(i + k) % on.length] as (typeof nodes)[number];
+        const res = await fetch(`${node.url}/entries/${id}`);
+        await res.arrayBuffer();
+        return res.status;
+      }),
+    );
+    return Promise.all(reads);
+  }
+
+  it('fetches each missing entry once, and refreshes each stale entry once per staleness window', async () => {
+    for (const id of ids) upstream.set(id, { record: record(id), delayMs: 150 });
+    const first = await readAll(nodes, 9);
+    expect(first.filter((s) => s !== 200)).to.deep.equal([]);
+    for (const id of ids) expect(upstream.count(id), id).to.equal(1);
+
+    // Stale on every node (TTL 8 s): the reads are answered stale, and each entry refreshed once.
+    await waitFor(async () => {
+      const fresh = await db('entries').whereIn('id', ids).andWhere('fetched_at', '>', Date.now() - TTL_MS).count({ n: '*' });
+      return Number(fresh[0]?.n) === 0;
+    }, 'every entry to turn stale', 20_000);
+    await readAll(nodes, 9);
+    await waitFor(() => ids.every((id) => upstream.count(id) >= 2), 'every entry to be refreshed', 10_000);
+    // A second read of every entry on every node now finds it fresh: no third fetch.
+    await readAll(nodes, 3);
+    for (const id of ids) expect(upstream.count(id), id).to.equal(2);
+  });
+
+  it('delivers 1,000 messages once each while every node drains, and loses nothing when a node is killed mid-run', async () => {
+    const expected: string[] = [];
+    const rows = Array.from({ length: MESSAGES }, (_, i) => {
+      const messageId = `<fleet-${i}-${randomBytes(4).toString('hex')}@example.test>`;
+      expected.push(messageId);
+      return { kind: 'test', recipients: ['ops@example.test'], subject: `fleet ${i}`, text: 't', html: '<p>t</p>', dedupeKey: `fleet-${i}`, messageId };
+    });
+    for (const message of rows) await outbox.enqueue(db, message, Date.now(), 0);
+
+    // Node 3 takes a lease (a slow miss) and mail claims, then is lost.
+    upstream.set('lost', { record: record('lost'), delayMs: 1200 });
+    const lostNode = nodes[2] as (typeof nodes)[number];
+    void fetch(`${lostNode.url}/entries/lost`).catch(() => undefined);
+    await waitFor(() => upstream.count('lost') === 1 && smtp.received.length >= 100, 'node 3 to hold a lease and mail to flow', 30_000);
+    network.hosts[2]?.killAll();
+
+    // The others finish the outbox, including what node 3 had claimed.
+    await waitFor(async () => (await outbox.outboxStats(db, Date.now())).counts.sent === MESSAGES, 'every message to be sent', 90_000);
+    const delivered = smtp.received.map((r) => r.mail.messageId ?? '').filter((id) => id.startsWith('<fleet-'));
+    const unique = new Set(delivered);
+    expect([...unique].toSorted()).to.deep.equal(expected.toSorted());
+    // At most the messages in transfer when node 3 died (one per mailer) went twice.
+    expect(delivered.length - unique.size).to.be.at.most(2);
+
+    // Node 3's lease expires (UPDATER_TASK_TIMEOUT_MS + 5 s): another node takes the entry.
+    const taken = await waitFor(async () => {
+      const res = await fetch(`${nodes[0]?.url}/entries/lost`);
+      return res.status === 200 ? res : undefined;
+    }, 'the lost lease to be taken over', 30_000);
+    expect(taken.headers.get('cache-status')).to.match(/fwd=miss/);
+    expect(upstream.count('lost')).to.equal(2);
+    process.stdout.write(
+      `      fleet: ${delivered.length} deliveries of ${MESSAGES} messages (${delivered.length - unique.size} twice after node 3 was killed); ` +
+        `its lease taken over after it expired\n`,
+    );
+  });
+});
