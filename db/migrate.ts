@@ -7,6 +7,7 @@ import * as m002 from './migrations/002-outbox.js';
 import * as m003 from './migrations/003-entry-title.js';
 import * as m004 from './migrations/004-owners-of-any-length.js';
 import * as m005 from './migrations/005-refresh-requested.js';
+import * as m006 from './migrations/006-notify-stored.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '003-entry-title': m003,
   '004-owners-of-any-length': m004,
   '005-refresh-requested': m005,
+  '006-notify-stored': m006,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -18,6 +18,13 @@ const METRICS_REQUEST = 'freshen:metrics-request';
 /** The primary tells a worker to stop (again: at once) by message, not signal. */
 export const STOP = 'freshen:stop';
 const METRICS_RESPONSE = 'freshen:metrics-response';
+/** A worker stored an entry (SQLite has no LISTEN): the primary passes it to the other workers. */
+export const STORED = 'freshen:stored';
+
+export interface StoredMessage {
+  type: typeof STORED;
+  id: string;
+}
 /** More deaths than this many per worker within a minute: stop replacing them. */
 const MAX_DEATHS_PER_WORKER_PER_MINUTE = 3;
 
@@ -80,7 +87,12 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
       onListening(`http://${address.address ?? config.host}:${address.port}`, demo !== undefined);
     }
   });
-  cluster.on('message', (worker: Worker, message: MetricsMessage) => {
+  cluster.on('message', (worker: Worker, message: MetricsMessage | StoredMessage) => {
+    if (message?.type === STORED) {
+      // A worker stored an entry: the others drop their memory copy of it.
+      for (const other of Object.values(cluster.workers ?? {})) if (other && other !== worker) other.send(message);
+      return;
+    }
     if (message?.type !== METRICS_REQUEST) return;
     aggregator.clusterMetrics().then(
       (body) => worker.send({ type: METRICS_RESPONSE, id: message.id, body, contentType: aggregator.contentType }),
@@ -154,4 +166,16 @@ export function clusterMetrics(registry: Registry): MetricsText {
       });
       process.send?.({ type: METRICS_REQUEST, id });
     });
+}
+
+/**
+ * In a cluster worker on SQLite: tell the other workers (through the primary)
+ * what this one stored, and hear what they stored. Postgres tells every
+ * process itself (LISTEN), so this is for SQLite alone.
+ */
+export function clusterStores(onStoredElsewhere: (id: string) => void): (id: string) => void {
+  process.on('message', (message: StoredMessage) => {
+    if (message?.type === STORED) onStoredElsewhere(message.id);
+  });
+  return (id) => void process.send?.({ type: STORED, id } satisfies StoredMessage);
 }

@@ -7,6 +7,9 @@ import type { Logger } from 'pino';
 import { openDatabase, ping, type Knex } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { startDbClock } from '../db/clock.js';
+import { listenForStored } from '../db/notifications.js';
+import cluster from 'node:cluster';
+import { clusterStores } from './cluster.js';
 import { outboxStats } from '../db/outbox.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mail/launcher.js';
@@ -110,6 +113,24 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const database = createDatabaseWatch({ db, logger, notifier, now: clock.now });
     stops.push(async () => database.stop());
 
+    // Other processes' stores reach this memory tier: LISTEN on Postgres, the
+    // cluster primary between workers on SQLite (see README, Running several nodes).
+    let announceStored: ((id: string) => void) | undefined;
+    let hearStored: ((id: string, owner: string) => void) | undefined;
+    if (config.database.client === 'postgres') {
+      const listener = listenForStored(config.database.url, {
+        stored: (id, owner) => hearStored?.(id, owner),
+        resumed: () => {
+          logger.info('listening for other nodes’ refreshes again; this process’s memory tier starts afresh');
+          freshness.forgetAll();
+        },
+        lost: (err) => logger.warn({ why: (err as Error).message }, 'not hearing other nodes’ refreshes; trying again'),
+      });
+      stops.push(() => listener.close());
+    } else if (cluster.isWorker) {
+      announceStored = clusterStores((id) => hearStored?.(id, ''));
+    }
+
     const freshness = createFreshness({
       db,
       reads,
@@ -122,7 +143,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       observeRefresh: (outcome, seconds) => metrics.observeRefresh(outcome, seconds),
       now: options.now ?? clock.now,
       onDatabaseUnavailable: (err) => database.unavailable(err),
+      onStored: announceStored,
     });
+    hearStored = (id, owner) => freshness.storedElsewhere(id, owner);
     stops.push(() => freshness.close());
 
     const retention = startRetention({

@@ -32,6 +32,10 @@ export interface Freshness {
   counters(): FreshnessCounters;
   /** Entries held in the memory tier. */
   memoryEntries(): number;
+  /** Another process stored the entry (lease owner `owner`): drop this process's copy unless it stored it. */
+  storedElsewhere(id: string, owner: string): void;
+  /** Stores by other processes may have gone unheard: drop every copy held in memory. */
+  forgetAll(): void;
   /**
    * The server is stopping: no refresh starts any more (a miss is answered 503),
    * and a reader still waiting for one after `graceMs` is answered 503 too.
@@ -59,6 +63,8 @@ export interface FreshnessDeps {
   now?: () => number;
   /** Told when a read finds the database away. */
   onDatabaseUnavailable?: (err: unknown) => void;
+  /** Told when this process stored a record or a 404. */
+  onStored?: (id: string) => void;
 }
 
 export function createFreshness(deps: FreshnessDeps): Freshness {
@@ -90,6 +96,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     backoffMaxMs,
     leaseMs: config.updater.taskTimeoutMs + 5000,
     observeRefresh: deps.observeRefresh,
+    onStored: deps.onStored,
     now,
   });
   const reader = createReader({
@@ -123,6 +130,10 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     refreshNow,
     counters: () => counters,
     memoryEntries: () => memory.size,
+    storedElsewhere(id, owner) {
+      if (owner !== refresher.owner) memory.delete(id);
+    },
+    forgetAll: () => memory.clear(),
     drain(graceMs) {
       refresher.stop();
       draining.begin(graceMs);

@@ -23,6 +23,9 @@ export interface MemoryTier {
   set(view: EntryView): void;
   /** Set unless the tier already holds a newer fetch (a read raced a refresh). */
   offer(view: EntryView): void;
+  /** Another process stored a newer copy: the next read goes to SQL. */
+  delete(id: string): void;
+  clear(): void;
   readonly size: number;
 }
 
@@ -31,7 +34,8 @@ const OVERHEAD_BYTES = 256;
 
 export function createMemoryTier(maxBytes: number): MemoryTier {
   if (maxBytes === 0) {
-    return { get: () => undefined, set: () => undefined, offer: () => undefined, size: 0 };
+    const none = () => undefined;
+    return { get: none, set: none, offer: none, delete: none, clear: none, size: 0 };
   }
   const lru = new LRUCache<string, EntryView>({
     maxSize: maxBytes,
@@ -44,6 +48,8 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
       const held = lru.peek(view.id);
       if (!held || held.fetchedAt <= view.fetchedAt) lru.set(view.id, view);
     },
+    delete: (id) => void lru.delete(id),
+    clear: () => lru.clear(),
     get size() {
       return lru.size;
     },

@@ -44,6 +44,8 @@ export interface RefreshCounters {
 }
 
 export interface Refresher {
+  /** This process's name on the leases it claims (`host:pid:nonce`). */
+  readonly owner: string;
   /** The refresh of this entry: the one under way in this process, or a new one. */
   run(id: string, opts: RefreshOptions): Promise<RefreshOutcome>;
   /** Is a refresh of this entry under way in this process? */
@@ -75,6 +77,8 @@ export interface RefresherDeps {
   leaseMs: number;
   /** Told each refresh's outcome and duration (pool hand-off to stored). */
   observeRefresh?: (outcome: string, seconds: number) => void;
+  /** Told when a record or a 404 was stored, for the other processes of a cluster. */
+  onStored?: (id: string) => void;
   now: () => number;
 }
 
@@ -146,6 +150,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       const stored = await entries.storeRecord(db, lease, at, result);
       if (stored.stored) {
         memory.set(view);
+        deps.onStored?.(id);
         pages.publish(id, result.record, at);
       } else {
         logger.warn({ id }, 'refresh result not stored: its lease was lost');
@@ -159,6 +164,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       const stored = await entries.storeNotFound(db, lease, at);
       if (stored.stored) {
         memory.set(view);
+        deps.onStored?.(id);
         pages.publish(id, null, at); // its page goes too
       }
       followRequest(id, stored);
@@ -232,6 +238,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   }
 
   return {
+    owner,
     run,
     running: (id) => inflight.has(id),
     inBackground,
