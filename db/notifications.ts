@@ -4,7 +4,7 @@
 // so (`resumed`): what was stored meanwhile went unheard. Behind a pooler that
 // does not pass LISTEN through (PgBouncer in transaction mode), nothing
 // arrives, and memory tiers catch up when their copies turn stale.
-import pg from 'pg';
+import { Client } from 'pg';
 import { backoffMs } from './backoff.js';
 
 export interface StoredListener {
@@ -23,13 +23,13 @@ export interface StoredHandlers {
 export const STORED_CHANNEL = 'freshen_entries';
 
 export function listenForStored(url: string, handlers: StoredHandlers): StoredListener {
-  let client: pg.Client | undefined;
+  let client: Client | undefined;
   let closed = false;
   let failures = 0;
   let retry: NodeJS.Timeout | undefined;
 
   async function connect(): Promise<void> {
-    const c = new pg.Client({ connectionString: url });
+    const c = new Client({ connectionString: url });
     c.on('notification', (n) => {
       const payload = n.payload ?? '';
       const space = payload.lastIndexOf(' ');
@@ -53,7 +53,7 @@ export function listenForStored(url: string, handlers: StoredHandlers): StoredLi
     failures = 0;
   }
 
-  function drop(c: pg.Client, err: unknown): void {
+  function drop(c: Client, err: unknown): void {
     if (client === c) client = undefined;
     c.removeAllListeners('end');
     c.end().catch(() => undefined);

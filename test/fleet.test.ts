@@ -139,6 +139,11 @@ describe('a fleet of three nodes on one database', function () {
     expect([...unique].toSorted()).to.deep.equal(expected.toSorted());
     // At most the messages in transfer when node 3 died (one per mailer) went twice.
     expect(delivered.length - unique.size).to.be.at.most(2);
+    // The mailers of the surviving nodes both took part.
+    for (const node of nodes.slice(0, 2)) {
+      const sent = [...node.process.output().matchAll(/"sent":(\d+).*"msg":"mailer done"/g)].reduce((n, m) => n + Number(m[1]), 0);
+      expect(sent, 'messages a node’s mailers sent').to.be.greaterThan(0);
+    }
 
     // Node 3's lease expires (UPDATER_TASK_TIMEOUT_MS + 5 s): another node takes the entry.
     const taken = await waitFor(async () => {

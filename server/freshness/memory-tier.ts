@@ -29,13 +29,15 @@ export interface MemoryTier {
   readonly size: number;
 }
 
+// MEMORY_TIER_MAX_BYTES=0: a tier that holds nothing.
+const nothing = (): undefined => undefined;
+
 // Bookkeeping bytes per entry besides the body (object, strings, LRU node).
 const OVERHEAD_BYTES = 256;
 
 export function createMemoryTier(maxBytes: number): MemoryTier {
   if (maxBytes === 0) {
-    const none = () => undefined;
-    return { get: none, set: none, offer: none, delete: none, clear: none, size: 0 };
+    return { get: nothing, set: nothing, offer: nothing, delete: nothing, clear: nothing, size: 0 };
   }
   const lru = new LRUCache<string, EntryView>({
     maxSize: maxBytes,
