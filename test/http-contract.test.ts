@@ -81,6 +81,16 @@ describe('the HTTP contract', () => {
     expect(upstream.total()).to.equal(requests);
   });
 
+  it('takes the token only as Bearer on the refresh endpoint, not as the Basic password a browser would send with any site’s form', async () => {
+    const requests = upstream.total();
+    const basic = `Basic ${Buffer.from(`operator:${TOKEN}`).toString('base64')}`;
+    const forged = await post('/entries/a1/refresh', { Authorization: basic });
+    expect(forged.status).to.equal(401);
+    expect(upstream.total()).to.equal(requests);
+    // Reading the status page with it is still fine.
+    expect((await service.get('/admin', { Authorization: basic })).status).to.equal(200);
+  });
+
   it('refreshes an entry on request, now, even a fresh one or one backing off', async () => {
     upstream.set('a1', { record: record('a1', { title: 'one' }) });
     expect((await service.get('/entries/a1')).status).to.equal(200);

@@ -77,7 +77,7 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
     sendList(ctx, `"id":${JSON.stringify(id)},`, valid, outcomes, rejected);
   });
 
-  router.post('/entries/:id/refresh', requireAdmin(deps.config.adminToken), async (ctx) => {
+  router.post('/entries/:id/refresh', requireAdmin(deps.config.adminToken, 'change'), async (ctx) => {
     const id = checkId(ctx.params.id as string);
     const status = await freshness.refreshNow(id);
     ctx.status = 202;
