@@ -168,7 +168,7 @@ export async function storeRecord(
     record: record.record,
     hash: record.hash,
     related: JSON.stringify(record.related),
-    title: record.title,
+    title: record.title === null ? null : plainText(record.title),
     fetched_at: now,
     state: 'ok',
     ...noError,
@@ -192,6 +192,15 @@ export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<
   });
 }
 
+/**
+ * Text for a plain text column: Postgres refuses NUL in text (SQLite keeps
+ * it), so it becomes U+FFFD on both. The record and its related ids are JSON,
+ * where NUL is already the escape \u0000, and round-trip as they are.
+ */
+function plainText(value: string): string {
+  return value.replaceAll('\u0000', '\uFFFD');
+}
+
 const noError = { error_code: null, error: null, error_at: null, error_count: 0, next_refresh_at: 0 };
 
 /** Keep the last good record; record why the refresh failed and back off. */
@@ -203,7 +212,7 @@ export async function storeFailure(
 ): Promise<Stored> {
   return updateHeld(db, lease, {
     error_code: failure.code,
-    error: failure.message.slice(0, 4000),
+    error: plainText(failure.message.slice(0, 4000)),
     error_at: now,
     error_count: lease.errorCount + 1,
     next_refresh_at: failure.nextRefreshAt,

@@ -133,7 +133,19 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       throw err;
     }
     counters.refreshes[result.kind]++;
-    const outcome = await store(lease, result, now());
+    let outcome: RefreshOutcome;
+    try {
+      outcome = await store(lease, result, now());
+    } catch (err) {
+      // Not stored: the failure is recorded (which gives the lease back) if
+      // the database lets it, so the entry is not fetched again and again.
+      const at = now();
+      const why = err instanceof Error ? err.message : String(err);
+      await entries
+        .storeFailure(db, lease, at, { code: 'store-error', message: `not stored: ${why}`, nextRefreshAt: at + backoffMs(lease.errorCount + 1, deps.backoffMaxMs) })
+        .catch(() => undefined);
+      throw err;
+    }
     deps.observeRefresh?.(result.kind, (performance.now() - startedAt) / 1000);
     return outcome;
   }

@@ -130,7 +130,8 @@ export function errorForFailure(code: string, retryAfterSeconds: number, headers
 }
 
 const SLOW = new Set(['timeout', 'pool-timeout']);
-const UNAVAILABLE = new Set(['unreachable', 'unavailable', 'worker-error']);
+// store-error: the refresh fetched a record this service could not store (a database fault).
+const UNAVAILABLE = new Set(['unreachable', 'unavailable', 'worker-error', 'store-error']);
 
 /** The upstream answered, badly (invalid, not-json, too-large, bad-status, redirect), rather than slowly or not at all. */
 export function answeredBadly(code: string): boolean {
