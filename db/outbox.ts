@@ -102,8 +102,9 @@ export async function enqueue(db: Db, message: NewMessage, now: number, cooldown
 /**
  * Claim up to `limit` due messages in one UPDATE: pending ones whose time has
  * come, and ones whose sender's claim expired (it died). On Postgres the
- * candidates are locked with SKIP LOCKED; on SQLite the statement takes the
- * write lock from its start (busy timeout), so two claimers never share a row.
+ * candidates are locked with SKIP LOCKED in a materialized CTE; on SQLite the
+ * statement takes the write lock from its start (busy timeout), so two
+ * claimers never share a row.
  */
 export async function claimBatch(
   db: Db,
@@ -116,13 +117,13 @@ export async function claimBatch(
     .orWhere((q) => q.where('state', 'sending').andWhere('claim_until', '<', now))
     .orderBy('id')
     .limit(claim.limit);
-  if (isPostgres(db)) due.forUpdate().skipLocked();
-  const rows = (await db('outbox')
-    .whereIn('id', due)
-    .update(
-      { state: 'sending', claim_owner: owner, claim_until: now + claim.claimMs, attempts: db.raw('attempts + 1') },
-      '*',
-    )) as SqlRow[];
+  const update = { state: 'sending', claim_owner: owner, claim_until: now + claim.claimMs, attempts: db.raw('attempts + 1') };
+  // On Postgres the claimed set is a MATERIALIZED CTE: evaluated once, so no
+  // plan can run the locking subquery twice and claim rows it did not lock.
+  const target = isPostgres(db)
+    ? db.withMaterialized('due', due.forUpdate().skipLocked()).from('outbox').whereIn('id', db.select('id').from('due'))
+    : db('outbox').whereIn('id', due);
+  const rows = (await target.update(update, '*')) as SqlRow[];
   return rows.map(fromSql).toSorted((a, b) => a.id - b.id);
 }
 
