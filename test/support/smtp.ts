@@ -110,6 +110,11 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
         s.once('error', reject);
         s.listen(port, host, () => resolve());
       });
+      // A client that dies mid-message (a killed mailer) resets its connection:
+      // that is the client's failure, not the server's, and must not end the test.
+      s.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+      });
       server = s;
       port = ((s as unknown as { server: { address(): AddressInfo } }).server.address() as AddressInfo).port;
       smtp.port = port;
