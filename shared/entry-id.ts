@@ -11,3 +11,6 @@ export const INDEX_PAGE = 'index.html';
 export function hasOwnPage(id: string): boolean {
   return ENTRY_ID.test(id) && `${id}.html` !== INDEX_PAGE;
 }
+
+/** Ids in one list request, and the related ids kept of one record (the first ones, each once). */
+export const MAX_IDS = 100;

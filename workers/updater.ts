@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
-import { INDEX_PAGE } from '../shared/entry-id.js';
+import { INDEX_PAGE, MAX_IDS } from '../shared/entry-id.js';
 import { type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
 import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
 import { compileSchema, describeProblems } from './schema.js';
@@ -137,7 +137,10 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
   const record = JSON.stringify(data);
   const hash = createHash('sha256').update(record).digest('base64url');
   const fields = data as Record<string, unknown>;
-  const related = Array.isArray(fields.related) ? fields.related.filter((x): x is string => typeof x === 'string') : [];
+  // Kept bounded (a record may name any number): the first MAX_IDS, each once, as /related answers.
+  const related = Array.isArray(fields.related)
+    ? [...new Set(fields.related.filter((x): x is string => typeof x === 'string'))].slice(0, MAX_IDS)
+    : [];
   const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
   return { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length };
 }

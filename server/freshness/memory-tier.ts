@@ -32,8 +32,17 @@ export interface MemoryTier {
 // MEMORY_TIER_MAX_BYTES=0: a tier that holds nothing.
 const nothing = (): undefined => undefined;
 
-// Bookkeeping bytes per entry besides the body (object, strings, LRU node).
+// Bookkeeping bytes per entry besides the body (object, strings, LRU node),
+// and per related id besides its characters (array slot, string header).
 const OVERHEAD_BYTES = 256;
+const RELATED_OVERHEAD_BYTES = 24;
+
+/** What an entry takes in memory, for the byte bound: its body and its related ids. */
+function sizeOf(view: EntryView): number {
+  let bytes = OVERHEAD_BYTES + (view.body?.length ?? 0);
+  for (const id of view.related) bytes += RELATED_OVERHEAD_BYTES + 2 * id.length;
+  return bytes;
+}
 
 export function createMemoryTier(maxBytes: number): MemoryTier {
   if (maxBytes === 0) {
@@ -41,7 +50,7 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
   }
   const lru = new LRUCache<string, EntryView>({
     maxSize: maxBytes,
-    sizeCalculation: (v) => OVERHEAD_BYTES + (v.body?.length ?? 0),
+    sizeCalculation: sizeOf,
   });
   return {
     get: (id) => lru.get(id),

@@ -6,13 +6,11 @@ import type Koa from 'koa';
 import type { Middleware } from 'koa';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
-import { ENTRY_ID } from '../../../shared/entry-id.js';
+import { ENTRY_ID, MAX_IDS } from '../../../shared/entry-id.js';
 import { notModified } from '../conditional.js';
 import { BadRequest, FreshenError } from '../errors.js';
 import type { Answer, Outcome } from '../../freshness/freshness.js';
 import { entryPage, setHtml, wantsHtml } from '../html-views.js';
-
-export const MAX_IDS = 100;
 
 function checkId(id: string): string {
   if (!ENTRY_ID.test(id)) {
