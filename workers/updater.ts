@@ -119,6 +119,12 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
   } catch {
     return { kind: 'failed', id, code: 'not-json', message: 'upstream answer is not JSON' };
   }
+  // Checked before anything walks the record recursively (the schema check,
+  // JSON.stringify, structured clone, the page): 100k nested arrays parse, but
+  // overflow the stack of each of those.
+  if (nestedDeeperThan(data, MAX_DEPTH)) {
+    return { kind: 'invalid', id, url, problems: [`the record is nested more than ${MAX_DEPTH} levels deep`] };
+  }
   const validate = validatorFor(task.schemaPath);
   if (!validate(data)) {
     const title = (data as { title?: unknown } | null)?.title;
@@ -143,6 +149,23 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
     : [];
   const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
   return { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length };
+}
+
+/** The deepest nesting of arrays and objects a record may have. */
+const MAX_DEPTH = 64;
+
+/** Is `value` nested deeper than `max` levels? Walks with a stack of its own, not the call stack. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') pending.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 async function publish(task: PublishTask): Promise<PublishResult> {

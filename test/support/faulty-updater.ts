@@ -2,7 +2,9 @@
 // worker faults. A record with `"fault": "crash"` kills its worker (thread or
 // process) mid-refresh; `"fault": "hang"` spins its worker forever; `"fault":
 // "exit-when-idle"` lets the refresh and the page through, then its worker
-// leaves a mark (the record's `mark` file) and dies with nothing to do.
+// leaves a mark (the record's `mark` file) and dies with nothing to do;
+// `"fault": "throw"` makes the task throw (its worker lives on); `"fault":
+// "oom"` fills its worker's heap until the worker runs out of memory.
 import { writeFileSync } from 'node:fs';
 import run, { reportStart } from '../../workers/updater.js';
 import type { PublishResult, RefreshResult, Task } from '../../workers/protocol.js';
@@ -28,6 +30,12 @@ export default async function faulty(task: Task): Promise<RefreshResult | Publis
   }
   const fault = result.kind === 'ok' ? (JSON.parse(result.record) as Faults).fault : undefined;
   if (fault === 'crash') process.exit(70);
+  if (fault === 'throw') throw new Error('the updater task failed on purpose');
+  if (fault === 'oom') {
+    // Arrays of doubles: 8 MB each, on the heap the worker's limit bounds.
+    const held: number[][] = [];
+    for (;;) held.push(Array.from({ length: 1_000_000 }, () => 0.5));
+  }
   if (fault !== 'hang') return result;
   // A real hang: the worker's event loop never turns again.
   for (;;) {
