@@ -1,5 +1,6 @@
 // A programmable upstream on loopback for tests: per-id answers (record,
-// status, raw body, delay, hang, redirect, endless stream) and per-id request
+// status, raw body, delay, hang, redirect, endless stream, a connection reset)
+// and per-id request
 // counts, so tests can prove exactly how many requests freshen made.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,7 +9,9 @@ export type Behaviour =
   | { record: unknown; delayMs?: number }
   | { status: number; body?: string; delayMs?: number; headers?: Record<string, string> }
   | { hang: true }
-  | { stream: { chunkBytes: number; chunks: number; intervalMs: number } };
+  | { stream: { chunkBytes: number; chunks: number; intervalMs: number } }
+  /** The connection reset (TCP RST): before any answer, or after `bodyBytes` of a record's body. */
+  | { reset: { bodyBytes?: number; record?: unknown } };
 
 export interface TestUpstream {
   /** URL template, http://127.0.0.1:PORT/items/{id} */
@@ -81,6 +84,15 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
         streamed.set(id, written);
       }, intervalMs);
       res.on('close', () => clearInterval(timer));
+      return;
+    }
+    if ('reset' in b) {
+      const { bodyBytes, record: data } = b.reset;
+      if (bodyBytes === undefined) return void req.socket.resetAndDestroy();
+      const body = Buffer.from(JSON.stringify(data ?? {}));
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+      // Sent before the reset: the client has headers and part of the body.
+      res.write(body.subarray(0, bodyBytes), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
       return;
     }
     if ('record' in b) return delay(b.delayMs, () => send(200, JSON.stringify(b.record)));
