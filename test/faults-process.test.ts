@@ -1,0 +1,57 @@
+// Faults that could end the server process, on real freshen processes: an
+// operator's refresh queued behind a refresh that fails on the database, and
+// an error nobody handles. The process keeps serving through each.
+import { expect } from 'chai';
+import { useFreshenProcesses } from './support/freshen-process.js';
+import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
+import { record } from './support/upstream.js';
+import { waitFor } from './support/wait.js';
+
+const TOKEN = 'an-operator-token-of-some-length';
+
+describe("an operator's refresh behind a refresh that fails on the database", function () {
+  this.timeout(120_000);
+  const fleet = useFreshenProcesses('refresh-db-fault');
+  let pg: PostgresServer;
+
+  before(async () => {
+    pg = await startPostgresServer();
+  });
+  after(() => {
+    pg?.destroy();
+  });
+
+  it('does not end the process; the entry is refreshed once the database is back', async () => {
+    const upstream = fleet.upstream();
+    // Slow enough for the database to be stopped while the fetch is under way.
+    upstream.set('opdb', { record: record('opdb'), delayMs: 3000 });
+    const node = fleet.start({
+      DATABASE_URL: pg.url,
+      ADMIN_TOKEN: TOKEN,
+      DATABASE_ACQUIRE_TIMEOUT_MS: '1000',
+      UPSTREAM_TIMEOUT_MS: '6000',
+      UPDATER_TASK_TIMEOUT_MS: '8000',
+    });
+    const url = await node.listening();
+
+    const reading = fetch(`${url}/entries/opdb`, { signal: AbortSignal.timeout(20_000) });
+    await waitFor(() => upstream.count('opdb') === 1, 'the refresh to reach the upstream');
+    const asked = await fetch(`${url}/entries/opdb/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(asked.status).to.equal(202);
+    pg.stop();
+    // The refresh cannot be stored: its reader is answered 503, not left hanging.
+    const res = await reading;
+    expect(res.status).to.equal(503);
+    expect(Number(res.headers.get('retry-after'))).to.be.at.least(1);
+    // The operator's refresh followed, and failed on the database too.
+    const ended = () => node.child.exitCode !== null || node.child.signalCode !== null;
+    await waitFor(() => node.output().includes('requested refresh failed') || ended(), 'the follow-up refresh to fail', 10_000);
+    expect(ended(), `freshen ended:\n${node.output()}`).to.equal(false);
+
+    pg.start();
+    upstream.set('opdb', { record: record('opdb', { title: 'after the outage' }) });
+    await waitFor(async () => (await fetch(`${url}/entries/opdb`)).status === 200, 'the entry once the database is back', 30_000);
+    expect(node.child.exitCode).to.equal(null);
+    expect(node.output()).not.to.match(/unhandled/i);
+  });
+});
