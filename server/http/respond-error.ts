@@ -18,7 +18,11 @@ export function respondError(deps: { logger: Logger; notifier: Notifier; databas
       await next();
       if (ctx.body == null && ctx.status === 404) throw new NotFound('There is nothing here.');
       if (ctx.body == null && (ctx.status === 405 || ctx.status === 501)) {
-        throw new MethodNotAllowed(ctx.response.get('Allow') || 'GET, HEAD');
+        // The router answers 501 to a method it does not know even where no
+        // route has the path (its Allow list is then empty): that is a 404.
+        const allowed = ctx.response.get('Allow');
+        ctx.remove('Allow');
+        throw allowed ? new MethodNotAllowed(allowed) : new NotFound('There is nothing here.');
       }
     } catch (err) {
       const error = toFreshenError(err);
