@@ -14,6 +14,7 @@ import { entryHits, entryRoutes } from './routes/entries.js';
 import { pageRoutes } from './routes/published-pages.js';
 import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
+import { openapiRoutes } from './routes/openapi.js';
 
 export interface AppDeps {
   config: Config;
@@ -41,6 +42,7 @@ export function createApp(deps: AppDeps): Koa {
   entryRoutes(router, deps);
   adminRoutes(router, deps);
   pageRoutes(router, deps);
+  openapiRoutes(router);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -13,6 +13,7 @@ const LINKS: ReadonlyArray<{ path: string; what: string; admin?: boolean }> = [
   { path: '/healthz', what: 'liveness' },
   { path: '/readyz', what: 'readiness: database and updater pool' },
   { path: '/metrics', what: 'Prometheus metrics' },
+  { path: '/openapi.json', what: 'the HTTP contract (OpenAPI 3.1)' },
   { path: '/admin', what: 'the status page (with the admin token)', admin: true },
 ];
 
