@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     logger,
     migrate: !inCluster,
     metricsText: inCluster ? (metrics) => clusterMetrics(metrics.registry) : undefined,
+    watchUnexpected: true,
   });
   if (!inCluster && pending === undefined) {
     logger.info(

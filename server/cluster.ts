@@ -102,7 +102,9 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
 
   return new Promise<number>((resolve) => {
     onStopped = () => {
-      void (demo ? demo.close() : Promise.resolve()).finally(() => resolve(exitCode));
+      const done = () => resolve(exitCode);
+      // A demo upstream that fails to close does not keep the primary from exiting.
+      void (demo ? demo.close() : Promise.resolve()).then(done, done);
     };
     const giveUp = (why: string, fields: object) => {
       logger.fatal(fields, why);

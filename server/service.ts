@@ -26,6 +26,7 @@ import { createNotifier } from './notices/notifier.js';
 import { createPageIndex } from './publishing/page-index.js';
 import { startRetention } from './ops/retention.js';
 import { createDatabaseWatch } from './ops/database-watch.js';
+import { watchUnexpected } from './ops/unexpected.js';
 
 const OUTBOX_READING_MS = 5000;
 
@@ -54,6 +55,8 @@ export interface ServiceOptions {
   migrate?: boolean;
   /** What /metrics answers; by default this process's own metrics. */
   metricsText?: (metrics: Metrics) => MetricsText;
+  /** Take over the process's unhandled rejections and uncaught exceptions (the command line does). */
+  watchUnexpected?: boolean;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
@@ -93,6 +96,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Half the shutdown bound for mailers to end their batch on their own.
     stops.push(() => mailers.stop(config.shutdownTimeoutMs / 2));
     const notifier = createNotifier({ db, config, mailers, logger, now: clock.now });
+    const unexpected = options.watchUnexpected ? watchUnexpected({ logger, notifier }) : undefined;
+    if (unexpected) stops.push(async () => unexpected.stop());
     // Messages left by an earlier run (or a killed mailer) go out now.
     void mailers.sweep();
 
@@ -166,6 +171,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       mailers: () => mailers.stats(),
       outbox: outboxReading,
       memoryEntries: () => freshness.memoryEntries(),
+      unexpected: () => unexpected?.counts() ?? {},
     });
     const accessLog = createAccessLog(config.logFile, (route, method, status, seconds) =>
       metrics.observeRequest(route, method, status, seconds),

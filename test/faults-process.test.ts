@@ -2,6 +2,9 @@
 // operator's refresh queued behind a refresh that fails on the database, and
 // an error nobody handles. The process keeps serving through each.
 import { expect } from 'chai';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { useFreshenProcesses } from './support/freshen-process.js';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 import { record } from './support/upstream.js';
@@ -53,5 +56,52 @@ describe("an operator's refresh behind a refresh that fails on the database", fu
     await waitFor(async () => (await fetch(`${url}/entries/opdb`)).status === 200, 'the entry once the database is back', 30_000);
     expect(node.child.exitCode).to.equal(null);
     expect(node.output()).not.to.match(/unhandled/i);
+  });
+});
+
+/** The .eml files a mailer wrote (SMTP_URL unset). */
+function mailIn(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.eml'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
+}
+
+describe('errors nobody handles, in a running server', function () {
+  this.timeout(60_000);
+  const fleet = useFreshenProcesses('unexpected');
+  const hook = pathToFileURL(fileURLToPath(new URL('./support/unexpected-hook.js', import.meta.url))).href;
+
+  it('are logged, counted and told to the admins, and the server serves on', async () => {
+    const upstream = fleet.upstream();
+    upstream.set('u1', { record: record('u1') });
+    upstream.set('u2', { record: record('u2') });
+    const node = fleet.start({ NODE_OPTIONS: `--import=${hook}`, ADMINS: 'ops@example.test', MAIL_SWEEP_SECONDS: '0.2' });
+    const url = await node.listening();
+    expect((await fetch(`${url}/entries/u1`)).status).to.equal(200);
+
+    process.kill(node.child.pid as number, 'SIGUSR2');
+    await waitFor(() => node.output().includes('unhandled rejection; serving on'), 'the rejection to be logged');
+    process.kill(node.child.pid as number, 'SIGHUP');
+    await waitFor(() => node.output().includes('uncaught exception; serving on'), 'the exception to be logged');
+    const lines = node.output().split('\n').filter((l) => l.includes('; serving on'));
+    expect(lines).to.have.length(2);
+    for (const line of lines) expect(JSON.parse(line)).to.include({ level: 50 });
+    expect(lines.join('\n')).to.include('a rejection left unhandled on purpose').and.include('an exception left uncaught on purpose');
+
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).to.match(/^freshen_unexpected_errors_total\{kind="rejection"\} 1$/m);
+    expect(metrics).to.match(/^freshen_unexpected_errors_total\{kind="exception"\} 1$/m);
+    const notices = await waitFor(() => {
+      const mail = mailIn(join(fleet.files(), 'mail')).filter((m) => m.includes('An error no code handled reached the process'));
+      return mail.length === 2 ? mail : undefined;
+    }, 'the admins to be told of both', 15_000);
+    for (const m of notices) expect(m).to.match(/^To: ops@example.test/m);
+
+    // Still serving: a hit, a refresh, health.
+    expect((await fetch(`${url}/entries/u1`)).status).to.equal(200);
+    expect((await fetch(`${url}/entries/u2`)).status).to.equal(200);
+    expect((await fetch(`${url}/healthz`)).status).to.equal(200);
+    expect(node.child.exitCode).to.equal(null);
   });
 });

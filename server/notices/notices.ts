@@ -69,8 +69,9 @@ You get this message once per entry and set of problems within the cool-down.
 
 export interface ServerError {
   error: unknown;
-  method: string;
-  url: string;
+  /** The request that failed; none for an error nobody handled (server/ops/unexpected.ts). */
+  method?: string;
+  url?: string;
   at: number;
 }
 
@@ -82,13 +83,17 @@ export function serverErrorNotice(info: ServerError, recipients: readonly string
   const firstFrame = stack.split('\n').find((l) => l.trim().startsWith('at ')) ?? '';
   const code = (err as { code?: unknown }).code;
   const print = fingerprint([err.name, typeof code === 'string' ? code : err.message, firstFrame.trim()]);
-  const request = `${info.method} ${info.url}`;
+  const request = info.method === undefined ? 'none (an error no code handled)' : `${info.method} ${info.url ?? ''}`;
+  const what =
+    info.method === undefined
+      ? 'An error no code handled reached the process; it was logged, and the server serves on.'
+      : 'A request failed with an unexpected error; the client got a 500 page.';
   const at = new Date(info.at).toISOString();
   return {
     kind: 'server-error',
     recipients,
     subject: headerText(`[freshen] ${err.name}: ${err.message}`),
-    text: `A request failed with an unexpected error; the client got a 500 page.
+    text: `${what}
 
 Request:      ${request}
 At:           ${at}
@@ -99,7 +104,7 @@ ${stack}
 You get this message once per fingerprint within the cool-down.
 `,
     html: `<div style="${HTML_STYLE}">
-<p>A request failed with an unexpected error; the client got a 500 page.</p>
+<p>${what}</p>
 <table cellpadding="4"><tr><th align="left">Request</th><td><code>${escapeHtml(request)}</code></td></tr>
 <tr><th align="left">At</th><td>${escapeHtml(at)}</td></tr>
 <tr><th align="left">Fingerprint</th><td>${print}</td></tr></table>

@@ -15,6 +15,8 @@ export interface MetricsSources {
   mailers: () => MailerStats;
   outbox: () => Promise<OutboxStats>;
   memoryEntries: () => number;
+  /** Errors nobody handled, caught by server/ops/unexpected.ts (where installed). */
+  unexpected?: () => Record<string, number>;
 }
 
 export interface Metrics {
@@ -147,6 +149,8 @@ export function createMetrics(): Metrics {
     const s = (sources as MetricsSources).pool();
     return { abandoned: s.abandoned, worker_killed: s.killed, worker_died_idle: s.idleDeaths };
   });
+
+  mirror('freshen_unexpected_errors_total', 'Unhandled rejections and uncaught exceptions, logged and served on.', 'kind', () => (sources as MetricsSources).unexpected?.() ?? {});
 
   function gauge(name: string, help: string, aggregator: 'sum' | 'max' | 'average', read: (g: Gauge) => void | Promise<void>, labelNames: string[] = []): void {
     registry.registerMetric(

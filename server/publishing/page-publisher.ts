@@ -42,9 +42,11 @@ export function createPagePublisher(deps: {
       // before the record is copied to a worker for its page.
       const next = (writing.get(id) ?? new Promise((resolve) => setImmediate(resolve))).then(() => write(id, record, fetchedAt));
       writing.set(id, next);
-      void next.finally(() => {
+      // write() answers every failure itself; whatever else, nothing is left unhandled.
+      const done = () => {
         if (writing.get(id) === next) writing.delete(id);
-      });
+      };
+      void next.then(done, done);
     },
     settled: async () => {
       await Promise.allSettled(writing.values());
