@@ -86,7 +86,7 @@ export async function mail(plan: Plan) {
       processesPerBatch: round(spawned / Math.ceil(messages / batchSize), 3),
     };
   } finally {
-    await mailers.stop(0);
+    await mailers.stop(0, 5000);
     await db.destroy();
     await new Promise<void>((resolve) => smtp.close(() => resolve()));
     rmSync(dir, { recursive: true, force: true });

@@ -93,8 +93,11 @@ export async function startService(config: Config, options: ServiceOptions = {})
     }
 
     const mailers = createMailers({ config, db, logger, now: clock.now });
-    // Half the shutdown bound for mailers to end their batch on their own.
-    stops.push(() => mailers.stop(config.shutdownTimeoutMs / 2));
+    // Mailers stop beside the HTTP server (see its stop below), within the
+    // same bound: half of it to end their batch on their own, the rest to
+    // finish the message in hand.
+    const stopMailers = () => mailers.stop(config.shutdownTimeoutMs / 2, config.shutdownTimeoutMs);
+    stops.push(stopMailers);
     const notifier = createNotifier({ db, config, mailers, logger, now: clock.now });
     const unexpected = options.watchUnexpected ? watchUnexpected({ logger, notifier }) : undefined;
     if (unexpected) stops.push(async () => unexpected.stop());
@@ -215,6 +218,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       // Not ready any more; take no new connections; let requests in flight
       // finish, and past SHUTDOWN_TIMEOUT_SECONDS cut their connections.
       closing = true;
+      const mailersStopped = stopMailers();
       // Readers waiting on a refresh get their answer (503) before the cut.
       freshness.drain(config.shutdownTimeoutMs * 0.8);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -222,6 +226,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       const cut = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
       await closed;
       clearTimeout(cut);
+      await mailersStopped;
     });
     const { address, port } = server.address() as AddressInfo;
     const host = address.includes(':') ? `[${address}]` : address;

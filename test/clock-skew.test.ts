@@ -43,6 +43,7 @@ describe('a node whose clock is 40 s ahead', function () {
       SMTP_URL: smtp.url,
       MAIL_SWEEP_SECONDS: '0.2',
       MAIL_CLAIM_SECONDS: '5',
+      SMTP_TIMEOUT_SECONDS: '1',
       MAIL_BATCH_SIZE: '10',
       ENTRY_TTL_SECONDS: '30',
     };

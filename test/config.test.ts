@@ -72,6 +72,7 @@ describe('settings are checked once at start', () => {
       entries: { ttlMs: 300_000, maxStaleMs: 86_400_000, backoffMaxMs: 300_000, memoryMaxBytes: 67_108_864 },
       mail: {
         smtpUrl: undefined,
+        smtpTimeoutMs: 5000,
         dir: resolve('data/mail'),
         from: 'freshen@localhost',
         contentTeam: [],
@@ -126,6 +127,11 @@ describe('settings are checked once at start', () => {
       LOG_LEVEL: 'silent',
       ADMIN_TOKEN: 'sixteen-chars-ok',
       DEMO_FAILURE_RATE: '0.25',
+      // With SMTP, the default claim and shutdown fit the default SMTP timeout.
+      SMTP_URL: 'smtp://mail.example.test',
+      // One refresh per worker: a record of 20 MB fits its heap.
+      UPSTREAM_MAX_BYTES: '20000000',
+      UPDATER_TASKS_PER_WORKER: '1',
     });
     expect(config.port).to.equal(0);
     expect(config.host).to.equal('::1');
@@ -229,6 +235,24 @@ describe('settings are checked once at start', () => {
       env: { ENTRY_MAX_STALE_SECONDS: '10', ENTRY_TTL_SECONDS: '60' },
       name: 'ENTRY_MAX_STALE_SECONDS',
       allowed: 'expected at least ENTRY_TTL_SECONDS (60)',
+    },
+    // A claim that expires mid-send: another mailer sends the message again.
+    {
+      env: { SMTP_URL: 'smtp://mail.example.test', SMTP_TIMEOUT_SECONDS: '30', MAIL_CLAIM_SECONDS: '60', SHUTDOWN_TIMEOUT_SECONDS: '60' },
+      name: 'MAIL_CLAIM_SECONDS',
+      allowed: 'expected more than 3 × SMTP_TIMEOUT_SECONDS (90)',
+    },
+    // A stopping mailer killed before it can finish the message in hand.
+    {
+      env: { SMTP_URL: 'smtp://mail.example.test', SHUTDOWN_TIMEOUT_SECONDS: '5' },
+      name: 'SHUTDOWN_TIMEOUT_SECONDS',
+      allowed: 'expected at least 2 × SMTP_TIMEOUT_SECONDS (10)',
+    },
+    // Eight records of 16 MiB at once, at worst 24 bytes of heap per byte: past a worker's 512 MiB.
+    {
+      env: { UPSTREAM_MAX_BYTES: String(16 * 1024 * 1024) },
+      name: 'UPSTREAM_MAX_BYTES',
+      allowed: "expected at most 2796202, what a worker's 512 MiB heap holds for UPDATER_TASKS_PER_WORKER (8) records at once",
     },
   ];
 

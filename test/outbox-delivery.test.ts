@@ -33,7 +33,7 @@ describe('outbox delivery', () => {
   let setup: MailSetup;
 
   before(async () => {
-    setup = await startMailSetup({ ADMINS: 'ops@example.test', MAIL_CLAIM_SECONDS: '2', MAIL_BATCH_SIZE: '20' });
+    setup = await startMailSetup({ ADMINS: 'ops@example.test', MAIL_CLAIM_SECONDS: '4', MAIL_BATCH_SIZE: '20' });
     ({ smtp, service, db } = setup);
   });
   after(() => setup?.stop());
@@ -121,21 +121,25 @@ describe('a mailer past its time limit', () => {
   before(async () => {
     setup = await startMailSetup({
       ADMINS: 'ops@example.test',
-      MAIL_PROCESS_TIMEOUT_SECONDS: '1',
-      MAIL_CLAIM_SECONDS: '1',
+      // Time enough to start and claim on a busy machine.
+      MAIL_PROCESS_TIMEOUT_SECONDS: '2',
+      // SMTP waits past the process's limit and its 2 s grace, so the kill comes first.
+      SMTP_TIMEOUT_SECONDS: '5',
+      MAIL_CLAIM_SECONDS: '16',
     });
   });
   after(() => setup?.stop());
 
   it('is killed, and the message it held is delivered by a later mailer', async function () {
-    this.timeout(30_000);
+    this.timeout(45_000);
     const { smtp, service, db } = setup;
-    smtp.dataDelayMs = 5000; // the SMTP server holds the message past the mailer's limit
+    smtp.dataDelayMs = 8000; // the SMTP server holds the message past the mailer's limit
     await outbox.enqueue(db, message(0, 'slow'), Date.now(), 3_600_000);
     service.mailers.kick();
     await waitFor(() => service.mailers.stats().failed >= 1, 'the mailer to be killed', 15_000);
     smtp.dataDelayMs = 0;
-    await waitFor(async () => (await outbox.listMessages(db, 10)).every((m) => m.state === 'sent'), 'delivery', 15_000);
+    // Once its claim expires.
+    await waitFor(async () => (await outbox.listMessages(db, 10)).every((m) => m.state === 'sent'), 'delivery', 25_000);
     expect(smtp.received.map((r) => r.mail.messageId)).to.include('<slow-0@example.test>');
   });
 });

@@ -6,7 +6,7 @@
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
 import type { PublishResult, RefreshResult, ResultOf, Task, TaskStarted } from './protocol.js';
-import { isTaskStarted } from './protocol.js';
+import { isTaskStarted, WORKER_HEAP_MB } from './protocol.js';
 
 /** The operator's choice (UPDATER_RUNTIME). */
 export type UpdaterRuntime = 'thread' | 'process';
@@ -109,7 +109,7 @@ function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, onE
     concurrentTasksPerWorker: o.tasksPerWorker,
     idleTimeout: 30_000,
     // A runaway task (a huge record) kills its worker, not the server.
-    resourceLimits: { maxOldGenerationSizeMb: 512 },
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
     // Piscina's default ('sync') freezes an idle worker's event loop: it then
     // never sees the upstream close a kept-alive connection, and the next fetch
     // fails on the dead socket (seen: 8 of 20 refreshes after 7 s idle).
@@ -136,7 +136,7 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
     maxThreads: o.maxWorkers,
     concurrentTasksPerWorker: o.tasksPerWorker,
     idleTimeout: 30_000,
-    execArgv: ['--max-old-space-size=512'],
+    execArgv: [`--max-old-space-size=${WORKER_HEAP_MB}`],
   });
   // A child that dies with no task on it (killed from outside, say) is reported
   // here; unheard, the event would end the server.

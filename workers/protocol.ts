@@ -1,6 +1,15 @@
 // The messages that cross the pool boundary: one task in, one plain result out.
 // Errors travel as data ({code, message}), never as thrown objects.
 
+/** The heap each updater worker (thread or process) is given, in MiB. */
+export const WORKER_HEAP_MB = 512;
+/**
+ * Heap one refresh may take per byte of its record, at worst: measured with
+ * JSON.parse and JSON.stringify of 10 MB records — text 2×, arrays of numbers
+ * 5×, arrays of empty objects 22× — plus the body's own copy.
+ */
+export const HEAP_PER_RECORD_BYTE = 24;
+
 /** Fetch, validate and hash one record. */
 export interface RefreshTask {
   kind: 'refresh';

@@ -4,6 +4,7 @@
 // Config object; describeConfig shows it back in the variables' terms.
 import { checkSchemaFile, maskUrl } from './values.js';
 import type { DatabaseConfig, DatabasePool } from '../../db/knex.js';
+import { HEAP_PER_RECORD_BYTE, WORKER_HEAP_MB } from '../../workers/protocol.js';
 import type { z } from 'zod';
 import type { Setting, Shown } from './kinds.js';
 import { SETTING_ROWS, SETTINGS, type SettingName } from './settings.js';
@@ -58,6 +59,7 @@ export interface Config {
 export interface MailConfig {
   /** smtp:// or smtps:// URL; undefined means "write .eml files to dir". */
   readonly smtpUrl: string | undefined;
+  readonly smtpTimeoutMs: number;
   readonly dir: string;
   readonly from: string;
   readonly contentTeam: readonly string[];
@@ -152,6 +154,31 @@ function crossChecks(p: Partial<Values>, env: NodeJS.ProcessEnv): string[] {
     problems.push(
       `UPDATER_TASK_TIMEOUT_MS=${p.UPDATER_TASK_TIMEOUT_MS} is not allowed: expected more than UPSTREAM_TIMEOUT_MS (${p.UPSTREAM_TIMEOUT_MS})`,
     );
+  }
+  if (p.UPSTREAM_MAX_BYTES !== undefined && p.UPDATER_TASKS_PER_WORKER !== undefined) {
+    // Every refresh a worker runs at once may hold a record of the largest size.
+    const most = Math.floor((WORKER_HEAP_MB * 1024 * 1024) / (HEAP_PER_RECORD_BYTE * p.UPDATER_TASKS_PER_WORKER));
+    if (p.UPSTREAM_MAX_BYTES > most) {
+      problems.push(
+        `UPSTREAM_MAX_BYTES=${p.UPSTREAM_MAX_BYTES} is not allowed: expected at most ${most}, what a worker's ${WORKER_HEAP_MB} MiB heap holds for UPDATER_TASKS_PER_WORKER (${p.UPDATER_TASKS_PER_WORKER}) records at once`,
+      );
+    }
+  }
+  if (p.SMTP_URL !== undefined && p.SMTP_TIMEOUT_SECONDS !== undefined) {
+    // A claim renewed before a send must outlast it: connecting, the greeting
+    // and the transfer may each wait out the timeout. Else the claim expires
+    // mid-send and another mailer sends the message again.
+    if (p.MAIL_CLAIM_SECONDS !== undefined && p.MAIL_CLAIM_SECONDS <= 3 * p.SMTP_TIMEOUT_SECONDS) {
+      problems.push(
+        `MAIL_CLAIM_SECONDS=${p.MAIL_CLAIM_SECONDS} is not allowed: expected more than 3 × SMTP_TIMEOUT_SECONDS (${3 * p.SMTP_TIMEOUT_SECONDS}), the longest a send may take`,
+      );
+    }
+    // On SIGTERM a mailer has the second half of the shutdown to finish the message in hand.
+    if (p.SHUTDOWN_TIMEOUT_SECONDS !== undefined && p.SHUTDOWN_TIMEOUT_SECONDS < 2 * p.SMTP_TIMEOUT_SECONDS) {
+      problems.push(
+        `SHUTDOWN_TIMEOUT_SECONDS=${p.SHUTDOWN_TIMEOUT_SECONDS} is not allowed: expected at least 2 × SMTP_TIMEOUT_SECONDS (${2 * p.SMTP_TIMEOUT_SECONDS}), so a stopping mailer can finish the message in hand`,
+      );
+    }
   }
   return problems;
 }

@@ -139,6 +139,11 @@ export const SETTINGS = {
     status: true,
     about: '`smtp://` or `smtps://` URL of the mail server',
   },
+  SMTP_TIMEOUT_SECONDS: {
+    at: 'mail.smtpTimeoutMs',
+    ...seconds(5, 0.1, 600),
+    about: 'how long a mailer waits for the SMTP server to connect, to greet, and to answer each step of a send',
+  },
   MAIL_DIR: { at: 'mail.dir', ...directory('./data/mail'), about: 'where `.eml` files go when `SMTP_URL` is unset' },
   MAIL_FROM: { at: 'mail.from', ...address('freshen@localhost'), about: 'the sender of every message' },
   CONTENT_TEAM: {

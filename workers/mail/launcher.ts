@@ -24,12 +24,14 @@ export interface Mailers {
   /** Start mailers for what is due (the periodic sweep calls this). */
   sweep(): Promise<void>;
   stats(): MailerStats;
-  /** Stop sweeping; let running mailers end (bounded), ask them to stop, then kill them. */
-  stop(finishMs: number): Promise<void>;
+  /**
+   * Stop sweeping; let running mailers end until finishMs, then ask them to
+   * stop, and kill them at killMs. A second call gets the first one's promise.
+   */
+  stop(finishMs: number, killMs: number): Promise<void>;
 }
 
 const SCRIPT = new URL('./mailer.js', import.meta.url).pathname;
-const STOP_GRACE_MS = 5000;
 // pino's numeric levels, for replaying a child's lines at their own level.
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
   10: 'trace',
@@ -65,6 +67,7 @@ export function createMailers(deps: {
     // One mailer sends one message at a time: two connections are plenty.
     pool: { ...config.databasePool, max: Math.min(2, config.databasePool.max) },
     smtpUrl: config.mail.smtpUrl,
+    smtpTimeoutMs: config.mail.smtpTimeoutMs,
     dir: config.mail.dir,
     from: config.mail.from,
     batchSize: config.mail.batchSize,
@@ -152,19 +155,25 @@ export function createMailers(deps: {
   const timer = setInterval(() => void sweep(), config.mail.sweepMs);
   timer.unref();
 
-  async function stop(finishMs: number): Promise<void> {
+  let stopping: Promise<void> | undefined;
+  function stop(finishMs: number, killMs: number): Promise<void> {
+    stopping ??= stopAll(finishMs, killMs);
+    return stopping;
+  }
+
+  async function stopAll(finishMs: number, killMs: number): Promise<void> {
     stopped = true;
     clearInterval(timer);
     const running = [...children.values()];
     // A mailer usually ends on its own soon (nothing left due): it may. Past
     // finishMs it is asked to stop (the message in hand, the rest given
-    // back), and past STOP_GRACE_MS more it is killed.
+    // back), and at killMs it is killed.
     const ask = setTimeout(() => {
       for (const child of running) child.kill('SIGTERM');
     }, finishMs);
     const kill = setTimeout(() => {
       for (const child of running) child.kill('SIGKILL');
-    }, finishMs + STOP_GRACE_MS);
+    }, Math.max(finishMs, killMs));
     await Promise.allSettled(running);
     clearTimeout(ask);
     clearTimeout(kill);

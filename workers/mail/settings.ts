@@ -8,6 +8,8 @@ export interface MailerSettings {
   /** The server's timeouts, with a mailer's own few connections. */
   pool: DatabasePool;
   smtpUrl: string | undefined;
+  /** Connection, greeting and socket-inactivity limit of an SMTP send. */
+  smtpTimeoutMs: number;
   dir: string;
   from: string;
   batchSize: number;

@@ -28,9 +28,9 @@ export function createMailTransport(settings: MailerSettings): MailTransport {
       url: settings.smtpUrl,
       pool: true,
       maxConnections: 1,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 30_000,
+      connectionTimeout: settings.smtpTimeoutMs,
+      greetingTimeout: settings.smtpTimeoutMs,
+      socketTimeout: settings.smtpTimeoutMs,
       maxMessages: 1000,
     });
     return {
