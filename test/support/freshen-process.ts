@@ -1,11 +1,13 @@
 // freshen as a real process (`node dist/server/main.js`) for the tests that
 // signal it or run it as a cluster: a test upstream, a fresh database and a
 // temporary directory for its files, with every process stopped afterwards.
+// Every fetch() answer from one is checked against the OpenAPI document.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unwatchAnswers, watchAnswers } from './contract.js';
 import { freshDatabase, type TestDatabase } from './database.js';
 import { startTestUpstream, type TestUpstream } from './upstream.js';
 import { waitFor } from './wait.js';
@@ -104,8 +106,14 @@ export function useFreshenProcesses(label: string): FreshenProcesses {
       return {
         child,
         output: () => output,
-        listening: (timeoutMs = 30_000) =>
-          waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'freshen to listen', timeoutMs),
+        listening: async (timeoutMs = 30_000) => {
+          const url = await waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'freshen to listen', timeoutMs);
+          watchAnswers(url);
+          // Its port may serve something else once it is gone.
+          if (child.exitCode !== null || child.signalCode !== null) unwatchAnswers(url);
+          else child.once('exit', () => unwatchAnswers(url));
+          return url;
+        },
         exited: (timeoutMs = 30_000) =>
           waitFor(
             () => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode } : undefined),

@@ -1,11 +1,13 @@
 // Starts a real freshen service for a test: a fresh database, a real Piscina
 // pool, the given upstream, a silent logger and (optionally) a hand-moved clock.
+// Every fetch() answer from it is checked against the OpenAPI document.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../server/config/config.js';
 import { startService, type Service } from '../../server/service.js';
+import { unwatchAnswers, watchAnswers } from './contract.js';
 import { freshDatabase, type TestDatabase } from './database.js';
 import { startTestUpstream, type TestUpstream } from './upstream.js';
 
@@ -51,6 +53,9 @@ export async function startTestService(upstreamUrl: string, options: TestService
     now: options.now,
     updaterModule: options.updaterModule,
   });
+  watchAnswers(service.url);
+  // However the test ends it: its port may serve something else next.
+  service.server.once('close', () => unwatchAnswers(service.url));
   const ownsDatabase = !options.database;
   return {
     ...service,
