@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { SMTPServer } from 'smtp-server';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 export interface Received {
   mail: ParsedMail;
@@ -21,6 +21,14 @@ export interface TestSmtp {
   connections: Array<{ remotePort: number; fromThisProcess: boolean }>;
   /** Delay before accepting each message (to catch a sender mid-batch). */
   dataDelayMs: number;
+  /**
+   * A misbehaving server: 'silent' accepts connections and never greets;
+   * 'hang' takes each message in (it counts as received) and never answers;
+   * 'drop' drops the connection in the middle of each message.
+   */
+  fault: 'silent' | 'hang' | 'drop' | undefined;
+  /** Messages whose data ended, accepted or not (to catch a sender mid-message). */
+  dataEnded: number;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -68,6 +76,8 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
     received,
     connections,
     dataDelayMs: 0,
+    fault: undefined,
+    dataEnded: 0,
     async down() {
       const s = server;
       server = undefined;
@@ -81,12 +91,18 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
         closeTimeout: 200,
         onConnect(session, callback) {
           connections.push({ remotePort: session.remotePort, fromThisProcess: ownsSocket(session.remotePort, port) });
-          callback();
+          if (smtp.fault !== 'silent') callback();
         },
         onData(stream, session, callback) {
           const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('data', (c: Buffer) => {
+            chunks.push(c);
+            if (smtp.fault !== 'drop') return;
+            const connection = [...(s as unknown as { connections: Set<{ id: string; _socket: Socket }> }).connections].find((c) => c.id === session.id);
+            connection?._socket.destroy();
+          });
           stream.on('end', () => {
+            smtp.dataEnded++;
             const raw = Buffer.concat(chunks).toString('utf8');
             const accept = async () => {
               const mail = await simpleParser(raw);
@@ -97,6 +113,10 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
                 rcptTo: session.envelope.rcptTo.map((r) => r.address),
               });
             };
+            if (smtp.fault === 'hang') {
+              void accept();
+              return;
+            }
             setTimeout(() => {
               accept().then(
                 () => callback(),

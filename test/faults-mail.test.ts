@@ -1,0 +1,136 @@
+// SMTP faults, against a real SMTP server on loopback with short SMTP
+// timeouts: a server that accepts and never greets, one that takes a message
+// and never answers, one that drops the connection mid-message. Each message
+// waits and is retried, and is delivered once the server behaves — twice at
+// most when the server had it whole and never said so (the one message in
+// transfer). And a database that goes away between a delivery and its record:
+// the message is neither sent again nor marked dead.
+import { expect } from 'chai';
+import * as outbox from '../db/outbox.js';
+import { openDatabase, type Knex } from '../db/knex.js';
+import { startMailSetup, type MailSetup } from './support/mail-setup.js';
+import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
+import { startTestService, type TestService } from './support/service.js';
+import { startTestSmtp, type TestSmtp } from './support/smtp.js';
+import { startTestUpstream, type TestUpstream } from './support/upstream.js';
+import { waitFor } from './support/wait.js';
+
+function message(n: number, tag: string): outbox.NewMessage {
+  return {
+    kind: 'test',
+    recipients: ['ops@example.test'],
+    subject: `${tag} ${n}`,
+    text: `message ${n}`,
+    html: `<p>message ${n}</p>`,
+    dedupeKey: `${tag}:${n}`,
+    messageId: `<${tag}-${n}@example.test>`,
+  };
+}
+
+describe('an SMTP server that misbehaves', function () {
+  this.timeout(60_000);
+  let setup: MailSetup;
+  let smtp: TestSmtp;
+  let db: Knex;
+
+  before(async () => {
+    setup = await startMailSetup({ ADMINS: 'ops@example.test', SMTP_TIMEOUT_SECONDS: '0.5', MAIL_CLAIM_SECONDS: '5' });
+    ({ smtp, db } = setup);
+  });
+  afterEach(() => {
+    smtp.fault = undefined;
+  });
+  after(() => setup?.stop());
+
+  const rows = async (tag: string) => (await outbox.listMessages(db, 500)).filter((m) => m.dedupeKey.startsWith(`${tag}:`));
+  const receivedIds = (tag: string) => smtp.received.map((r) => r.mail.messageId).filter((id) => id?.startsWith(`<${tag}-`));
+
+  /** Enqueue `count` messages while SMTP has `fault`; once each was tried, let SMTP behave, and wait for them all. */
+  async function throughFault(tag: string, fault: TestSmtp['fault'], count: number) {
+    smtp.fault = fault;
+    for (let n = 0; n < count; n++) await outbox.enqueue(db, message(n, tag), Date.now(), 3_600_000);
+    setup.service.mailers.kick();
+    const tried = await waitFor(async () => {
+      const r = await rows(tag);
+      return r.some((m) => m.attempts >= 1 && m.lastError) ? r : undefined;
+    }, 'a failed try', 15_000);
+    for (const m of tried) expect(m.state, m.subject).to.be.oneOf(['pending', 'sending']);
+    smtp.fault = undefined;
+    const sent = await waitFor(async () => {
+      const r = await rows(tag);
+      return r.every((m) => m.state === 'sent') ? r : undefined;
+    }, 'every message sent once SMTP behaves', 30_000);
+    const got = receivedIds(tag);
+    for (let n = 0; n < count; n++) expect(got, `${tag}-${n}`).to.include(`<${tag}-${n}@example.test>`);
+    return { tried, sent, got };
+  }
+
+  it('retries a server that accepts and never greets, and delivers each message once when it answers again', async () => {
+    const { tried, got } = await throughFault('silent', 'silent', 3);
+    expect(tried.find((m) => m.lastError)?.lastError).to.match(/greeting|timeout/i);
+    expect(got).to.have.length(3);
+  });
+
+  it('retries a server that drops the connection mid-message, and delivers each message once', async () => {
+    const { tried, got } = await throughFault('drop', 'drop', 3);
+    expect(tried.find((m) => m.lastError)?.lastError).to.match(/closed|connection|socket/i);
+    expect(got).to.have.length(3);
+  });
+
+  it('retries a server that takes a message and never answers; only that one may arrive twice', async () => {
+    const { tried, got } = await throughFault('hang', 'hang', 3);
+    expect(tried.find((m) => m.lastError)?.lastError).to.match(/timeout/i);
+    const twice = got.filter((id, i) => got.indexOf(id) !== i);
+    expect(twice.length).to.be.at.most(1);
+    expect(got.length).to.be.at.most(4);
+  });
+});
+
+describe('a database that goes away between a delivery and its record', function () {
+  this.timeout(90_000);
+  let pg: PostgresServer;
+  let upstream: TestUpstream;
+  let smtp: TestSmtp;
+  let service: TestService;
+  let db: Knex;
+
+  // A Postgres of this test's own, so that it can be stopped — in the SQLite half of the suite too.
+  before(async () => {
+    pg = await startPostgresServer();
+    upstream = await startTestUpstream();
+    smtp = await startTestSmtp();
+    service = await startTestService(upstream.url, {
+      database: { url: pg.url, client: 'postgres', drop: async () => undefined },
+      env: { SMTP_URL: smtp.url, SMTP_TIMEOUT_SECONDS: '4', MAIL_SWEEP_SECONDS: '0.2', MAIL_CLAIM_SECONDS: '13', DATABASE_ACQUIRE_TIMEOUT_MS: '500' },
+    });
+    db = openDatabase(service.config.database);
+  });
+  after(async () => {
+    await db?.destroy();
+    await service?.stop();
+    await smtp?.close();
+    await upstream?.close();
+    pg?.destroy();
+  });
+
+  it('is not sent again, nor marked dead: it is recorded as sent once the database is back', async () => {
+    // The SMTP server holds the message long enough to stop the database meanwhile.
+    smtp.dataDelayMs = 2000;
+    await outbox.enqueue(db, message(0, 'dbgone'), Date.now(), 3_600_000);
+    service.mailers.kick();
+    await waitFor(() => smtp.dataEnded === 1, 'the message to be in transfer', 15_000);
+    pg.stop();
+    // Delivered while the database is away: the mailer cannot record it now.
+    await waitFor(() => smtp.received.length === 1, 'the delivery', 10_000);
+    smtp.dataDelayMs = 0;
+    pg.start();
+    const [row] = await waitFor(async () => {
+      const r = await outbox.listMessages(db, 10).catch(() => []);
+      return r[0]?.state === 'sent' ? r : undefined;
+    }, 'the delivery to be recorded', 30_000);
+    expect(row).to.include({ state: 'sent', attempts: 1 });
+    // Past the claim, no other mailer took it again.
+    await waitFor(() => service.mailers.stats().running === 0, 'the mailers to be done', 15_000);
+    expect(smtp.received.map((r) => r.mail.messageId)).to.deep.equal(['<dbgone-0@example.test>']);
+  });
+});
