@@ -99,6 +99,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const stopMailers = () => mailers.stop(config.shutdownTimeoutMs / 2, config.shutdownTimeoutMs);
     stops.push(stopMailers);
     const notifier = createNotifier({ db, config, mailers, logger, now: clock.now });
+    stops.push(async () => notifier.stop());
     const unexpected = options.watchUnexpected ? watchUnexpected({ logger, notifier }) : undefined;
     if (unexpected) stops.push(async () => unexpected.stop());
     // Messages left by an earlier run (or a killed mailer) go out now.
