@@ -220,4 +220,27 @@ describe('published pages', () => {
       await rm(publishDir, { recursive: true, force: true });
     }
   });
+
+  it('keeps the newer page when an older fetch of it is published at the same moment', async () => {
+    const publishDir = await mkdtemp(join(tmpdir(), 'freshen-pages-race-'));
+    try {
+      const publish = (id: string, title: string, fetchedAt: number) =>
+        runTask({ kind: 'publish', id, record: JSON.stringify(record(id, { title })), fetchedAt, publishDir });
+      const newer = Date.UTC(2031, 5, 1, 12, 0, 0);
+      const ids = Array.from({ length: 100 }, (_, n) => `race${n}`);
+      // Each entry's two pages are written at once, older first or newer first by turns.
+      await Promise.all(
+        ids.map((id, n) => {
+          const both = [() => publish(id, 'Older', newer - 1000), () => publish(id, 'Newer', newer)];
+          return Promise.all((n % 2 === 0 ? both : both.toReversed()).map((write) => write()));
+        }),
+      );
+      const older = [];
+      for (const id of ids) if (!(await readFile(join(publishDir, `${id}.html`), 'utf8')).includes('<h1>Newer</h1>')) older.push(id);
+      expect(older, 'entries left with the older page').to.deep.equal([]);
+      expect((await readdir(publishDir)).toSorted()).to.deep.equal(ids.map((id) => `${id}.html`).toSorted());
+    } finally {
+      await rm(publishDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -4,10 +4,14 @@
 // temporary file in the same directory, then a rename — so a reader sees the
 // old page or the new one, never half of one. File names come only from ids
 // that passed the id pattern; nothing from upstream data reaches a path.
+// Replacing a page (check its time, then rename) holds a lock on it, shared
+// with every process that publishes to the directory (proper-lockfile: a
+// lock directory beside the page, taken over when its holder died).
 import { mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { Marked } from 'marked';
+import lockfile from 'proper-lockfile';
 import sanitizeHtml from 'sanitize-html';
 import { definitionList, escapeHtml, layout } from '../shared/html.js';
 import { hasOwnPage } from '../shared/entry-id.js';
@@ -89,15 +93,21 @@ export async function writeAtomically(dir: string, name: string, content: string
   const bytes = Buffer.from(content);
   try {
     await writeFile(temp, bytes);
-    if (modifiedAt !== undefined) {
+    if (modifiedAt === undefined) {
+      await rename(temp, target);
+    } else {
       const when = new Date(modifiedAt);
       await utimes(temp, when, when);
-      if (await newerThan(target, modifiedAt)) {
+      const replaced = await whileLocked(dir, name, async () => {
+        if (await newerThan(target, modifiedAt)) return false;
+        await rename(temp, target);
+        return true;
+      });
+      if (!replaced) {
         await rm(temp, { force: true });
         return undefined;
       }
     }
-    await rename(temp, target);
   } catch (err) {
     await rm(temp, { force: true });
     throw err;
@@ -108,9 +118,33 @@ export async function writeAtomically(dir: string, name: string, content: string
 /** Remove `dir/name` unless it was modified after `modifiedAt`; false when it was kept. */
 export async function removeUnlessNewer(dir: string, name: string, modifiedAt: number): Promise<boolean> {
   const target = join(dir, name);
-  if (await newerThan(target, modifiedAt)) return false;
-  await rm(target, { force: true });
-  return true;
+  return whileLocked(dir, name, async () => {
+    if (await newerThan(target, modifiedAt)) return false;
+    await rm(target, { force: true });
+    return true;
+  });
+}
+
+/**
+ * Runs `step` holding the lock on `dir/name` (a hidden `.name.lock` directory).
+ * A page is replaced in milliseconds: a holder silent for 10 s has died.
+ */
+async function whileLocked<T>(dir: string, name: string, step: () => Promise<T>): Promise<T> {
+  const release = await lockfile.lock(join(dir, name), {
+    realpath: false,
+    lockfilePath: join(dir, `.${name}.lock`),
+    stale: 10_000,
+    // Past the stale time, so a dead holder's lock is taken over rather than waited out.
+    retries: { retries: 100, minTimeout: 2, maxTimeout: 200, factor: 1.5 },
+    // The default throws from a timer, which would end the worker. The step is
+    // one stat and one rename: a lock lost meanwhile costs at most that write's order.
+    onCompromised: () => undefined,
+  });
+  try {
+    return await step();
+  } finally {
+    await release();
+  }
 }
 
 /** Was the file (if there is one) modified after `modifiedAt`? */
