@@ -1,11 +1,17 @@
-// Faults that could end the server process, on real freshen processes: an
-// operator's refresh queued behind a refresh that fails on the database, and
-// an error nobody handles. The process keeps serving through each.
+// Faults that end or could end the server process, on real freshen
+// processes: SIGKILL in the middle of a burst of mail, then a restart; an
+// operator's refresh queued behind a refresh that fails on the database; an
+// error nobody handles.
 import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { openDatabase } from '../db/knex.js';
+import * as outbox from '../db/outbox.js';
+import { loadConfig } from '../server/config/config.js';
+import { freshDatabase, type TestDatabase } from './support/database.js';
 import { useFreshenProcesses } from './support/freshen-process.js';
+import { startTestSmtp, type TestSmtp } from './support/smtp.js';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 import { record } from './support/upstream.js';
 import { waitFor } from './support/wait.js';
@@ -103,5 +109,99 @@ describe('errors nobody handles, in a running server', function () {
     expect((await fetch(`${url}/entries/u2`)).status).to.equal(200);
     expect((await fetch(`${url}/healthz`)).status).to.equal(200);
     expect(node.child.exitCode).to.equal(null);
+  });
+});
+
+/** Is the process gone (or a zombie: it has ended, and waits to be reaped)? */
+function ended(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? true;
+  } catch {
+    return true;
+  }
+}
+
+/** The mailer children of `parent` now. */
+function mailersOf(parent: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${name}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+      if (ppid === parent && readFileSync(`/proc/${name}/cmdline`, 'utf8').includes('mailer.js')) pids.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+describe('a server killed with SIGKILL during a burst of mail, then started again', function () {
+  this.timeout(120_000);
+  const fleet = useFreshenProcesses('mail-kill');
+  let smtp: TestSmtp;
+  let database: TestDatabase;
+  let orphans: number[] = [];
+
+  before(async () => {
+    smtp = await startTestSmtp();
+    database = await freshDatabase();
+  });
+  after(async () => {
+    // Mailers run in process groups of their own: the block's cleanup does not reach them.
+    for (const pid of orphans) if (!ended(pid)) process.kill(pid, 'SIGKILL');
+    await smtp?.close();
+    await database?.drop();
+  });
+
+  it('delivers every message, none twice but the one in transfer; its mailers end their batch and exit', async () => {
+    const env = {
+      DATABASE_URL: database.url,
+      SMTP_URL: smtp.url,
+      SMTP_TIMEOUT_SECONDS: '1',
+      MAIL_SWEEP_SECONDS: '0.2',
+      MAIL_BATCH_SIZE: '10',
+      MAIL_MAX_PROCS: '2',
+      MAIL_CLAIM_SECONDS: '5',
+    };
+    const first = fleet.start(env);
+    await first.listening();
+    const db = openDatabase(loadConfig({ DATABASE_URL: database.url }).database);
+    const total = 60;
+    try {
+      smtp.dataDelayMs = 40;
+      for (let n = 0; n < total; n++) {
+        await outbox.enqueue(db, { kind: 'test', recipients: ['ops@example.test'], subject: `burst ${n}`, text: `message ${n}`, html: `<p>${n}</p>`, dedupeKey: `burst:${n}`, messageId: `<burst-${n}@example.test>` }, Date.now(), 3_600_000);
+      }
+      const pid = first.child.pid as number;
+      orphans = await waitFor(() => {
+        const pids = smtp.received.length >= 5 ? mailersOf(pid) : [];
+        return pids.length > 0 ? pids : undefined;
+      }, 'mailers mid-burst', 20_000);
+      // Any mailer started meanwhile too.
+      orphans = [...new Set([...orphans, ...mailersOf(pid)])];
+      process.kill(pid, 'SIGKILL');
+      expect((await first.exited()).signal).to.equal('SIGKILL');
+      const atKill = smtp.received.length;
+      expect(atKill).to.be.below(total);
+
+      // Its mailers are on their own now: they send what they had claimed and exit.
+      await waitFor(() => orphans.every(ended), 'the orphaned mailers to exit', 30_000);
+      // Each sent at most the batch it held (MAIL_BATCH_SIZE), and left the rest.
+      expect(smtp.received.length).to.be.at.most(atKill + orphans.length * 10);
+      expect(smtp.received.length).to.be.below(total);
+
+      const second = fleet.start(env);
+      await second.listening();
+      await waitFor(async () => (await outbox.listMessages(db, 500)).every((m) => m.state === 'sent'), 'every message sent', 60_000);
+      const got = smtp.received.map((r) => r.mail.messageId);
+      for (let n = 0; n < total; n++) expect(got, `burst-${n}`).to.include(`<burst-${n}@example.test>`);
+      const twice = got.filter((id, i) => got.indexOf(id) !== i);
+      expect(twice.length, `sent twice: ${twice.join(', ')}`).to.be.at.most(1);
+      expect(second.child.exitCode).to.equal(null);
+    } finally {
+      smtp.dataDelayMs = 0;
+      await db.destroy();
+    }
   });
 });

@@ -47,7 +47,7 @@ export interface LauncherConfig {
   readonly database: MailerSettings['database'];
   readonly databasePool: MailerSettings['pool'];
   readonly logLevel: string;
-  readonly mail: Readonly<Omit<MailerSettings, 'database' | 'pool' | 'logLevel'>> & {
+  readonly mail: Readonly<Omit<MailerSettings, 'database' | 'pool' | 'logLevel' | 'serverPid'>> & {
     readonly maxProcs: number;
     readonly processTimeoutMs: number;
     readonly sweepMs: number;
@@ -75,6 +75,7 @@ export function createMailers(deps: {
     maxAttempts: config.mail.maxAttempts,
     retryMaxMs: config.mail.retryMaxMs,
     logLevel: config.logLevel,
+    serverPid: process.pid,
   };
   const children = new Map<number, ResultPromise>();
   let spawned = 0;

@@ -3,6 +3,8 @@
 // its own database connection, claims a batch, sends each message, marks it
 // sent / retried with backoff / dead, and exits when nothing is due.
 // SIGTERM: finish the message in hand, give the rest of the batch back, exit.
+// A mailer whose server died (SIGKILL) is supervised by nobody: it finishes
+// the batch in hand, its claims renewed as it goes, and claims no other.
 // Stop signals are heard from the first import on, kept until main() takes them.
 import { onStopSignals } from '../../shared/stop-signals.js';
 import { hostname } from 'node:os';
@@ -61,6 +63,12 @@ async function main(): Promise<void> {
   const counts = { sent: 0, retried: 0, dead: 0, released: 0 };
   try {
     while (state !== 'stopping') {
+      // Orphaned, this process has another parent (init, or a subreaper) —
+      // already, if its server died while it started.
+      if (process.ppid !== settings.serverPid) {
+        log.warn('the server that started this mailer is gone: no further batch; the next server sends the rest');
+        break;
+      }
       state = 'claiming';
       const batch = await outbox.claimBatch(db, {
         owner,

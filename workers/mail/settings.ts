@@ -17,4 +17,6 @@ export interface MailerSettings {
   maxAttempts: number;
   retryMaxMs: number;
   logLevel: string;
+  /** The server that started the mailer: with another parent, the mailer is orphaned. */
+  serverPid: number;
 }
