@@ -98,4 +98,31 @@ describe('an entry through its life: miss, hit, stale, fresh', () => {
     expect(html).to.include('href="/pages/h1.html"');
     expect(html).not.to.include('<b>bold</b>');
   });
+
+  it('shows each request its own cache status and each fetch its own time on the HTML page (kept per fetch, not per request)', async () => {
+    const browser = { Accept: 'text/html' };
+    upstream.set('h2', { record: record('h2', { title: 'First' }) });
+    const miss = await (await service.get('/entries/h2', browser)).text();
+    expect(miss).to.include('fwd=miss');
+    const hit = await (await service.get('/entries/h2', browser)).text();
+    expect(hit).to.include('freshen; hit; ttl=');
+    expect(hit).not.to.include('fwd=miss');
+    expect(hit.replace(/ · freshen;[^·]*· /, '')).to.equal(miss.replace(/ · freshen;[^·]*· /, ''));
+
+    const fetchedAt = async () => ((await (await service.get('/entries/h2')).json()) as { fetchedAt: string }).fetchedAt;
+    const page = async () => (await service.get('/entries/h2', browser)).text();
+
+    // A changed record: its new title.
+    clock.advance(61_000);
+    upstream.set('h2', { record: record('h2', { title: 'Second' }) });
+    await service.get('/entries/h2');
+    await waitFor(async () => (await page()).includes('<h1>Second</h1>') || undefined, 'the page of the refreshed record');
+
+    // The same record fetched again (same ETag): the page shows the new fetch time.
+    const before = await fetchedAt();
+    clock.advance(61_000);
+    await service.get('/entries/h2');
+    const after = await waitFor(async () => ((await fetchedAt()) !== before ? fetchedAt() : undefined), 'the refresh');
+    expect(await page()).to.include(`Fetched ${after}`);
+  });
 });

@@ -1,6 +1,7 @@
 // Lists and reads through a relation take the same freshness check as a
 // single read: a stale entry reached either way is served and refreshed.
 import { expect } from 'chai';
+import { LIST_MAX_BYTES } from '../server/http/routes/entries.js';
 import { record, type TestUpstream } from './support/upstream.js';
 import { useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
@@ -37,6 +38,26 @@ describe('list and related reads', () => {
       { id: 'nowhere', status: 404, title: 'Not found', detail: 'There is no such entry.' },
     ]);
     expect(upstream.count('a')).to.equal(1);
+  });
+
+  it('carries at most LIST_MAX_BYTES of entries, and lists the rest as too large to read one by one', async function () {
+    this.timeout(30_000);
+    // Twelve records of 0.7 to 0.9 MB: more than one list answer carries.
+    const ids = Array.from({ length: 12 }, (_, n) => `big${n}`);
+    for (const id of ids) upstream.set(id, { record: record(id, { body: id.repeat(180_000) }) });
+    const res = await service.get(`/entries?ids=${ids.join(',')}`);
+    expect(res.status).to.equal(200);
+    const text = await res.text();
+    expect(Number(res.headers.get('content-length'))).to.equal(Buffer.byteLength(text));
+    expect(Buffer.byteLength(text)).to.be.at.most(LIST_MAX_BYTES + 64 * 1024);
+    const body = JSON.parse(text) as ListBody;
+    const carried = body.entries.map((e) => e.id);
+    expect(carried).to.deep.equal(ids.slice(0, carried.length));
+    expect(carried.length).to.be.within(1, ids.length - 1);
+    expect(body.errors.map((e) => [e.id, e.status])).to.deep.equal(ids.slice(carried.length).map((id) => [id, 413]));
+    // Each of them is there to read alone.
+    const alone = await service.get(`/entries/${ids.at(-1)}`);
+    expect(alone.status).to.equal(200);
   });
 
   it('takes ?ids=a&ids=b as ?ids=a,b', async () => {

@@ -1,6 +1,7 @@
 // HTML for people: an entry page and the friendly error page. Everything from
 // upstream is escaped; nothing internal is ever shown.
 import type { Context } from 'koa';
+import { LRUCache } from 'lru-cache';
 import { hasOwnPage } from '../../shared/entry-id.js';
 import { definitionList, escapeHtml, layout, PAGE_CSP } from '../../shared/html.js';
 
@@ -24,7 +25,31 @@ export function setHtml(ctx: Context, page?: string): void {
   if (page !== undefined) ctx.body = page;
 }
 
-export function entryPage(body: Buffer, cacheStatus: string): string {
+/**
+ * Entry pages by record version (ETag) and fetch, split where the cache
+ * status goes: a record is parsed and escaped once per fetch, not on every
+ * request. 16 MiB of pages at most; a larger page is rendered but not kept.
+ */
+const pages = new LRUCache<string, readonly [string, string]>({
+  maxSize: 16 * 1024 * 1024,
+  sizeCalculation: ([before, after]) => before.length + after.length + 1,
+});
+
+/** Where the cache status goes: the last such mark (upstream text may hold one too, but before it). */
+const CACHE_STATUS = '\u0000cache-status\u0000';
+
+export function entryPage(view: { id: string; fetchedAt: number; etag: string; body: Buffer }, cacheStatus: string): string {
+  const key = `${view.id} ${view.fetchedAt} ${view.etag}`;
+  let page = pages.get(key);
+  if (page === undefined) {
+    page = renderEntryPage(view.body);
+    pages.set(key, page);
+  }
+  return page[0] + escapeHtml(cacheStatus) + page[1];
+}
+
+/** The page of one record, in two parts: before and after its cache status. */
+function renderEntryPage(body: Buffer): readonly [string, string] {
   const { id, data, fetchedAt } = JSON.parse(body.toString('utf8')) as {
     id: string;
     data: Record<string, unknown>;
@@ -42,15 +67,17 @@ export function entryPage(body: Buffer, cacheStatus: string): string {
         .map((r) => `<li><a href="/entries/${encodeURIComponent(r)}">${escapeHtml(r)}</a></li>`)
         .join('')
     : '';
-  return layout(
+  const page = layout(
     title,
     `<p class="status">Entry ${escapeHtml(id)}</p>
 <h1>${escapeHtml(title)}</h1>
 ${text}
 ${fields}
 ${related ? `<h2>Related</h2><ul>${related}</ul>` : ''}
-<p class="meta">Fetched ${escapeHtml(fetchedAt)} · ${escapeHtml(cacheStatus)} · ${published}<a href="/entries/${encodeURIComponent(id)}/related">related entries as JSON</a></p>`,
+<p class="meta">Fetched ${escapeHtml(fetchedAt)} · ${CACHE_STATUS} · ${published}<a href="/entries/${encodeURIComponent(id)}/related">related entries as JSON</a></p>`,
   );
+  const at = page.lastIndexOf(CACHE_STATUS);
+  return [page.slice(0, at), page.slice(at + CACHE_STATUS.length)];
 }
 
 export function errorPage(status: number, title: string, detail: string): string {

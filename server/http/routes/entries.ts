@@ -1,6 +1,7 @@
 // The entry routes of the HTTP contract: one entry, a list, the entries a
 // record relates to, and an operator's refresh. Every read goes through the
 // freshness check; this file only speaks HTTP.
+import { Readable } from 'node:stream';
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { Middleware } from 'koa';
@@ -109,7 +110,7 @@ function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): voi
     const etag = `${view.etag.slice(0, -1)}-html"`;
     ctx.set('ETag', etag);
     if (notModified(ctx, etag)) return void (ctx.status = 304);
-    setHtml(ctx, entryPage(view.body, answer.cacheStatus));
+    setHtml(ctx, entryPage(view, answer.cacheStatus));
     return;
   }
   res.setHeader('ETag', view.etag);
@@ -125,7 +126,18 @@ interface ItemError {
   detail: string;
 }
 
-/** A list answer: the entries' prepared bodies spliced in, failures beside them. */
+/**
+ * The entry bytes one list answer carries at most. Past it, the remaining
+ * entries are listed as errors (413, read them one by one): a list of 100
+ * records of up to UPSTREAM_MAX_BYTES each would otherwise be ~100 MB for one
+ * unauthenticated request.
+ */
+export const LIST_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A list answer: the entries' prepared bodies spliced in, failures beside
+ * them. The parts are streamed as they are, never joined into one copy.
+ */
 function sendList(
   ctx: Koa.Context,
   prefix: string,
@@ -133,22 +145,30 @@ function sendList(
   outcomes: readonly Outcome[],
   extraErrors: ItemError[] = [],
 ): void {
-  const bodies: Buffer[] = [];
-  const errors: ItemError[] = [];
-  outcomes.forEach((o, i) => {
-    if (o instanceof FreshenError) {
-      errors.push({ id: ids[i] as string, status: o.status, title: o.title, detail: o.detail });
-    } else {
-      bodies.push(o.view.body);
-    }
-  });
   const parts: Buffer[] = [Buffer.from(`{${prefix}"entries":[`)];
-  bodies.forEach((b, i) => {
-    if (i > 0) parts.push(Buffer.from(','));
-    parts.push(b);
+  const errors: ItemError[] = [];
+  const comma = Buffer.from(',');
+  let bytes = 0;
+  outcomes.forEach((o, i) => {
+    const id = ids[i] as string;
+    if (o instanceof FreshenError) {
+      errors.push({ id, status: o.status, title: o.title, detail: o.detail });
+    } else if (bytes + o.view.body.length > LIST_MAX_BYTES && bytes > 0) {
+      errors.push({
+        id,
+        status: 413,
+        title: 'Too large for this list',
+        detail: `The entries before it fill this answer (${LIST_MAX_BYTES} bytes at most); read it at /entries/${id}.`,
+      });
+    } else {
+      if (bytes > 0) parts.push(comma);
+      parts.push(o.view.body);
+      bytes += o.view.body.length;
+    }
   });
   parts.push(Buffer.from(`],"errors":${JSON.stringify([...errors, ...extraErrors])}}`));
   ctx.set('Cache-Control', 'no-cache');
   ctx.type = 'application/json';
-  ctx.body = Buffer.concat(parts);
+  ctx.length = parts.reduce((n, part) => n + part.length, 0);
+  ctx.body = Readable.from(parts, { objectMode: false });
 }
