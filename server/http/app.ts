@@ -32,6 +32,10 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa();
+  // What reaches Koa's own handler is a client's doing (a request the parser
+  // refuses, a connection dropped mid-answer): errors of ours are answered in
+  // respondError. Koa would print these to stderr; they go to the log instead.
+  app.on('error', (err: Error & { code?: string }) => deps.logger.debug({ why: err.message, code: err.code }, 'a client connection failed'));
   if (deps.accessLog) app.use(deps.accessLog);
   app.use(entryHits(deps));
   app.use(respondError(deps));
