@@ -156,7 +156,7 @@ async function main(): Promise<void> {
         headers: { authorization: `Bearer ${TOKEN}` },
         signal: AbortSignal.timeout(10_000),
       }).catch(() => undefined);
-      await res?.arrayBuffer();
+      await res?.arrayBuffer().catch(() => undefined);
       operator.push({ status: res?.status ?? 0, ms: performance.now() - started });
       try {
         const m = await scrape(url);
