@@ -73,7 +73,8 @@ describe('an SMTP server that misbehaves', function () {
 
   it('retries a server that drops the connection mid-message, and delivers each message once', async () => {
     const { tried, got } = await throughFault('drop', 'drop', 3);
-    expect(tried.find((m) => m.lastError)?.lastError).to.match(/closed|connection|socket/i);
+    // Cut off mid-write or mid-read: which one, the timing decides.
+    expect(tried.find((m) => m.lastError)?.lastError).to.match(/closed|connection|socket|EPIPE|ECONNRESET/i);
     expect(got).to.have.length(3);
   });
 
@@ -101,7 +102,9 @@ describe('a database that goes away between a delivery and its record', function
     smtp = await startTestSmtp();
     service = await startTestService(upstream.url, {
       database: { url: pg.url, client: 'postgres', drop: async () => undefined },
-      env: { SMTP_URL: smtp.url, SMTP_TIMEOUT_SECONDS: '4', MAIL_SWEEP_SECONDS: '0.2', MAIL_CLAIM_SECONDS: '13', DATABASE_ACQUIRE_TIMEOUT_MS: '500' },
+      // The claim is the time Postgres has to come back (a mailer records a
+      // delivery only while it holds it): generous, on a busy machine.
+      env: { SMTP_URL: smtp.url, SMTP_TIMEOUT_SECONDS: '4', MAIL_SWEEP_SECONDS: '0.2', MAIL_CLAIM_SECONDS: '30', DATABASE_ACQUIRE_TIMEOUT_MS: '500' },
     });
     db = openDatabase(service.config.database);
   });
@@ -127,7 +130,7 @@ describe('a database that goes away between a delivery and its record', function
     const [row] = await waitFor(async () => {
       const r = await outbox.listMessages(db, 10).catch(() => []);
       return r[0]?.state === 'sent' ? r : undefined;
-    }, 'the delivery to be recorded', 30_000);
+    }, 'the delivery to be recorded', 45_000);
     expect(row).to.include({ state: 'sent', attempts: 1 });
     // Past the claim, no other mailer took it again.
     await waitFor(() => service.mailers.stats().running === 0, 'the mailers to be done', 15_000);
