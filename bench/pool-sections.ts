@@ -47,7 +47,15 @@ interface Workload {
 }
 
 function refreshTask(id: string, upstreamUrl: string): RefreshTask {
-  return { kind: 'refresh', id, upstreamUrl, timeoutMs: 30_000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA };
+  return {
+    kind: 'refresh',
+    id,
+    upstreamUrl,
+    timeoutMs: 30_000,
+    maxBytes: 1_048_576,
+    schemaPath: BUNDLED_SCHEMA,
+    cacheControl: { obey: true, minTtlMs: 1000, maxTtlMs: 86_400_000 },
+  };
 }
 
 /** A refresh as the service runs one: fetch, validate and hash, then publish the page. */

@@ -1,5 +1,6 @@
 // Every SQL statement on the `entries` table: the durable copy of upstream
 // records, their refresh errors and backoff, and the refresh lease.
+import type { UpstreamFreshness, Validators } from '../workers/protocol.js';
 import type { Db } from './knex.js';
 
 export type EntryState = 'ok' | 'not-found' | 'none';
@@ -19,6 +20,10 @@ export interface EntryRow {
   leaseOwner: string | null;
   leaseUntil: number;
   leaseGeneration: number;
+  /** The upstream's own freshness of this record (null: it said nothing). */
+  ttlMs: number | null;
+  staleWhileRevalidateMs: number | null;
+  staleIfErrorMs: number | null;
 }
 
 interface SqlRow {
@@ -36,7 +41,12 @@ interface SqlRow {
   lease_owner: string | null;
   lease_until: number | string;
   lease_generation: number;
+  ttl_ms: number | string | null;
+  stale_while_revalidate_ms: number | string | null;
+  stale_if_error_ms: number | string | null;
 }
+
+const orNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
 function fromSql(r: SqlRow): EntryRow {
   return {
@@ -54,6 +64,9 @@ function fromSql(r: SqlRow): EntryRow {
     leaseOwner: r.lease_owner,
     leaseUntil: Number(r.lease_until),
     leaseGeneration: Number(r.lease_generation),
+    ttlMs: orNull(r.ttl_ms),
+    staleWhileRevalidateMs: orNull(r.stale_while_revalidate_ms),
+    staleIfErrorMs: orNull(r.stale_if_error_ms),
   };
 }
 
@@ -74,13 +87,50 @@ export interface Lease {
   generation: number;
   /** Consecutive failures before this refresh, for the backoff of the next one. */
   errorCount: number;
+  /** The failure standing before this refresh (a success after 'invalid' is news to the content team). */
+  errorCode: string | null;
+  error: string | null;
+  /** The stored record's validators, when there is a record to keep on a 304. */
+  validators: Validators | undefined;
+}
+
+/** How long rows stay fresh when the upstream said nothing (the settings). */
+export interface DefaultTtls {
+  okMs: number;
+  notFoundMs: number;
+}
+
+const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error', 'state', 'upstream_etag', 'upstream_last_modified'];
+
+interface LeaseRow {
+  lease_generation: number;
+  error_count: number;
+  error_code: string | null;
+  error: string | null;
+  state: EntryState;
+  upstream_etag: string | null;
+  upstream_last_modified: string | null;
+}
+
+function leaseOf(id: string, owner: string, row: LeaseRow): Lease {
+  const conditional = row.state === 'ok' && (row.upstream_etag !== null || row.upstream_last_modified !== null);
+  return {
+    id,
+    owner,
+    generation: Number(row.lease_generation),
+    errorCount: Number(row.error_count),
+    errorCode: row.error_code,
+    error: row.error,
+    validators: conditional ? { etag: row.upstream_etag, lastModified: row.upstream_last_modified } : undefined,
+  };
 }
 
 /**
  * Claim the refresh lease of one entry in one conditional UPDATE: it succeeds only
  * when no other lease is live and (unless forced) the entry is out of backoff and
  * still stale, so a refresh another process just finished is not repeated.
- * Creates the row first when the entry has never been seen.
+ * Creates the row first when the entry has never been seen. `fraction`: the
+ * part of its TTL an entry must have lived (1: stale; less: a refresh ahead).
  */
 export async function claimLease(
   db: Db,
@@ -89,8 +139,8 @@ export async function claimLease(
     owner: string;
     now: number;
     leaseMs: number;
-    /** Claim only if the record was fetched at or before this (still stale). */
-    staleBefore: number;
+    ttls: DefaultTtls;
+    fraction?: number;
     /** An operator's refresh: ignore backoff and freshness. */
     force?: boolean;
     create?: boolean;
@@ -104,8 +154,8 @@ export async function claimLease(
       .insert({ id, lease_owner: owner, lease_until: now + claim.leaseMs, lease_generation: 1, updated_at: now })
       .onConflict('id')
       .ignore()
-      .returning(['lease_generation', 'error_count'])) as Array<{ lease_generation: number; error_count: number }>;
-    if (created[0]) return { id, owner, generation: 1, errorCount: 0 };
+      .returning(LEASE_RETURNS)) as LeaseRow[];
+    if (created[0]) return leaseOf(id, owner, created[0]);
   }
   const query = db('entries')
     .where({ id })
@@ -119,16 +169,21 @@ export async function claimLease(
         refresh_requested: false,
         updated_at: now,
       },
-      ['lease_generation', 'error_count'],
+      LEASE_RETURNS,
     );
   if (!claim.force) {
-    query
-      .andWhere('next_refresh_at', '<=', now)
-      .andWhere((q) => q.whereNull('fetched_at').orWhere('fetched_at', '<=', claim.staleBefore));
+    // Its own TTL, or the setting's for its state; typed, as Postgres cannot infer a parameter's type here.
+    query.andWhere('next_refresh_at', '<=', now).andWhere((q) =>
+      q
+        .whereNull('fetched_at')
+        .orWhereRaw(
+          'fetched_at <= cast(? as bigint) - coalesce(ttl_ms, case when state = ? then cast(? as bigint) else cast(? as bigint) end) * cast(? as double precision)',
+          [now, 'not-found', claim.ttls.notFoundMs, claim.ttls.okMs, claim.fraction ?? 1],
+        ),
+    );
   }
-  const rows = (await query) as Array<{ lease_generation: number; error_count: number }>;
-  const row = rows[0];
-  return row && { id, owner, generation: Number(row.lease_generation), errorCount: Number(row.error_count) };
+  const rows = (await query) as LeaseRow[];
+  return rows[0] && leaseOf(id, owner, rows[0]);
 }
 
 function heldBy(db: Db, lease: Lease) {
@@ -157,12 +212,25 @@ async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>)
   return { stored: row !== undefined, refreshRequested: Boolean(row?.refresh_requested) };
 }
 
+/** The upstream's validators and freshness of a record, as columns. */
+function cachingColumns(validators: Validators, freshness: UpstreamFreshness): Record<string, unknown> {
+  return {
+    upstream_etag: validators.etag,
+    upstream_last_modified: validators.lastModified,
+    ttl_ms: freshness.ttlMs,
+    stale_while_revalidate_ms: freshness.staleWhileRevalidateMs,
+    stale_if_error_ms: freshness.staleIfErrorMs,
+  };
+}
+
+const noCaching = cachingColumns({ etag: null, lastModified: null }, { ttlMs: null, staleWhileRevalidateMs: null, staleIfErrorMs: null, noStore: false });
+
 /** Store a good record; nothing is stored when the lease was lost meanwhile. */
 export async function storeRecord(
   db: Db,
   lease: Lease,
   now: number,
-  record: { record: string; hash: string; related: string[]; title: string | null },
+  record: { record: string; hash: string; related: string[]; title: string | null; validators: Validators; freshness: UpstreamFreshness },
 ): Promise<Stored> {
   return updateHeld(db, lease, {
     record: record.record,
@@ -171,6 +239,56 @@ export async function storeRecord(
     title: record.title === null ? null : plainText(record.title),
     fetched_at: now,
     state: 'ok',
+    ...cachingColumns(record.validators, record.freshness),
+    ...noError,
+    ...released,
+    updated_at: now,
+  });
+}
+
+/**
+ * The upstream answered 304: the stored record is fresh again from `now`,
+ * with the freshness the 304 carried (and its validators, where it sent new
+ * ones). Returns the record, to answer from, unless the lease was lost.
+ */
+export async function storeNotModified(
+  db: Db,
+  lease: Lease,
+  now: number,
+  answer: { validators: Validators; freshness: UpstreamFreshness },
+): Promise<Stored & { row?: Pick<EntryRow, 'record' | 'hash' | 'related'> }> {
+  const { validators, freshness } = answer;
+  const rows = (await heldBy(db, lease).update(
+    {
+      fetched_at: now,
+      ...cachingColumns(validators, freshness),
+      upstream_etag: db.raw('coalesce(?, upstream_etag)', [validators.etag]),
+      upstream_last_modified: db.raw('coalesce(?, upstream_last_modified)', [validators.lastModified]),
+      ...noError,
+      ...released,
+      updated_at: now,
+    },
+    ['refresh_requested', 'record', 'hash', 'related'],
+  )) as Array<{ refresh_requested: unknown; record: string | null; hash: string | null; related: string | null }>;
+  const row = rows[0];
+  if (!row) return { stored: false, refreshRequested: false };
+  return {
+    stored: true,
+    refreshRequested: Boolean(row.refresh_requested),
+    row: { record: row.record, hash: row.hash, related: row.related ? (JSON.parse(row.related) as string[]) : [] },
+  };
+}
+
+/** The upstream said no-store: keep nothing of the record (it was answered once). */
+export async function storeNothing(db: Db, lease: Lease, now: number): Promise<Stored> {
+  return updateHeld(db, lease, {
+    record: null,
+    hash: null,
+    related: null,
+    title: null,
+    fetched_at: null,
+    state: 'none',
+    ...noCaching,
     ...noError,
     ...released,
     updated_at: now,
@@ -186,6 +304,7 @@ export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<
     title: null,
     fetched_at: now,
     state: 'not-found',
+    ...noCaching,
     ...noError,
     ...released,
     updated_at: now,
@@ -267,12 +386,14 @@ export interface RecentError {
   failures: number;
   at: number;
   nextRefreshAt: number;
+  /** The entry's own TTL from the upstream's headers; null: the setting's. */
+  ttlMs: number | null;
 }
 
 /** The latest refresh failures still standing (a success clears them). */
 export async function listRecentErrors(db: Db, limit: number): Promise<RecentError[]> {
   const rows = (await db('entries')
-    .select('id', 'error_code', 'error', 'error_count', 'error_at', 'next_refresh_at')
+    .select('id', 'error_code', 'error', 'error_count', 'error_at', 'next_refresh_at', 'ttl_ms')
     .whereNotNull('error_code')
     .orderBy('error_at', 'desc')
     .limit(limit)) as Array<{
@@ -282,6 +403,7 @@ export async function listRecentErrors(db: Db, limit: number): Promise<RecentErr
     error_count: number;
     error_at: number | string;
     next_refresh_at: number | string;
+    ttl_ms: number | string | null;
   }>;
   return rows.map((r) => ({
     id: r.id,
@@ -290,6 +412,7 @@ export async function listRecentErrors(db: Db, limit: number): Promise<RecentErr
     failures: Number(r.error_count),
     at: Number(r.error_at),
     nextRefreshAt: Number(r.next_refresh_at),
+    ttlMs: orNull(r.ttl_ms),
   }));
 }
 

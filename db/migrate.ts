@@ -8,6 +8,7 @@ import * as m003 from './migrations/003-entry-title.js';
 import * as m004 from './migrations/004-owners-of-any-length.js';
 import * as m005 from './migrations/005-refresh-requested.js';
 import * as m006 from './migrations/006-notify-stored.js';
+import * as m007 from './migrations/007-upstream-caching.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -21,6 +22,7 @@ const migrations: Record<string, Migration> = {
   '004-owners-of-any-length': m004,
   '005-refresh-requested': m005,
   '006-notify-stored': m006,
+  '007-upstream-caching': m007,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -68,8 +68,17 @@ describe('settings are checked once at start', () => {
         tasksPerWorker: 8,
         nice: 10,
       },
-      upstream: { url: undefined, timeoutMs: 5000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA },
-      entries: { ttlMs: 300_000, maxStaleMs: 86_400_000, backoffMaxMs: 300_000, memoryMaxBytes: 67_108_864 },
+      upstream: { url: undefined, timeoutMs: 5000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA, cacheControl: 'obey' },
+      entries: {
+        ttlMs: 300_000,
+        ttlMinMs: 1000,
+        ttlMaxMs: 86_400_000,
+        refreshAhead: 0,
+        notFoundTtlMs: 60_000,
+        maxStaleMs: 86_400_000,
+        backoffMaxMs: 300_000,
+        memoryMaxBytes: 67_108_864,
+      },
       mail: {
         smtpUrl: undefined,
         smtpTimeoutMs: 5000,
@@ -236,6 +245,13 @@ describe('settings are checked once at start', () => {
       name: 'ENTRY_MAX_STALE_SECONDS',
       allowed: 'expected at least ENTRY_TTL_SECONDS (60)',
     },
+    {
+      env: { ENTRY_TTL_MIN_SECONDS: '600', ENTRY_TTL_MAX_SECONDS: '60' },
+      name: 'ENTRY_TTL_MIN_SECONDS',
+      allowed: 'expected at most ENTRY_TTL_MAX_SECONDS (60)',
+    },
+    { env: { UPSTREAM_CACHE_CONTROL: 'sometimes' }, name: 'UPSTREAM_CACHE_CONTROL', allowed: 'expected obey or ignore' },
+    { env: { ENTRY_REFRESH_AHEAD: '1' }, name: 'ENTRY_REFRESH_AHEAD', allowed: 'expected a number from 0 to 0.99' },
     // A claim that expires mid-send: another mailer sends the message again.
     {
       env: { SMTP_URL: 'smtp://mail.example.test', SMTP_TIMEOUT_SECONDS: '30', MAIL_CLAIM_SECONDS: '60', SHUTDOWN_TIMEOUT_SECONDS: '60' },

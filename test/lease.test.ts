@@ -12,7 +12,14 @@ describe('the refresh lease', () => {
   let database: TestDatabase;
   let db: Knex;
   const t0 = Date.UTC(2030, 0, 1);
-  const result = { record: '{"id":"l1"}', hash: 'h'.repeat(43), related: [], title: null };
+  const result = {
+    record: '{"id":"l1"}',
+    hash: 'h'.repeat(43),
+    related: [],
+    title: null,
+    validators: { etag: null, lastModified: null },
+    freshness: { ttlMs: null, staleWhileRevalidateMs: null, staleIfErrorMs: null, noStore: false },
+  };
 
   before(async () => {
     database = await freshDatabase();
@@ -25,7 +32,7 @@ describe('the refresh lease', () => {
   });
 
   const claim = (owner: string, now: number, extra: Partial<Parameters<typeof entries.claimLease>[1]> = {}) =>
-    entries.claimLease(db, { id: 'l1', owner, now, leaseMs: 1000, staleBefore: now - 60_000, create: true, ...extra });
+    entries.claimLease(db, { id: 'l1', owner, now, leaseMs: 1000, ttls: { okMs: 60_000, notFoundMs: 60_000 }, create: true, ...extra });
 
   it('is claimed by one of many concurrent claimers', async () => {
     const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(`owner-${i}`, t0)));
@@ -39,7 +46,7 @@ describe('the refresh lease', () => {
   });
 
   it('does not store a late result from a lost lease over a newer one', async () => {
-    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0 };
+    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, validators: undefined };
     expect((await entries.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
     const row = await entries.getEntry(db, 'l1');
     expect(row?.record).to.equal(null);
@@ -47,7 +54,7 @@ describe('the refresh lease', () => {
   });
 
   it('stores the holder’s result and releases the lease', async () => {
-    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0 };
+    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, validators: undefined };
     expect((await entries.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
     const row = await entries.getEntry(db, 'l1');
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });

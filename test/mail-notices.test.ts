@@ -37,6 +37,9 @@ describe('notices about invalid upstream data', () => {
     return counts.pending === 0 && counts.sending === 0 && service.mailers.stats().running === 0;
   };
 
+  const refresh = (id: string) => fetch(`${service.url}/entries/${id}/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+  const resolvedNotices = () => smtp.received.filter((r) => r.mail.subject === '[freshen] Entry inv1 is valid again');
+
   it('sends the content team exactly one message for 100 concurrent reads of an invalid entry, who all get the friendly page', async () => {
     upstream.set('inv1', { record: record('inv1', { title: 'Broken entry', tags: 'news', updatedAt: 'soon' }) });
     const answers = await Promise.all(
@@ -85,6 +88,28 @@ describe('notices about invalid upstream data', () => {
     const res = await service.get('/entries/turn');
     expect(res.status).to.equal(200);
     expect(await res.text()).to.include('"title":"Good"');
+  });
+
+  it('tells the team once when an entry they were told was invalid is valid again', async () => {
+    upstream.set('inv1', { record: record('inv1', { title: 'Mended entry' }) });
+    await refresh('inv1');
+    await waitFor(async () => (await service.get('/entries/inv1')).status === 200, 'the valid record');
+    const got = await waitFor(() => resolvedNotices()[0], 'the resolved notice', 10_000);
+    expect(got.rcptTo.toSorted()).to.deep.equal(['content@example.test', 'editor@example.test']);
+    expect(got.mail.text).to.include(`${upstream.origin}/items/inv1`);
+    expect(got.mail.text).to.include('/tags must be array');
+
+    // Valid again and again: no more news. Invalid in the same way and valid again within the cool-down: none either.
+    await refresh('inv1');
+    await waitFor(() => (upstream.count('inv1') === 4 && !service.freshness.refreshing('inv1')) || undefined, 'another refresh');
+    upstream.set('inv1', { record: record('inv1', { title: 'Broken entry', tags: 'news', updatedAt: 'soon' }) });
+    await refresh('inv1');
+    await waitFor(() => (upstream.count('inv1') === 5 && !service.freshness.refreshing('inv1')) || undefined, 'the invalid refresh to be recorded');
+    upstream.set('inv1', { record: record('inv1', { title: 'Mended entry' }) });
+    await refresh('inv1');
+    await waitFor(() => upstream.count('inv1') === 6, 'the last refresh');
+    await waitFor(outboxSettled, 'the outbox to settle', 10_000);
+    expect(resolvedNotices()).to.have.length(1);
   });
 
   it('keeps upstream text from adding headers to the message', async () => {

@@ -15,6 +15,9 @@ function view(id: string, related: string[]): EntryView {
     errorCode: null,
     errorCount: 0,
     nextRefreshAt: 0,
+    ttlMs: null,
+    staleWhileRevalidateMs: null,
+    staleIfErrorMs: null,
   };
 }
 

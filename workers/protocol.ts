@@ -19,6 +19,37 @@ export interface RefreshTask {
   timeoutMs: number;
   maxBytes: number;
   schemaPath: string;
+  /** How the upstream's Cache-Control and Expires are read (UPSTREAM_CACHE_CONTROL, ENTRY_TTL_MIN/MAX). */
+  cacheControl: CacheControlPolicy;
+  /** The stored record's validators: the request is conditional, and a 304 keeps the record. */
+  validators?: Validators;
+}
+
+export interface CacheControlPolicy {
+  obey: boolean;
+  minTtlMs: number;
+  maxTtlMs: number;
+}
+
+/** The upstream's validators of a record (ETag, Last-Modified), as it sent them. */
+export interface Validators {
+  etag: string | null;
+  lastModified: string | null;
+}
+
+/**
+ * What the upstream said of a record's freshness (Cache-Control, Expires,
+ * Age). null: it said nothing, and the settings decide.
+ */
+export interface UpstreamFreshness {
+  /** How long the record is fresh from now, within ENTRY_TTL_MIN/MAX_SECONDS. */
+  ttlMs: number | null;
+  /** stale-while-revalidate: how long past its TTL it may be served while it is refreshed. */
+  staleWhileRevalidateMs: number | null;
+  /** stale-if-error: how long past its TTL it may be served while refreshing it fails. */
+  staleIfErrorMs: number | null;
+  /** no-store: answer it, keep nothing. */
+  noStore: boolean;
 }
 
 /**
@@ -107,7 +138,11 @@ export type RefreshResult =
       /** The record's title, if it has a string one. */
       title: string | null;
       bytes: number;
+      validators: Validators;
+      freshness: UpstreamFreshness;
     }
+  /** The upstream answered a conditional request 304: the stored record stands, fresh again. */
+  | { kind: 'not-modified'; id: string; validators: Validators; freshness: UpstreamFreshness }
   | { kind: 'not-found'; id: string }
   | {
       kind: 'invalid';

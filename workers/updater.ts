@@ -11,6 +11,7 @@ import { INDEX_PAGE, MAX_IDS } from '../shared/entry-id.js';
 import { type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
 import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
 import { compileSchema, describeProblems } from './schema.js';
+import { upstreamFreshness } from './cache-control.js';
 import { fetchUpstream, upstreamUrl } from './upstream.js';
 
 // A child process of the pool: a terminal's Ctrl-C reaches the whole process
@@ -18,13 +19,13 @@ import { fetchUpstream, upstreamUrl } from './upstream.js';
 if (isMainThread && process.send !== undefined) process.on('SIGINT', () => undefined);
 
 // Compiled once per worker and schema file.
-const validators = new Map<string, ValidateFunction>();
+const schemaValidators = new Map<string, ValidateFunction>();
 
 function validatorFor(path: string): ValidateFunction {
-  let validate = validators.get(path);
+  let validate = schemaValidators.get(path);
   if (!validate) {
     validate = compileSchema(JSON.parse(readFileSync(path, 'utf8')));
-    validators.set(path, validate);
+    schemaValidators.set(path, validate);
   }
   return validate;
 }
@@ -95,11 +96,18 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
   } catch (err) {
     return { kind: 'failed', id, code: 'worker-error', message: (err as Error).message };
   }
-  const fetched = await fetchUpstream(url, task.timeoutMs, task.maxBytes);
+  const fetched = await fetchUpstream(url, task.timeoutMs, task.maxBytes, task.validators);
   if (!fetched.ok) return { kind: 'failed', id, code: fetched.code, message: fetched.message };
 
-  const { status } = fetched;
+  const { status, headers } = fetched;
+  const validators = { etag: headers.etag, lastModified: headers.lastModified };
+  const freshness = upstreamFreshness(headers, task.cacheControl);
+  // Only an answer to a conditional request may say "not modified".
+  if (status === 304 && task.validators) return { kind: 'not-modified', id, validators, freshness };
   if (status === 404 || status === 410) return { kind: 'not-found', id };
+  if (status === 304) {
+    return { kind: 'failed', id, code: 'bad-status', status, message: 'upstream answered 304 to a request that was not conditional' };
+  }
   if (status >= 300 && status < 400) {
     return { kind: 'failed', id, code: 'redirect', status, message: `upstream redirected (${status}); redirects are not followed` };
   }
@@ -148,7 +156,7 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
     ? [...new Set(fields.related.filter((x): x is string => typeof x === 'string'))].slice(0, MAX_IDS)
     : [];
   const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
-  return { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length };
+  return { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length, validators, freshness };
 }
 
 /** The deepest nesting of arrays and objects a record may have. */

@@ -1,10 +1,14 @@
 // One bounded GET of one upstream record: time-limited, size-limited (the
 // download is aborted past the cap, not buffered first), never redirected.
-import type { FailureCode } from './protocol.js';
+import type { FreshnessHeaders } from './cache-control.js';
+import type { FailureCode, Validators } from './protocol.js';
 
 export type Fetched =
-  | { ok: true; status: number; body: Buffer; retryAfterMs?: number }
+  | { ok: true; status: number; body: Buffer; retryAfterMs?: number; headers: AnswerHeaders }
   | { ok: false; code: FailureCode; message: string; status?: number };
+
+/** What a refresh keeps of the upstream's answer headers: its validators and its freshness. */
+export type AnswerHeaders = FreshnessHeaders & Validators;
 
 /** Fill the template's `{id}`; refuses any URL that would leave the template's origin. */
 export function upstreamUrl(template: string, id: string): string {
@@ -32,8 +36,11 @@ function request(url: string): { url: string; headers: Record<string, string> } 
   return { url: parsed.toString(), headers };
 }
 
-export async function fetchUpstream(target: string, timeoutMs: number, maxBytes: number): Promise<Fetched> {
+export async function fetchUpstream(target: string, timeoutMs: number, maxBytes: number, validators?: Validators): Promise<Fetched> {
   const { url, headers } = request(target);
+  // A conditional request: a 304 answer keeps the stored record.
+  if (validators?.etag) headers['if-none-match'] = validators.etag;
+  if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -58,10 +65,11 @@ export async function fetchUpstream(target: string, timeoutMs: number, maxBytes:
         return { ok: false, code: 'unreachable', message: `upstream unreachable (${cause?.code ?? cause?.message ?? 'network error'})` };
       }
     }
+    const kept = answerHeaders(res.headers);
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
       const retryAfterMs = retryAfter(res.headers.get('retry-after'));
-      return { ok: true, status: res.status, body: Buffer.alloc(0), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+      return { ok: true, status: res.status, body: Buffer.alloc(0), headers: kept, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     }
     const declared = Number(res.headers.get('content-length') ?? NaN);
     if (declared > maxBytes) {
@@ -82,10 +90,26 @@ export async function fetchUpstream(target: string, timeoutMs: number, maxBytes:
       return { ok: false, code: 'unreachable', message: `upstream answer broke off (${(err as Error).message})` };
     }
     if (total > maxBytes) return tooLarge(maxBytes);
-    return { ok: true, status: 200, body: Buffer.concat(chunks, total) };
+    return { ok: true, status: 200, body: Buffer.concat(chunks, total), headers: kept };
   } finally {
     clearTimeout(timer);
   }
+}
+
+function answerHeaders(h: Headers): AnswerHeaders {
+  return {
+    cacheControl: h.get('cache-control'),
+    expires: h.get('expires'),
+    date: h.get('date'),
+    age: h.get('age'),
+    // Kept to be sent back as they came; bounded, as they go into a column.
+    etag: bounded(h.get('etag')),
+    lastModified: bounded(h.get('last-modified')),
+  };
+}
+
+function bounded(value: string | null): string | null {
+  return value !== null && value.length <= 1024 ? value : null;
 }
 
 /** A Retry-After value (seconds, or an HTTP date) as milliseconds from now; undefined if absent or unreadable. */

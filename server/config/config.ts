@@ -36,9 +36,17 @@ export interface Config {
     readonly timeoutMs: number;
     readonly maxBytes: number;
     readonly schemaPath: string;
+    /** obey: the upstream's Cache-Control and Expires set each entry's TTL. */
+    readonly cacheControl: 'obey' | 'ignore';
   };
   readonly entries: {
     readonly ttlMs: number;
+    /** Bounds of a TTL the upstream's headers give. */
+    readonly ttlMinMs: number;
+    readonly ttlMaxMs: number;
+    /** A hit past this fraction of the TTL refreshes ahead (0: off). */
+    readonly refreshAhead: number;
+    readonly notFoundTtlMs: number;
     readonly maxStaleMs: number;
     readonly backoffMaxMs: number;
     readonly memoryMaxBytes: number;
@@ -128,6 +136,11 @@ function crossChecks(p: Partial<Values>, env: NodeJS.ProcessEnv): string[] {
   ) {
     const max = env.UPDATER_MAX_WORKERS ? `${p.UPDATER_MAX_WORKERS}` : `${p.UPDATER_MAX_WORKERS}, its default: the number of cores`;
     problems.push(`UPDATER_MIN_WORKERS=${p.UPDATER_MIN_WORKERS} is not allowed: expected at most UPDATER_MAX_WORKERS (${max})`);
+  }
+  if (p.ENTRY_TTL_MIN_SECONDS !== undefined && p.ENTRY_TTL_MAX_SECONDS !== undefined && p.ENTRY_TTL_MIN_SECONDS > p.ENTRY_TTL_MAX_SECONDS) {
+    problems.push(
+      `ENTRY_TTL_MIN_SECONDS=${p.ENTRY_TTL_MIN_SECONDS} is not allowed: expected at most ENTRY_TTL_MAX_SECONDS (${p.ENTRY_TTL_MAX_SECONDS})`,
+    );
   }
   if (
     p.ENTRY_MAX_STALE_SECONDS !== undefined &&

@@ -114,7 +114,39 @@ export const SETTINGS = {
     defaultText: '`demo/schema.json`',
     about: 'JSON Schema (draft-07, 2019-09 or 2020-12) the records must satisfy',
   },
-  ENTRY_TTL_SECONDS: { at: 'entries.ttlMs', ...seconds(300, 0, 31_536_000), status: true, about: 'younger rows are fresh' },
+  UPSTREAM_CACHE_CONTROL: {
+    at: 'upstream.cacheControl',
+    ...oneOf(['obey', 'ignore'], 'obey or ignore', 'obey'),
+    status: true,
+    about: "`obey`: the upstream's `Cache-Control` (`s-maxage`, `max-age`, `no-store`, `stale-while-revalidate`, `stale-if-error`), `Expires` and `Age` set each entry's TTL; `ignore`: the settings below decide alone",
+  },
+  ENTRY_TTL_SECONDS: {
+    at: 'entries.ttlMs',
+    ...seconds(300, 0, 31_536_000),
+    status: true,
+    about: "younger rows are fresh (when the upstream's headers say nothing)",
+  },
+  ENTRY_TTL_MIN_SECONDS: {
+    at: 'entries.ttlMinMs',
+    ...seconds(1, 0, 31_536_000),
+    about: "the shortest TTL the upstream's headers may give an entry",
+  },
+  ENTRY_TTL_MAX_SECONDS: {
+    at: 'entries.ttlMaxMs',
+    ...seconds(86_400, 0, 31_536_000),
+    about: "the longest TTL the upstream's headers may give an entry",
+  },
+  ENTRY_REFRESH_AHEAD: {
+    at: 'entries.refreshAhead',
+    ...number(0, 0, 0.99),
+    status: true,
+    about: 'a hit on an entry past this fraction of its TTL refreshes it behind the answer, so a steadily read entry never turns stale (`0`: off)',
+  },
+  ENTRY_NOT_FOUND_TTL_SECONDS: {
+    at: 'entries.notFoundTtlMs',
+    ...seconds(60, 0, 31_536_000),
+    about: "an id the upstream said it does not have is answered `404` from the copy this long, then asked again",
+  },
   ENTRY_MAX_STALE_SECONDS: {
     at: 'entries.maxStaleMs',
     ...seconds(86_400, 0, 31_536_000),

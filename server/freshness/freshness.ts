@@ -30,6 +30,8 @@ export interface Freshness {
   /** An operator's refresh: now, ignoring backoff (after the one under way, if any). */
   refreshNow(id: string): Promise<'queued'>;
   counters(): FreshnessCounters;
+  /** Is a refresh of this entry (its fetch and its store) under way in this process? */
+  refreshing(id: string): boolean;
   /** Entries held in the memory tier. */
   memoryEntries(): number;
   /** Another process stored the entry (lease owner `owner`): drop this process's copy unless it stored it. */
@@ -79,7 +81,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     miss: 0,
     collapsed: 0,
     refreshSkipped: 0,
-    refreshes: { ok: 0, 'not-found': 0, invalid: 0, failed: 0 },
+    refreshes: { ok: 0, 'not-modified': 0, 'not-found': 0, invalid: 0, failed: 0 },
   };
   const pages = createPagePublisher({ pool, publishDir: config.publish.dir, logger, published: deps.published });
   const refresher = createRefresher({
@@ -92,7 +94,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     counters,
     upstreamUrl: deps.upstreamUrl,
     upstream: { timeoutMs: config.upstream.timeoutMs, maxBytes: config.upstream.maxBytes, schemaPath: config.upstream.schemaPath },
-    ttlMs,
+    cacheControl: { obey: config.upstream.cacheControl === 'obey', minTtlMs: config.entries.ttlMinMs, maxTtlMs: config.entries.ttlMaxMs },
+    ttls: { okMs: ttlMs, notFoundMs: config.entries.notFoundTtlMs },
+    refreshAhead: config.entries.refreshAhead,
     backoffMaxMs,
     leaseMs: config.updater.taskTimeoutMs + 5000,
     observeRefresh: deps.observeRefresh,
@@ -103,7 +107,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     memory,
     reads: deps.reads ?? deps.db,
     refresher,
-    policy: { ttlMs, maxStaleMs },
+    policy: { ttlMs, maxStaleMs, notFoundTtlMs: config.entries.notFoundTtlMs, refreshAhead: config.entries.refreshAhead },
     counters,
     draining,
     waitMs: config.updater.taskTimeoutMs,
@@ -129,6 +133,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     getMany: reader.read,
     refreshNow,
     counters: () => counters,
+    refreshing: (id) => refresher.running(id),
     memoryEntries: () => memory.size,
     storedElsewhere(id, owner) {
       if (owner !== refresher.owner) memory.delete(id);

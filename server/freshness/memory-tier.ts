@@ -16,6 +16,10 @@ export interface EntryView {
   errorCode: string | null;
   errorCount: number;
   nextRefreshAt: number;
+  /** The upstream's own freshness of the record (null: the settings decide). */
+  ttlMs: number | null;
+  staleWhileRevalidateMs: number | null;
+  staleIfErrorMs: number | null;
 }
 
 export interface MemoryTier {
@@ -86,5 +90,8 @@ export function viewOfRow(row: EntryRow): EntryView | undefined {
     errorCode: row.errorCode,
     errorCount: row.errorCount,
     nextRefreshAt: row.nextRefreshAt,
+    ttlMs: row.ttlMs,
+    staleWhileRevalidateMs: row.staleWhileRevalidateMs,
+    staleIfErrorMs: row.staleIfErrorMs,
   };
 }

@@ -7,7 +7,7 @@ import * as entries from '../../db/entries.js';
 import type { Db } from '../../db/knex.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
 import { answeredBadly, DatabaseUnavailable, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
-import { decide, type Decision, type Known, type Policy } from './decision.js';
+import { decide, ttlOf, type Decision, type Known, type Policy } from './decision.js';
 import type { Drain } from './drain.js';
 import { viewOfRow, type EntryView, type MemoryTier } from './memory-tier.js';
 import type { Refresher } from './refresher.js';
@@ -70,20 +70,32 @@ function failure(code: string, nextRefreshAt: number, at: number, cacheStatus: s
 /** What a stored row says to the decision: its view, or just its bookkeeping when it has no record. */
 function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known: Known } {
   const view = viewOfRow(row);
-  return { view, known: view ?? { state: 'none', fetchedAt: null, errorCode: row.errorCode, nextRefreshAt: row.nextRefreshAt } };
+  return {
+    view,
+    known: view ?? {
+      state: 'none',
+      fetchedAt: null,
+      errorCode: row.errorCode,
+      nextRefreshAt: row.nextRefreshAt,
+      ttlMs: null,
+      staleWhileRevalidateMs: null,
+      staleIfErrorMs: null,
+    },
+  };
 }
 
 export function createReader(deps: ReaderDeps): Reader {
   const { memory, reads, refresher, policy, counters, draining, now } = deps;
-  const ttlSeconds = Math.floor(policy.ttlMs / 1000);
   // One poller per entry refreshed by another process, shared by its readers.
   const remoteWaits = new Map<string, Promise<OtherRefreshEnd>>();
 
-  /** An answer with its Cache-Status; `ttl=` is what is left of the TTL, consistent with Age. */
+  /** An answer with its Cache-Status; `ttl=` is what is left of the entry's TTL, consistent with Age. */
   function answer(view: EntryView, at: number, status: string, withTtl = false, detail = ''): Answer {
     const age = Math.max(0, Math.floor((at - view.fetchedAt) / 1000));
+    const ttlMs = ttlOf(view, policy);
+    const ttlSeconds = Math.floor(ttlMs / 1000);
     // Below zero once stale, even within the first second past the TTL.
-    const left = at - view.fetchedAt >= policy.ttlMs ? Math.min(-1, ttlSeconds - age) : ttlSeconds - age;
+    const left = at - view.fetchedAt >= ttlMs ? Math.min(-1, ttlSeconds - age) : ttlSeconds - age;
     const ttl = withTtl ? `; ttl=${left}` : '';
     return { view: view as Answer['view'], cacheStatus: `freshen; ${status}${ttl}${detail}`, age };
   }
@@ -97,7 +109,15 @@ export function createReader(deps: ReaderDeps): Reader {
   function peek(id: string): Answer | undefined {
     const at = now();
     const view = memory.get(id);
-    return view && decide(view, 'memory', at, policy).action === 'serve' ? hit(view, at) : undefined;
+    return view && fresh(view, at) ? hit(view, at) : undefined;
+  }
+
+  /** Is this memory view fresh? Past the refresh-ahead point, its refresh starts behind the answer. */
+  function fresh(view: EntryView, at: number): boolean {
+    const decision = decide(view, 'memory', at, policy);
+    if (decision.action !== 'serve') return false;
+    if (decision.refreshAhead) refresher.ahead(view.id, view.fetchedAt);
+    return true;
   }
 
   async function read(ids: readonly string[]): Promise<Outcome[]> {
@@ -106,7 +126,7 @@ export function createReader(deps: ReaderDeps): Reader {
     const needSql: number[] = [];
     ids.forEach((id, i) => {
       const view = memory.get(id);
-      if (view && decide(view, 'memory', at, policy).action === 'serve') outcomes[i] = hit(view, at);
+      if (view && fresh(view, at)) outcomes[i] = hit(view, at);
       else needSql.push(i);
     });
     if (needSql.length === 0) return outcomes;
@@ -162,7 +182,10 @@ export function createReader(deps: ReaderDeps): Reader {
           counters.collapsed++;
           return answer(view as EntryView, at, 'fwd=miss; collapsed');
         }
-        if (decision.action === 'serve') return hit(view as EntryView, at);
+        if (decision.action === 'serve') {
+          if (decision.refreshAhead && how === 'read') refresher.ahead((view as EntryView).id, (view as EntryView).fetchedAt);
+          return hit(view as EntryView, at);
+        }
         if (how === 'unavailable') {
           // No refresh could be stored meanwhile: none is started.
           counters.stale++;
@@ -210,7 +233,13 @@ export function createReader(deps: ReaderDeps): Reader {
     if (joined) counters.collapsed++;
     if (outcome.kind === 'overloaded') return new Overloaded(1, { 'Cache-Status': 'freshen; fwd=miss; detail=overloaded' });
     const { result, view } = outcome;
-    if (result.kind === 'ok' && view) return answer(view, at, joined ? 'fwd=miss; collapsed' : 'fwd=miss; stored');
+    if (result.kind === 'ok' && view) {
+      // RFC 9211: 'stored' only when it was (not on the upstream's no-store).
+      const how = joined ? 'fwd=miss; collapsed' : result.freshness.noStore ? 'fwd=miss' : 'fwd=miss; stored';
+      return answer(view, at, how);
+    }
+    // Revalidated: the upstream said the stored record has not changed.
+    if (result.kind === 'not-modified' && view) return answer(view, at, joined ? 'fwd=stale; collapsed' : 'fwd=stale; fwd-status=304');
     if (result.kind === 'not-found') return notFound(joined ? 'fwd=miss; collapsed' : 'fwd=miss');
     const code = result.kind === 'invalid' ? 'invalid' : result.kind === 'failed' ? result.code : 'worker-error';
     return failure(code, outcome.nextRefreshAt, now(), joined ? 'freshen; fwd=miss; collapsed' : 'freshen; fwd=miss');

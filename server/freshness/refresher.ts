@@ -12,7 +12,8 @@ import * as entries from '../../db/entries.js';
 import type { Db } from '../../db/knex.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import { PoolFullError } from '../../workers/pool.js';
-import type { RefreshResult } from '../../workers/protocol.js';
+import type { CacheControlPolicy, RefreshResult, UpstreamFreshness } from '../../workers/protocol.js';
+import { upstreamUrl } from '../../workers/upstream.js';
 import { maskUrl } from '../config/values.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { PagePublisher } from '../publishing/page-publisher.js';
@@ -36,6 +37,8 @@ export interface RefreshOptions {
   force: boolean;
   /** Start after the answer in hand is written (setImmediate). */
   deferred: boolean;
+  /** A refresh ahead of the TTL: claimed once the entry has lived that fraction of it. */
+  ahead?: boolean;
 }
 
 export interface RefreshCounters {
@@ -52,6 +55,11 @@ export interface Refresher {
   running(id: string): boolean;
   /** A stale entry was answered: refresh it behind the answer, if the pool has room. */
   inBackground(id: string): void;
+  /**
+   * A fresh entry past ENTRY_REFRESH_AHEAD of its TTL was answered: refresh it
+   * behind the answer, tried once per fetch of it in this process.
+   */
+  ahead(id: string, fetchedAt: number): void;
   /** An operator's refresh: now, ignoring backoff (after the one under way, if any). */
   requestNow(id: string): void;
   /** No refresh starts any more. */
@@ -72,7 +80,10 @@ export interface RefresherDeps {
   /** The URL template the updater fetches. */
   upstreamUrl: string;
   upstream: { timeoutMs: number; maxBytes: number; schemaPath: string };
-  ttlMs: number;
+  cacheControl: CacheControlPolicy;
+  ttls: entries.DefaultTtls;
+  /** ENTRY_REFRESH_AHEAD: the fraction of its TTL after which a hit refreshes an entry. */
+  refreshAhead: number;
   backoffMaxMs: number;
   leaseMs: number;
   /** Told each refresh's outcome and duration (pool hand-off to stored). */
@@ -88,6 +99,8 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   const inflight = new Map<string, Promise<RefreshOutcome>>();
   // Entries an operator asked to refresh again once the refresh under way ends.
   const followUps = new Set<string>();
+  // The fetch of each entry a refresh ahead was tried for: one try per fetch.
+  const aheadTried = new Map<string, number>();
   let stopped = false;
 
   function run(id: string, opts: RefreshOptions): Promise<RefreshOutcome> {
@@ -110,7 +123,8 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       owner,
       now: claimedAt,
       leaseMs: deps.leaseMs,
-      staleBefore: claimedAt - deps.ttlMs,
+      ttls: deps.ttls,
+      fraction: opts.ahead ? deps.refreshAhead : 1,
       force: opts.force,
       create: opts.create,
     });
@@ -123,7 +137,14 @@ export function createRefresher(deps: RefresherDeps): Refresher {
 
     let result: RefreshResult;
     try {
-      result = await pool.run({ kind: 'refresh', id, upstreamUrl: deps.upstreamUrl, ...deps.upstream });
+      result = await pool.run({
+        kind: 'refresh',
+        id,
+        upstreamUrl: deps.upstreamUrl,
+        ...deps.upstream,
+        cacheControl: deps.cacheControl,
+        ...(lease.validators ? { validators: lease.validators } : {}),
+      });
     } catch (err) {
       await entries.releaseLease(db, lease, now());
       if (err instanceof PoolFullError) {
@@ -158,18 +179,49 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         body: answerBody(id, result.record, at),
         etag: `W/"${result.hash}"`,
         related: result.related,
+        ...result.freshness,
       });
+      if (result.freshness.noStore) {
+        // Answered to the readers of this refresh, kept nowhere.
+        const stored = await entries.storeNothing(db, lease, at);
+        if (stored.stored) {
+          memory.delete(id);
+          deps.onStored?.(id);
+          pages.publish(id, null, at);
+        }
+        followRequest(id, stored);
+        return { kind: 'done', result, view, nextRefreshAt: 0 };
+      }
       const stored = await entries.storeRecord(db, lease, at, result);
       if (stored.stored) {
         memory.set(view);
         deps.onStored?.(id);
         pages.publish(id, result.record, at);
+        await resolved(lease, at);
       } else {
         logger.warn({ id }, 'refresh result not stored: its lease was lost');
       }
       followRequest(id, stored);
       logger.debug({ id, bytes: result.bytes }, 'entry refreshed');
       return { kind: 'done', result, view, nextRefreshAt: 0 };
+    }
+    if (result.kind === 'not-modified') {
+      // Nothing downloaded, parsed, checked, hashed or published: the record stands, fresh again.
+      const stored = await entries.storeNotModified(db, lease, at, result);
+      const row = stored.row;
+      const view =
+        row?.record && row.hash
+          ? storedView(id, at, { state: 'ok', body: answerBody(id, row.record, at), etag: `W/"${row.hash}"`, related: row.related, ...result.freshness })
+          : undefined;
+      if (view) {
+        memory.set(view);
+        deps.onStored?.(id);
+        await resolved(lease, at);
+      } else {
+        logger.warn({ id }, 'not-modified result not stored: its lease was lost');
+      }
+      followRequest(id, stored);
+      return view ? { kind: 'done', result, view, nextRefreshAt: 0 } : { kind: 'elsewhere' };
     }
     if (result.kind === 'not-found') {
       const view = storedView(id, at, { state: 'not-found', body: undefined, etag: undefined, related: [] });
@@ -183,6 +235,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
     const code = result.kind === 'invalid' ? 'invalid' : result.code;
+    // (narrowed: ok and not-modified returned above)
     const message = result.kind === 'invalid' ? `invalid: ${result.problems.join('; ')}` : result.message;
     // The upstream's Retry-After, if longer, is honoured (up to the backoff cap).
     const asked = result.kind === 'failed' ? Math.min(result.retryAfterMs ?? 0, deps.backoffMaxMs) : 0;
@@ -212,6 +265,17 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     return { kind: 'done', result, view: undefined, nextRefreshAt };
   }
 
+  /** A record the content team was told was invalid is valid again: they are told that too. */
+  async function resolved(lease: entries.Lease, at: number): Promise<void> {
+    if (lease.errorCode !== 'invalid') return;
+    await deps.notifier.resolved({
+      id: lease.id,
+      url: maskUrl(upstreamUrl(deps.upstreamUrl, lease.id)),
+      problems: lease.error ?? '',
+      resolvedAt: at,
+    });
+  }
+
   /** An operator asked for a refresh while this one held the lease: another one follows it. */
   function followRequest(id: string, stored: entries.Stored): void {
     if (stored.stored && stored.refreshRequested && !stopped) requestNow(id);
@@ -225,6 +289,20 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     }
     void run(id, { create: false, force: false, deferred: true }).catch((err: unknown) =>
       logger.error({ err, id }, 'background refresh failed'),
+    );
+  }
+
+  function ahead(id: string, fetchedAt: number): void {
+    if (stopped || inflight.has(id) || aheadTried.get(id) === fetchedAt) return;
+    // Bounded: a process reading many entries forgets its oldest tries.
+    if (aheadTried.size >= 10_000) aheadTried.clear();
+    aheadTried.set(id, fetchedAt);
+    if (!pool.hasCapacity()) {
+      counters.refreshSkipped++;
+      return;
+    }
+    void run(id, { create: false, force: false, deferred: true, ahead: true }).catch((err: unknown) =>
+      logger.error({ err, id }, 'refresh ahead failed'),
     );
   }
 
@@ -254,6 +332,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     run,
     running: (id) => inflight.has(id),
     inBackground,
+    ahead,
     requestNow,
     stop: () => void (stopped = true),
     get stopped() {
@@ -270,7 +349,20 @@ export function createRefresher(deps: RefresherDeps): Refresher {
 function storedView(
   id: string,
   fetchedAt: number,
-  record: Pick<EntryView, 'state' | 'body' | 'etag' | 'related'>,
+  record: Pick<EntryView, 'state' | 'body' | 'etag' | 'related'> & Partial<UpstreamFreshness>,
 ): EntryView {
-  return { id, fetchedAt, ...record, errorCode: null, errorCount: 0, nextRefreshAt: 0 };
+  return {
+    id,
+    fetchedAt,
+    state: record.state,
+    body: record.body,
+    etag: record.etag,
+    related: record.related,
+    ttlMs: record.ttlMs ?? null,
+    staleWhileRevalidateMs: record.staleWhileRevalidateMs ?? null,
+    staleIfErrorMs: record.staleIfErrorMs ?? null,
+    errorCode: null,
+    errorCount: 0,
+    nextRefreshAt: 0,
+  };
 }

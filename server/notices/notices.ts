@@ -154,3 +154,41 @@ You get this message once per kind of error within the cool-down, however many n
     messageId: messageId(from),
   };
 }
+
+export interface Resolved {
+  id: string;
+  /** The URL the entry is fetched from (credentials masked). */
+  url: string;
+  /** The problems the content team was told about, as stored ("invalid: …"). */
+  problems: string;
+  resolvedAt: number;
+}
+
+/** The entry they were told was invalid is valid again: one short message, deduped like the first. */
+export function resolvedNotice(info: Resolved, recipients: readonly string[], from: string): NewMessage {
+  const at = new Date(info.resolvedAt).toISOString();
+  const was = info.problems.replace(/^invalid: /, '');
+  return {
+    kind: 'resolved',
+    recipients,
+    subject: headerText(`[freshen] Entry ${info.id} is valid again`),
+    text: `The upstream record of entry ${info.id} satisfies the JSON Schema again, and freshen
+has stored it. Nothing more to do.
+
+Entry:     ${info.id}
+Upstream:  ${info.url}
+Valid at:  ${at}
+It was:    ${was}
+`,
+    html: `<div style="${HTML_STYLE}">
+<p>The upstream record of entry <strong>${escapeHtml(info.id)}</strong> satisfies the JSON Schema again, and freshen has stored it. Nothing more to do.</p>
+<table cellpadding="4"><tr><th align="left">Entry</th><td>${escapeHtml(info.id)}</td></tr>
+<tr><th align="left">Upstream</th><td>${escapeHtml(info.url)}</td></tr>
+<tr><th align="left">Valid at</th><td>${escapeHtml(at)}</td></tr>
+<tr><th align="left">It was</th><td>${escapeHtml(was)}</td></tr></table>
+</div>`,
+    // One per entry and set of problems within the cool-down, as the notice it answers.
+    dedupeKey: `resolved:${info.id}:${fingerprint([info.problems])}`,
+    messageId: messageId(from),
+  };
+}

@@ -10,12 +10,23 @@ import { isDatabaseUnavailable } from '../../db/errors.js';
 import { enqueue, type NewMessage } from '../../db/outbox.js';
 import type { Mailers } from '../../workers/mail/launcher.js';
 import type { Config } from '../config/config.js';
-import { databaseOutageNotice, invalidDataNotice, serverErrorNotice, type DatabaseOutage, type InvalidData, type ServerError } from './notices.js';
+import {
+  databaseOutageNotice,
+  invalidDataNotice,
+  resolvedNotice,
+  serverErrorNotice,
+  type DatabaseOutage,
+  type InvalidData,
+  type Resolved,
+  type ServerError,
+} from './notices.js';
 
 export interface Notifier {
   invalidData(info: InvalidData): Promise<void>;
   serverError(info: Omit<ServerError, 'at'>): Promise<void>;
   databaseOutage(info: DatabaseOutage): Promise<void>;
+  /** An entry the content team was told was invalid is valid again. */
+  resolved(info: Resolved): Promise<void>;
   /** Notices waiting for the database to take them. */
   held(): number;
   /** Stop retrying; what is still held is logged as lost. */
@@ -105,6 +116,9 @@ export function createNotifier(deps: {
     },
     async databaseOutage(info) {
       if (admins.length > 0) await put(databaseOutageNotice(info, admins, from));
+    },
+    async resolved(info) {
+      if (contentTeam.length > 0) await put(resolvedNotice(info, contentTeam, from));
     },
     held: () => held.length,
     stop() {

@@ -32,10 +32,10 @@ export function statusPage(s: StatusView): string {
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`)
     .join('');
   const errors = s.recentErrors.length
-    ? `<table><tr><th>entry</th><th>kind</th><th>why</th><th>failures</th><th>last failed</th><th>next try</th></tr>${s.recentErrors
+    ? `<table><tr><th>entry</th><th>kind</th><th>why</th><th>failures</th><th>last failed</th><th>next try</th><th>TTL</th></tr>${s.recentErrors
         .map(
           (e) =>
-            `<tr><td><a href="/entries/${escapeHtml(e.id)}">${escapeHtml(e.id)}</a></td><td>${escapeHtml(e.code)}</td><td class="why">${escapeHtml(e.error)}</td><td>${e.failures}</td><td>${when(e.at)}</td><td>${when(e.nextRefreshAt)}</td></tr>`,
+            `<tr><td><a href="/entries/${escapeHtml(e.id)}">${escapeHtml(e.id)}</a></td><td>${escapeHtml(e.code)}</td><td class="why">${escapeHtml(e.error)}</td><td>${e.failures}</td><td>${when(e.at)}</td><td>${when(e.nextRefreshAt)}</td><td>${e.ttlMs === null ? 'the setting' : `${e.ttlMs / 1000} s, the upstream's`}</td></tr>`,
         )
         .join('')}</table>`
     : '<p class="empty">No refresh is failing.</p>';
@@ -76,6 +76,7 @@ ${card('in memory', s.memoryEntries)}
 <h2>Refreshes</h2>
 <div class="cards">
 ${card('ok', cache.refreshes.ok)}
+${card('not modified (304)', cache.refreshes['not-modified'])}
 ${card('not found', cache.refreshes['not-found'])}
 ${card('invalid data', cache.refreshes.invalid, cache.refreshes.invalid > 0 ? 'warn' : '')}
 ${card('failed', cache.refreshes.failed, cache.refreshes.failed > 0 ? 'bad' : '')}

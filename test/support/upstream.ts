@@ -6,7 +6,11 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type Behaviour =
-  | { record: unknown; delayMs?: number }
+  /**
+   * `headers` go with the record (Cache-Control, say); with `etag`, it is sent
+   * as the ETag, and a request whose If-None-Match names it is answered 304.
+   */
+  | { record: unknown; delayMs?: number; headers?: Record<string, string>; etag?: string }
   | { status: number; body?: string; delayMs?: number; headers?: Record<string, string> }
   | { hang: true }
   | { stream: { chunkBytes: number; chunks: number; intervalMs: number } }
@@ -20,6 +24,8 @@ export interface TestUpstream {
   set(id: string, behaviour: Behaviour): void;
   /** Requests per id (decoded path segment), and the total. */
   count(id: string): number;
+  /** The requests of this id answered 304. */
+  notModified(id: string): number;
   total(): number;
   /** Paths of every request, in order. */
   paths: string[];
@@ -44,6 +50,7 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
   const host = options.host ?? '127.0.0.1';
   const behaviours = new Map<string, Behaviour>();
   const counts = new Map<string, number>();
+  const notModified = new Map<string, number>();
   const streamed = new Map<string, number>();
   const held = new Set<ServerResponse>();
   const paths: string[] = [];
@@ -95,7 +102,17 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
       res.write(body.subarray(0, bodyBytes), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
       return;
     }
-    if ('record' in b) return delay(b.delayMs, () => send(200, JSON.stringify(b.record)));
+    if ('record' in b) {
+      const headers = { ...b.headers, ...(b.etag === undefined ? {} : { etag: b.etag }) };
+      if (b.etag !== undefined && req.headers['if-none-match'] === b.etag) {
+        notModified.set(id, (notModified.get(id) ?? 0) + 1);
+        return delay(b.delayMs, () => {
+          res.writeHead(304, headers);
+          res.end();
+        });
+      }
+      return delay(b.delayMs, () => send(200, JSON.stringify(b.record), headers));
+    }
     delay(b.delayMs, () => send(b.status, b.body ?? '', b.headers));
   });
   // How long an idle kept-alive connection stays open (Node's default: 5 s).
@@ -113,6 +130,7 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
     origin,
     set: (id, b) => void behaviours.set(id, b),
     count: (id) => counts.get(id) ?? 0,
+    notModified: (id) => notModified.get(id) ?? 0,
     total: () => total,
     paths,
     headersOf: (id) => lastHeaders.get(id),
