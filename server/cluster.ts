@@ -102,9 +102,8 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
 
   return new Promise<number>((resolve) => {
     onStopped = () => {
-      const done = () => resolve(exitCode);
       // A demo upstream that fails to close does not keep the primary from exiting.
-      void (demo ? demo.close() : Promise.resolve()).then(done, done);
+      void (demo ? demo.close() : Promise.resolve()).catch(() => undefined).then(() => resolve(exitCode));
     };
     const giveUp = (why: string, fields: object) => {
       logger.fatal(fields, why);

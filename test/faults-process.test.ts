@@ -53,9 +53,9 @@ describe("an operator's refresh behind a refresh that fails on the database", fu
     expect(res.status).to.equal(503);
     expect(Number(res.headers.get('retry-after'))).to.be.at.least(1);
     // The operator's refresh followed, and failed on the database too.
-    const ended = () => node.child.exitCode !== null || node.child.signalCode !== null;
-    await waitFor(() => node.output().includes('requested refresh failed') || ended(), 'the follow-up refresh to fail', 10_000);
-    expect(ended(), `freshen ended:\n${node.output()}`).to.equal(false);
+    const exited = () => node.child.exitCode !== null || node.child.signalCode !== null;
+    await waitFor(() => node.output().includes('requested refresh failed') || exited(), 'the follow-up refresh to fail', 10_000);
+    expect(exited(), `freshen ended:\n${node.output()}`).to.equal(false);
 
     pg.start();
     upstream.set('opdb', { record: record('opdb', { title: 'after the outage' }) });

@@ -95,11 +95,13 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
         },
         onData(stream, session, callback) {
           const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => {
-            chunks.push(c);
+          stream.on('data', (chunk: Buffer) => {
+            chunks.push(chunk);
             if (smtp.fault !== 'drop') return;
-            const connection = [...(s as unknown as { connections: Set<{ id: string; _socket: Socket }> }).connections].find((c) => c.id === session.id);
-            connection?._socket.destroy();
+            // smtp-server keeps its connections' sockets private: reached here to drop one mid-message.
+            const open = (s as unknown as { connections: Set<{ id: string; _socket: Socket }> }).connections;
+            // oxlint-disable-next-line no-underscore-dangle -- smtp-server's own field name
+            [...open].find((c) => c.id === session.id)?._socket.destroy();
           });
           stream.on('end', () => {
             smtp.dataEnded++;

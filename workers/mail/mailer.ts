@@ -64,8 +64,9 @@ async function main(): Promise<void> {
   try {
     while (state !== 'stopping') {
       // Orphaned, this process has another parent (init, or a subreaper) —
-      // already, if its server died while it started.
-      if (process.ppid !== settings.serverPid) {
+      // already, if its server died while it started. A server of an older
+      // build (upgraded in place) does not say who it is: then nothing is known.
+      if (typeof settings.serverPid === 'number' && process.ppid !== settings.serverPid) {
         log.warn('the server that started this mailer is gone: no further batch; the next server sends the rest');
         break;
       }
