@@ -8,6 +8,7 @@
 // with every process that publishes to the directory (proper-lockfile: a
 // lock directory beside the page, taken over when its holder died).
 import { mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { Marked } from 'marked';
@@ -118,6 +119,8 @@ export async function writeAtomically(dir: string, name: string, content: string
 /** Remove `dir/name` unless it was modified after `modifiedAt`; false when it was kept. */
 export async function removeUnlessNewer(dir: string, name: string, modifiedAt: number): Promise<boolean> {
   const target = join(dir, name);
+  // No page (nor, perhaps, its directory yet): nothing to remove.
+  if (!(await stat(target).catch(() => undefined))) return true;
   return whileLocked(dir, name, async () => {
     if (await newerThan(target, modifiedAt)) return false;
     await rm(target, { force: true });
@@ -125,21 +128,30 @@ export async function removeUnlessNewer(dir: string, name: string, modifiedAt: n
   });
 }
 
-/**
- * Runs `step` holding the lock on `dir/name` (a hidden `.name.lock` directory).
- * A page is replaced in milliseconds: a holder silent for 10 s has died.
- */
+const LOCK_OPTIONS = {
+  realpath: false,
+  // A page is replaced in milliseconds: a holder silent for 10 s has died, and its lock is taken over.
+  stale: 10_000,
+  // The default throws from a timer, which would end the worker. The step is
+  // one stat and one rename: a lock lost meanwhile costs at most that write's order.
+  onCompromised: () => undefined,
+};
+// About 12 s of tries in all: past the stale time.
+const LOCK_TRIES = 100;
+
+/** Runs `step` holding the lock on `dir/name` (a hidden `.name.lock` directory). */
 async function whileLocked<T>(dir: string, name: string, step: () => Promise<T>): Promise<T> {
-  const release = await lockfile.lock(join(dir, name), {
-    realpath: false,
-    lockfilePath: join(dir, `.${name}.lock`),
-    stale: 10_000,
-    // Past the stale time, so a dead holder's lock is taken over rather than waited out.
-    retries: { retries: 100, minTimeout: 2, maxTimeout: 200, factor: 1.5 },
-    // The default throws from a timer, which would end the worker. The step is
-    // one stat and one rename: a lock lost meanwhile costs at most that write's order.
-    onCompromised: () => undefined,
-  });
+  let release: (() => Promise<void>) | undefined;
+  for (let attempt = 1; release === undefined; attempt++) {
+    try {
+      release = await lockfile.lock(join(dir, name), { ...LOCK_OPTIONS, lockfilePath: join(dir, `.${name}.lock`) });
+    } catch (err) {
+      // Only a lock another writer holds is waited for (past the stale time, in
+      // all); any other error (no directory, no permission) fails this write at once.
+      if ((err as { code?: string }).code !== 'ELOCKED' || attempt >= LOCK_TRIES) throw err;
+      await sleep(Math.min(200, 2 * 1.1 ** attempt));
+    }
+  }
   try {
     return await step();
   } finally {
