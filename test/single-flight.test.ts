@@ -50,8 +50,9 @@ describe('single flight', () => {
     upstream.set('s1', { record: record('s1', { title: 'old' }) });
     await a.get('/entries/s1');
     expect(upstream.count('s1')).to.equal(1);
-    // Slow enough that the refresh cannot end within the burst, even on a busy machine.
-    upstream.set('s1', { record: record('s1', { title: 'new' }), delayMs: 2000 });
+    // Slow enough that the refresh cannot end within the burst, even on a busy
+    // machine (within the test service's 2 s upstream timeout).
+    upstream.set('s1', { record: record('s1', { title: 'new' }), delayMs: 1500 });
     clock.advance(61_000);
     const answers = await readAll(a, 's1', 100);
     expect(answers.every((x) => x.status === 200 && x.cacheStatus.startsWith('freshen; fwd=stale'))).to.equal(true);
