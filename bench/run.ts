@@ -2,7 +2,7 @@
 // figure taken in one run on this machine, each measurement repeated and its
 // median kept, compared with baselines measured in the same run. Prints a
 // table and writes bench/results/latest.{json,md} and runtime.svg.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BenchRuntime } from './baselines.js';
@@ -11,6 +11,8 @@ import { ROOT } from './lib.js';
 import { mail } from './mail-section.js';
 import { refreshCost, type RefreshCost } from './pool-sections.js';
 import { chart, markdown } from './report.js';
+import { revalidateMarkdown } from './revalidate-report.js';
+import { revalidate, type RevalidateResults } from './revalidate-section.js';
 import { largeDataSet, webConcurrency } from './scaling-section.js';
 
 const RUNTIMES: BenchRuntime[] = ['inline', 'thread', 'process', 'spawn'];
@@ -31,6 +33,7 @@ export interface Results {
     updaterWorkers: Record<string, number>;
     largeDataSet: Awaited<ReturnType<typeof largeDataSet>>;
   };
+  revalidate: RevalidateResults;
   targets: Record<string, boolean | null>;
   seconds: number;
 }
@@ -43,7 +46,8 @@ function step(name: string): () => void {
 
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
-  // --only=hit,isolation,refresh,miss,mail,scaling: a part, while working on it (results are not written).
+  // --only=hit,isolation,refresh,miss,mail,scaling,revalidate: a part, while working on it (results are
+  // not written, but for a full run of revalidate: its figures replace that key of latest.json).
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
   if (only) return partial(only, quick);
   const plan: Plan = { quick, reps: quick ? 1 : 3, seconds: quick ? 2 : 5 };
@@ -81,6 +85,9 @@ async function main(): Promise<void> {
       largeDataSet: await largeDataSet(plan, fast.ready),
     };
     done();
+    done = step('revalidation and refresh ahead');
+    const revalidateResult = await revalidate(plan);
+    done();
 
     const results: Results = {
       mode: quick ? 'quick' : 'full',
@@ -99,6 +106,7 @@ async function main(): Promise<void> {
       miss,
       mail: mailResult,
       scaling,
+      revalidate: revalidateResult,
       targets: {
         hitPathRatio: hit.ratio >= 0.9,
         isolation_thread: (iso.thread?.p99Ratio ?? Infinity) <= 2,
@@ -110,7 +118,7 @@ async function main(): Promise<void> {
     };
     const dir = join(ROOT, 'bench', 'results');
     mkdirSync(dir, { recursive: true });
-    const md = markdown(results);
+    const md = withRevalidate(results);
     writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(join(dir, 'latest.md'), md);
     writeFileSync(join(dir, 'runtime.svg'), chart(results));
@@ -139,10 +147,31 @@ async function partial(sections: string[], quick: boolean): Promise<void> {
       out.webConcurrency = await webConcurrency(plan, fast.ready);
       out.largeDataSet = await largeDataSet(plan, fast.ready);
     }
+    if (sections.includes('revalidate')) {
+      const figures = await revalidate(plan);
+      process.stdout.write(`\n${revalidateMarkdown(figures)}\n`);
+      if (!quick) mergeRevalidate(figures);
+      if (sections.length === 1) return;
+    }
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } finally {
     await Promise.all([fast.stop(), slow20.stop(), slow50.stop()]);
   }
+}
+
+/** The tables of a run; results written before the revalidate section existed have none of its. */
+function withRevalidate(results: Results): string {
+  const md = markdown(results);
+  return (results as Partial<Results>).revalidate ? `${md}\n${revalidateMarkdown(results.revalidate)}` : md;
+}
+
+/** The revalidate figures of a run of that section alone, into the last full results (the rest as it was). */
+function mergeRevalidate(figures: RevalidateResults): void {
+  const dir = join(ROOT, 'bench', 'results');
+  const results = { ...(JSON.parse(readFileSync(join(dir, 'latest.json'), 'utf8')) as Results), revalidate: figures };
+  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, 'latest.md'), withRevalidate(results));
+  process.stdout.write('wrote its figures into bench/results/latest.json (revalidate) and latest.md\n');
 }
 
 main().then(
