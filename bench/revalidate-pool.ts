@@ -141,12 +141,12 @@ export async function poolRefreshCost(quick: boolean, runtime: 'thread' | 'proce
     nice: DEFAULT_UPDATER_NICE,
   });
   try {
-    const rounds = quick ? 3 : 5;
+    const rounds = quick ? 3 : 4;
     const small = sizedIds(1000, 4096, demoIds()).slice(0, 40);
     const large = sizedIds(100_000, 130_000, largeDemoIds()).slice(0, 4);
     return {
-      small: await pair(pool, small, upstreamUrl, rounds, quick ? 80 : 160, dir),
-      large: await pair(pool, large, upstreamUrl, rounds, quick ? 8 : 16, dir),
+      small: await pair(pool, small, upstreamUrl, rounds, quick ? 60 : 120, dir),
+      large: await pair(pool, large, upstreamUrl, rounds, quick ? 6 : 12, dir),
     };
   } finally {
     await pool.close();

@@ -195,7 +195,7 @@ function timed<T>(name: string, part: () => Promise<T>): Promise<T> {
 export async function revalidate(plan: Plan): Promise<RevalidateResults> {
   const started = performance.now();
   const rounds = plan.quick ? 1 : 2;
-  const phaseSeconds = plan.quick ? 1 : 2.5;
+  const phaseSeconds = plan.quick ? 1 : 2;
   // Reads before each measured window: about two TTLs, so the copy is in its steady state.
   const warmSeconds = plan.quick ? 1 : 1.5;
   // A TTL of a second: a few seconds hold several refreshes of every entry read.
@@ -203,7 +203,7 @@ export async function revalidate(plan: Plan): Promise<RevalidateResults> {
   // A fixed rate, the same for both sides; well within what 2 cores serve while refreshing.
   const readsPerSecond = 500;
   const invalid = new Set(invalidDemoIds());
-  const ids = demoIds().filter((id) => !invalid.has(id)).slice(0, plan.quick ? 80 : 200);
+  const ids = demoIds().filter((id) => !invalid.has(id)).slice(0, plan.quick ? 80 : 160);
   const settings = { entries: ids.length, changingShare: 0.1, ttlSeconds, readsPerSecond, phaseSeconds, rounds, zipfS: ZIPF_S, refreshAhead: AHEAD, runtime: 'process' };
 
   const up = await startNode('dist/bench/revalidate-upstream.js', [], {}, /^READY (\S+)$/m);
