@@ -32,7 +32,13 @@ const knex = knexModule as unknown as typeof knexModule.knex;
 // Every value we store fits in a double exactly.
 types.setTypeParser(20, Number);
 
-export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAULT_POOL): Knex {
+/**
+ * `reads`: a handle that only reads. On SQLite it gets up to `pool.max - 1`
+ * connections (WAL lets them read at once, each query on a thread of libuv's
+ * pool); any other SQLite handle writes, and has one connection, as SQLite
+ * has one writer.
+ */
+export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAULT_POOL, options: { reads?: boolean } = {}): Knex {
   if (config.client === 'sqlite') {
     mkdirSync(dirname(config.filename), { recursive: true });
     return knex({
@@ -43,7 +49,7 @@ export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAUL
       compileSqlOnError: false,
       pool: {
         min: 1,
-        max: 1,
+        max: options.reads ? Math.max(1, pool.max - 1) : 1,
         afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
           // WAL lets readers in other processes proceed while one writes; the busy
           // timeout makes a writer wait for a lock instead of failing with SQLITE_BUSY.

@@ -78,10 +78,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (options.migrate !== false) await migrateDatabase(config.database);
     const db: Knex = openDatabase(config.database, config.databasePool);
     stops.push(() => db.destroy());
-    // SQLite gets one connection per knex instance: the freshness check reads
-    // on a second one, so a read never queues behind a write waiting for a
-    // lock (WAL lets it read meanwhile). Postgres pools its connections.
-    const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database, config.databasePool) : db;
+    // SQLite writes on one connection; the freshness check reads on others
+    // (DATABASE_POOL_MAX - 1), so a read never queues behind a write waiting
+    // for a lock, and reads run at once (WAL). Postgres pools its connections.
+    const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database, config.databasePool, { reads: true }) : db;
     if (reads !== db) stops.push(() => reads.destroy());
     // Leases, claims, backoff and fetched-at are in the database's time.
     const clock = await startDbClock(db, {
