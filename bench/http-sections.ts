@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { freePort } from '../test/support/free-port.js';
 import type { BenchRuntime } from './baselines.js';
-import { load, medianOf, percentile, round, startNode, type Running } from './lib.js';
+import { load, median, pairwise, percentile, round, startNode, type Running } from './lib.js';
 import { startNginx } from './nginx.js';
 
 export const TOKEN = 'benchmark-admin-token';
@@ -132,13 +132,16 @@ export async function hitPath(plan: Plan, upstreamUrl: string) {
       return { rps: Math.round(m('rps')), p50: m('p50'), p99: m('p99') };
     };
     const results = { freshen: med('freshen'), koa: med('koa'), node: med('node'), nginx: nginx ? med('nginx') : null };
+    const rps = (name: string) => (runs[name] ?? []).map((r) => r.rps);
+    const vsKoa = pairwise(rps('freshen'), rps('koa'));
     return {
       ...results,
       bodyBytes: Buffer.byteLength(sample),
       ids: ids.length,
-      ratio: round(results.freshen.rps / results.koa.rps, 3),
-      vsNode: round(results.freshen.rps / results.node.rps, 3),
-      vsNginx: results.nginx ? round(results.freshen.rps / results.nginx.rps, 3) : null,
+      ratio: vsKoa.median,
+      ratioSpread: { min: vsKoa.min, max: vsKoa.max, rounds: vsKoa.rounds },
+      vsNode: pairwise(rps('freshen'), rps('node')).median,
+      vsNginx: nginx ? pairwise(rps('freshen'), rps('nginx')).median : null,
       nginxNote: nginx ? 'proxy_cache hits, 1 worker process' : 'not installed (apt-get install nginx to add the proxy_cache peer)',
     };
   } finally {
@@ -188,7 +191,10 @@ async function fixedRate(url: string, paths: string[], rate: number, seconds: nu
 
 export async function isolation(plan: Plan, upstreamUrl: string, runtimes: BenchRuntime[]) {
   const large = largeDemoIds();
-  const out: Record<string, { idleP99: number; stormP99: number; p99Ratio: number; refreshesPerSecond: number }> = {};
+  const out: Record<
+    string,
+    { idleP99: number; stormP99: number; p99Ratio: number; p99RatioSpread: { min: number; max: number }; refreshesPerSecond: number }
+  > = {};
   for (const runtime of runtimes) {
     // A few ids: filling them costs two processes each (refresh, page) under
     // `spawn`, and a long fill left the idle baseline noisy (36 ms idle p99 with 200).
@@ -207,7 +213,9 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Bench
         return Number(/^freshen_refreshes_total\{outcome="ok"\} (\d+)/m.exec(text)?.[1] ?? 0);
       };
       await fixedRate(freshen.ready, paths, 200, plan.quick ? 0.5 : 1); // warm-up: JIT, connections
-      const result = await medianOf(plan.reps, async () => {
+      // Idle and storm windows alternate; each storm's p99 is taken over the idle one just before it.
+      const rounds: Array<{ idleP99: number; stormP99: number; refreshesPerSecond: number }> = [];
+      for (let rep = 0; rep < plan.reps; rep++) {
         await settle(freshen.ready); // the last storm's backlog is not part of "idle"
         collectGarbage();
         const idle = await fixedRate(freshen.ready, paths, 200, plan.seconds);
@@ -229,15 +237,15 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Bench
         const busy = await fixedRate(freshen.ready, paths, 200, plan.seconds);
         await storm;
         const rate = ((await refreshed()) - before) / ((performance.now() - t0) / 1000);
-        const idleP99 = percentile(idle, 99);
-        const stormP99 = percentile(busy, 99);
-        return { idleP99, stormP99, p99Ratio: stormP99 / idleP99, refreshesPerSecond: rate };
-      });
+        rounds.push({ idleP99: percentile(idle, 99), stormP99: percentile(busy, 99), refreshesPerSecond: rate });
+      }
+      const ratio = pairwise(rounds.map((r) => r.stormP99), rounds.map((r) => r.idleP99), 2);
       out[runtime] = {
-        idleP99: round(result.idleP99),
-        stormP99: round(result.stormP99),
-        p99Ratio: round(result.p99Ratio),
-        refreshesPerSecond: round(result.refreshesPerSecond, 1),
+        idleP99: round(median(rounds.map((r) => r.idleP99))),
+        stormP99: round(median(rounds.map((r) => r.stormP99))),
+        p99Ratio: ratio.median,
+        p99RatioSpread: { min: ratio.min, max: ratio.max },
+        refreshesPerSecond: round(median(rounds.map((r) => r.refreshesPerSecond)), 1),
       };
     } finally {
       await freshen.stop();

@@ -124,3 +124,18 @@ export async function medianOf<T extends Record<string, number>>(n: number, meas
 }
 
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/**
+ * Ratios taken round by round (A, B, A, B …, each B over the A beside it):
+ * their median and spread. On a shared machine drift moves both sides of a
+ * round alike, where a ratio of two medians would carry it.
+ */
+export function pairwise(numerators: number[], denominators: number[], digits = 3): { median: number; min: number; max: number; rounds: number[] } {
+  const rounds = numerators.map((n, i) => n / (denominators[i] as number));
+  return {
+    median: round(median(rounds), digits),
+    min: round(Math.min(...rounds), digits),
+    max: round(Math.max(...rounds), digits),
+    rounds: rounds.map((r) => round(r, digits)),
+  };
+}

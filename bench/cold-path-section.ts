@@ -1,0 +1,156 @@
+// coldPath: hits that must come from the SQL copy. Reads spread uniformly
+// over far more stored entries than the memory tier holds (a tenth of them),
+// against memory hits on the same server, in interleaved rounds (cold, hot,
+// cold, hot …, each cold round over the hot one beside it); on SQLite and on
+// a throwaway Postgres. Also what one entry takes on disk and in memory.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDatabase, type DatabaseConfig, type Knex } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import { answerBody } from '../server/freshness/memory-tier.js';
+import { startPostgresServer } from '../test/support/postgres-server.js';
+import { prefill, startFreshen, TOKEN, type Plan } from './http-sections.js';
+import { load, median, pairwise, round } from './lib.js';
+
+const FILLER = 'lorem ipsum dolor sit amet '.repeat(30);
+/** Memory hits are measured over this many ids, which the tier holds many times over. */
+const HOT = 500;
+
+interface Figures {
+  entries: number;
+  ratio: number;
+  ratioSpread: { min: number; max: number };
+  cold: { rps: number; p50: number; p99: number };
+  hot: { rps: number; p50: number; p99: number };
+  memoryTierBytes: number;
+  bytesOnDiskPerEntry: number;
+  bytesInMemoryPerEntry: number;
+  seedSeconds: number;
+}
+
+function recordOf(id: string): string {
+  return JSON.stringify({ id, title: `Seeded ${id}`, body: FILLER, updatedAt: '2030-01-01T00:00:00Z', related: [] });
+}
+
+/** n stored entries, straight into the database (about 1 KB each), in batches of one transaction. */
+async function seed(db: Knex, n: number): Promise<string[]> {
+  await migrate(db);
+  const ids = Array.from({ length: n }, (_, i) => `c${String(i).padStart(7, '0')}`);
+  const now = Date.now();
+  for (let i = 0; i < n; i += 2000) {
+    const rows = ids.slice(i, i + 2000).map((id) => {
+      const record = recordOf(id);
+      return {
+        id,
+        record,
+        hash: createHash('sha256').update(record).digest('base64url'),
+        related: '[]',
+        title: `Seeded ${id}`,
+        fetched_at: now,
+        state: 'ok',
+        updated_at: now,
+      };
+    });
+    await db.transaction(async (trx) => {
+      // SQLite takes at most 999 bound values in one statement: 100 rows of 8.
+      for (let j = 0; j < rows.length; j += 100) await trx('entries').insert(rows.slice(j, j + 100));
+    });
+  }
+  return ids;
+}
+
+async function measure(plan: Plan, upstreamUrl: string, database: DatabaseConfig, n: number, onDisk: (db: Knex) => Promise<number>): Promise<Figures> {
+  const db = openDatabase(database);
+  const t0 = performance.now();
+  let ids: string[];
+  let diskBytes: number;
+  try {
+    ids = await seed(db, n);
+    diskBytes = await onDisk(db);
+  } finally {
+    await db.destroy();
+  }
+  const seedSeconds = (performance.now() - t0) / 1000;
+  // A tenth of the data fits the memory tier (an entry costs its answer body and a little more).
+  const bodyBytes = answerBody(ids[0] as string, recordOf(ids[0] as string), Date.now()).length;
+  const memoryTierBytes = Math.round((n * (bodyBytes + 100)) / 10);
+  const freshen = await startFreshen(upstreamUrl, 'thread', {
+    DATABASE_URL: database.client === 'sqlite' ? `sqlite:${database.filename}` : database.url,
+    MEMORY_TIER_MAX_BYTES: String(memoryTierBytes),
+  });
+  try {
+    const hotIds = ids.slice(0, HOT);
+    const coldPaths = ids.map((id) => `/entries/${id}`);
+    const hotPaths = hotIds.map((id) => `/entries/${id}`);
+    // Warm-up: JIT, connections, and the tier filled by spread reads.
+    await load({ url: freshen.ready, paths: coldPaths, connections: 32, seconds: plan.quick ? 1 : 2 });
+    const cold: Array<{ rps: number; p50: number; p99: number }> = [];
+    const hot: Array<{ rps: number; p50: number; p99: number }> = [];
+    for (let rep = 0; rep < Math.max(3, plan.reps); rep++) {
+      cold.push(await load({ url: freshen.ready, paths: coldPaths, connections: 32, seconds: plan.seconds }));
+      // The spread reads evicted the hot ids: read them into memory again first.
+      await prefill(freshen.ready, hotIds);
+      hot.push(await load({ url: freshen.ready, paths: hotPaths, connections: 32, seconds: plan.seconds }));
+    }
+    const admin = (await (await fetch(`${freshen.ready}/admin`, { headers: { authorization: `Bearer ${TOKEN}`, accept: 'application/json' } })).json()) as {
+      memoryEntries: number;
+    };
+    const ratio = pairwise(cold.map((r) => r.rps), hot.map((r) => r.rps));
+    const med = (runs: typeof cold) => ({
+      rps: Math.round(median(runs.map((r) => r.rps))),
+      p50: round(median(runs.map((r) => r.p50))),
+      p99: round(median(runs.map((r) => r.p99))),
+    });
+    return {
+      entries: n,
+      ratio: ratio.median,
+      ratioSpread: { min: ratio.min, max: ratio.max },
+      cold: med(cold),
+      hot: med(hot),
+      memoryTierBytes,
+      bytesOnDiskPerEntry: Math.round(diskBytes / n),
+      bytesInMemoryPerEntry: Math.round(memoryTierBytes / Math.max(1, admin.memoryEntries)),
+      seedSeconds: round(seedSeconds, 1),
+    };
+  } finally {
+    await freshen.stop();
+  }
+}
+
+export interface ColdPath {
+  sqlite: Figures;
+  postgres: Figures | null;
+  postgresNote?: string;
+}
+
+export async function coldPath(plan: Plan, upstreamUrl: string): Promise<ColdPath> {
+  const n = plan.quick ? 20_000 : 100_000;
+  const dir = mkdtempSync(join(tmpdir(), 'freshen-cold-'));
+  let sqlite: Figures;
+  try {
+    const filename = join(dir, 'db.sqlite');
+    sqlite = await measure(plan, upstreamUrl, { client: 'sqlite', url: `sqlite:${filename}`, filename }, n, async (db) => {
+      await db.raw('PRAGMA wal_checkpoint(TRUNCATE)');
+      return statSync(filename).size;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  let pg;
+  try {
+    pg = await startPostgresServer();
+  } catch (err) {
+    return { sqlite, postgres: null, postgresNote: `no Postgres: ${(err as Error).message}` };
+  }
+  try {
+    const postgres = await measure(plan, upstreamUrl, { client: 'postgres', url: pg.url }, n, async (db) => {
+      const row = (await db.raw(`select pg_total_relation_size('entries') as n`)) as { rows: Array<{ n: number | string }> };
+      return Number(row.rows[0]?.n ?? 0);
+    });
+    return { sqlite, postgres };
+  } finally {
+    pg.destroy();
+  }
+}
