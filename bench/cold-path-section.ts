@@ -3,18 +3,16 @@
 // against memory hits on the same server, in interleaved rounds (cold, hot,
 // cold, hot …, each cold round over the hot one beside it); on SQLite and on
 // a throwaway Postgres. Also what one entry takes on disk and in memory.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type DatabaseConfig, type Knex } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
 import { answerBody } from '../server/freshness/memory-tier.js';
 import { startPostgresServer } from '../test/support/postgres-server.js';
 import { prefill, startFreshen, TOKEN, type Plan } from './http-sections.js';
 import { load, median, pairwise, round } from './lib.js';
+import { seededRecord, seedEntries } from './seed.js';
 
-const FILLER = 'lorem ipsum dolor sit amet '.repeat(30);
 /** Memory hits are measured over this many ids, which the tier holds many times over. */
 const HOT = 500;
 
@@ -30,51 +28,20 @@ interface Figures {
   seedSeconds: number;
 }
 
-function recordOf(id: string): string {
-  return JSON.stringify({ id, title: `Seeded ${id}`, body: FILLER, updatedAt: '2030-01-01T00:00:00Z', related: [] });
-}
-
-/** n stored entries, straight into the database (about 1 KB each), in batches of one transaction. */
-async function seed(db: Knex, n: number): Promise<string[]> {
-  await migrate(db);
-  const ids = Array.from({ length: n }, (_, i) => `c${String(i).padStart(7, '0')}`);
-  const now = Date.now();
-  for (let i = 0; i < n; i += 2000) {
-    const rows = ids.slice(i, i + 2000).map((id) => {
-      const record = recordOf(id);
-      return {
-        id,
-        record,
-        hash: createHash('sha256').update(record).digest('base64url'),
-        related: '[]',
-        title: `Seeded ${id}`,
-        fetched_at: now,
-        state: 'ok',
-        updated_at: now,
-      };
-    });
-    await db.transaction(async (trx) => {
-      // SQLite takes at most 999 bound values in one statement: 100 rows of 8.
-      for (let j = 0; j < rows.length; j += 100) await trx('entries').insert(rows.slice(j, j + 100));
-    });
-  }
-  return ids;
-}
-
 async function measure(plan: Plan, upstreamUrl: string, database: DatabaseConfig, n: number, onDisk: (db: Knex) => Promise<number>): Promise<Figures> {
   const db = openDatabase(database);
   const t0 = performance.now();
   let ids: string[];
   let diskBytes: number;
   try {
-    ids = await seed(db, n);
+    ids = await seedEntries(db, n, 'c');
     diskBytes = await onDisk(db);
   } finally {
     await db.destroy();
   }
   const seedSeconds = (performance.now() - t0) / 1000;
   // A tenth of the data fits the memory tier (an entry costs its answer body and a little more).
-  const bodyBytes = answerBody(ids[0] as string, recordOf(ids[0] as string), Date.now()).length;
+  const bodyBytes = answerBody(ids[0] as string, seededRecord(ids[0] as string), Date.now()).length;
   const memoryTierBytes = Math.round((n * (bodyBytes + 100)) / 10);
   const freshen = await startFreshen(upstreamUrl, 'thread', {
     DATABASE_URL: database.client === 'sqlite' ? `sqlite:${database.filename}` : database.url,

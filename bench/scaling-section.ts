@@ -1,15 +1,14 @@
 // Scaling: hit-path requests/s with WEB_CONCURRENCY from 1 to the number of
 // cores, and hit latency when the data set is larger than the memory tier
 // (10k and 100k stored entries), so reads from SQL show.
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
 import { loadConfig } from '../server/config/config.js';
 import { prefill, startFreshen, type Plan } from './http-sections.js';
 import { load, medianOf, round, startNode } from './lib.js';
+import { seedEntries } from './seed.js';
 
 export async function webConcurrency(plan: Plan, upstreamUrl: string) {
   const out: Record<string, number> = {};
@@ -50,36 +49,14 @@ export async function webConcurrency(plan: Plan, upstreamUrl: string) {
   return out;
 }
 
-/** Store n entries straight into a database file (about 1 KB each). */
+/** Store n entries straight into a database file. */
 async function seed(file: string, n: number): Promise<string[]> {
   const db = openDatabase(loadConfig({ DATABASE_URL: `sqlite:${file}` }).database);
-  const ids = Array.from({ length: n }, (_, i) => `s${String(i).padStart(7, '0')}`);
   try {
-    await migrate(db);
-    const now = Date.now();
-    const filler = 'lorem ipsum dolor sit amet '.repeat(30);
-    for (let i = 0; i < n; i += 500) {
-      const rows = ids.slice(i, i + 500).map((id) => {
-        const record = JSON.stringify({ id, title: `Seeded ${id}`, body: filler, updatedAt: '2030-01-01T00:00:00Z', related: [] });
-        return {
-          id,
-          record,
-          hash: createHash('sha256').update(record).digest('base64url'),
-          related: '[]',
-          title: `Seeded ${id}`,
-          fetched_at: now,
-          state: 'ok',
-          updated_at: now,
-        };
-      });
-      await db.transaction(async (trx) => {
-        for (let j = 0; j < rows.length; j += 50) await trx('entries').insert(rows.slice(j, j + 50));
-      });
-    }
+    return await seedEntries(db, n);
   } finally {
     await db.destroy();
   }
-  return ids;
 }
 
 export async function largeDataSet(plan: Plan, upstreamUrl: string) {
