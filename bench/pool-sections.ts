@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { demoIds, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config/config.js';
 import type { UpdaterPool } from '../workers/pool.js';
-import type { RefreshTask } from '../workers/protocol.js';
+import type { RefreshTask, Validators } from '../workers/protocol.js';
 import { createBenchPool, type BenchRuntime } from './baselines.js';
 import { percentile, round } from './lib.js';
 import { PING } from './ping-task.js';
@@ -46,7 +46,8 @@ interface Workload {
   p99Ms: number;
 }
 
-function refreshTask(id: string, upstreamUrl: string): RefreshTask {
+/** A refresh task as the service hands one to the pool; with validators, a conditional one. */
+export function refreshTask(id: string, upstreamUrl: string, validators?: Validators): RefreshTask {
   return {
     kind: 'refresh',
     id,
@@ -55,6 +56,7 @@ function refreshTask(id: string, upstreamUrl: string): RefreshTask {
     maxBytes: 1_048_576,
     schemaPath: BUNDLED_SCHEMA,
     cacheControl: { obey: true, minTtlMs: 1000, maxTtlMs: 86_400_000 },
+    ...(validators ? { validators } : {}),
   };
 }
 

@@ -7,11 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
-import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config/config.js';
+import { DEFAULT_UPDATER_NICE } from '../server/config/config.js';
 import type { UpdaterPool } from '../workers/pool.js';
-import type { RefreshTask, Validators } from '../workers/protocol.js';
+import type { RefreshTask } from '../workers/protocol.js';
 import { createBenchPool } from './baselines.js';
 import { median, percentile, round } from './lib.js';
+import { refreshTask } from './pool-sections.js';
 import { changing } from './revalidate-data.js';
 
 /** A spread of pairwise figures: their median, least and greatest, and how many pairs. */
@@ -51,19 +52,6 @@ function sizedIds(min: number, max: number, from: string[]): string[] {
   });
 }
 
-function task(id: string, upstreamUrl: string, validators?: Validators): RefreshTask {
-  return {
-    kind: 'refresh',
-    id,
-    upstreamUrl,
-    timeoutMs: 30_000,
-    maxBytes: 1_048_576,
-    schemaPath: BUNDLED_SCHEMA,
-    cacheControl: { obey: true, minTtlMs: 1000, maxTtlMs: 86_400_000 },
-    ...(validators ? { validators } : {}),
-  };
-}
-
 /**
  * `count` tasks, `inFlight` at a time. A 200 is followed by its page, as the
  * service does after every stored record; a 304 writes nothing.
@@ -93,13 +81,13 @@ async function runRound(pool: UpdaterPool, tasks: RefreshTask[], count: number, 
 
 async function pair(pool: UpdaterPool, ids: string[], upstreamUrl: string, rounds: number, count: number, publishDir: string): Promise<PairFigures> {
   const inFlight = availableParallelism() * 4;
-  const unconditional = ids.map((id) => task(id, upstreamUrl));
+  const unconditional = ids.map((id) => refreshTask(id, upstreamUrl));
   // The validators each record comes with, from one unconditional fetch (which also warms the workers up).
   const conditional: RefreshTask[] = [];
   for (const t of unconditional) {
     const result = await pool.run(t);
     if (result.kind !== 'ok') throw new Error(`${t.id}: ${result.kind}`);
-    conditional.push(task(t.id, upstreamUrl, result.validators));
+    conditional.push(refreshTask(t.id, upstreamUrl, result.validators));
   }
   // Half a round of each first, unmeasured: the first rounds ran slower (JIT, connections, the page directory).
   await runRound(pool, conditional, count / 2, inFlight, publishDir);

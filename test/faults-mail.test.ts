@@ -8,24 +8,12 @@
 import { expect } from 'chai';
 import * as outbox from '../db/outbox.js';
 import { openDatabase, type Knex } from '../db/knex.js';
-import { startMailSetup, type MailSetup } from './support/mail-setup.js';
+import { startMailSetup, testMessage, type MailSetup } from './support/mail-setup.js';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 import { startTestService, type TestService } from './support/service.js';
 import { startTestSmtp, type TestSmtp } from './support/smtp.js';
 import { startTestUpstream, type TestUpstream } from './support/upstream.js';
 import { waitFor } from './support/wait.js';
-
-function message(n: number, tag: string): outbox.NewMessage {
-  return {
-    kind: 'test',
-    recipients: ['ops@example.test'],
-    subject: `${tag} ${n}`,
-    text: `message ${n}`,
-    html: `<p>message ${n}</p>`,
-    dedupeKey: `${tag}:${n}`,
-    messageId: `<${tag}-${n}@example.test>`,
-  };
-}
 
 describe('an SMTP server that misbehaves', function () {
   this.timeout(60_000);
@@ -48,7 +36,7 @@ describe('an SMTP server that misbehaves', function () {
   /** Enqueue `count` messages while SMTP has `fault`; once each was tried, let SMTP behave, and wait for them all. */
   async function throughFault(tag: string, fault: TestSmtp['fault'], count: number) {
     smtp.fault = fault;
-    for (let n = 0; n < count; n++) await outbox.enqueue(db, message(n, tag), Date.now(), 3_600_000);
+    for (let n = 0; n < count; n++) await outbox.enqueue(db, testMessage(n, tag), Date.now(), 3_600_000);
     setup.service.mailers.kick();
     const tried = await waitFor(async () => {
       const r = await rows(tag);
@@ -119,7 +107,7 @@ describe('a database that goes away between a delivery and its record', function
   it('is not sent again, nor marked dead: it is recorded as sent once the database is back', async () => {
     // The SMTP server holds the message long enough to stop the database meanwhile.
     smtp.dataDelayMs = 2000;
-    await outbox.enqueue(db, message(0, 'dbgone'), Date.now(), 3_600_000);
+    await outbox.enqueue(db, testMessage(0, 'dbgone'), Date.now(), 3_600_000);
     service.mailers.kick();
     await waitFor(() => smtp.dataEnded === 1, 'the message to be in transfer', 15_000);
     pg.stop();

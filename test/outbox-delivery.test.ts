@@ -8,23 +8,11 @@ import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import * as outbox from '../db/outbox.js';
 import type { Knex } from '../db/knex.js';
-import { startMailSetup, type MailSetup } from './support/mail-setup.js';
+import { startMailSetup, testMessage, type MailSetup } from './support/mail-setup.js';
 import type { TestSmtp } from './support/smtp.js';
 import { startTestUpstream, type TestUpstream } from './support/upstream.js';
 import { startTestService, type TestService } from './support/service.js';
 import { waitFor } from './support/wait.js';
-
-function message(n: number, tag: string): outbox.NewMessage {
-  return {
-    kind: 'test',
-    recipients: ['ops@example.test'],
-    subject: `${tag} ${n}`,
-    text: `message ${n}`,
-    html: `<p>message ${n}</p>`,
-    dedupeKey: `${tag}:${n}`,
-    messageId: `<${tag}-${n}@example.test>`,
-  };
-}
 
 describe('outbox delivery', () => {
   let smtp: TestSmtp;
@@ -43,7 +31,7 @@ describe('outbox delivery', () => {
   it('keeps messages pending while SMTP is down, retries with backoff, and delivers them when it is back, with no new traffic', async function () {
     this.timeout(30_000);
     await smtp.down();
-    for (let n = 0; n < 3; n++) await outbox.enqueue(db, message(n, 'down'), Date.now(), 3_600_000);
+    for (let n = 0; n < 3; n++) await outbox.enqueue(db, testMessage(n, 'down'), Date.now(), 3_600_000);
     service.mailers.kick();
 
     // Tried, failed, and given back with a growing wait.
@@ -67,7 +55,7 @@ describe('outbox delivery', () => {
     this.timeout(30_000);
     smtp.dataDelayMs = 150;
     const before = smtp.received.length;
-    for (let n = 0; n < 12; n++) await outbox.enqueue(db, message(n, 'kill'), Date.now(), 3_600_000);
+    for (let n = 0; n < 12; n++) await outbox.enqueue(db, testMessage(n, 'kill'), Date.now(), 3_600_000);
     service.mailers.kick();
     await waitFor(() => smtp.received.length >= before + 2, 'the mailer to be mid-batch', 10_000);
     const [pid] = service.mailers.stats().pids;
@@ -134,7 +122,7 @@ describe('a mailer past its time limit', () => {
     this.timeout(45_000);
     const { smtp, service, db } = setup;
     smtp.dataDelayMs = 8000; // the SMTP server holds the message past the mailer's limit
-    await outbox.enqueue(db, message(0, 'slow'), Date.now(), 3_600_000);
+    await outbox.enqueue(db, testMessage(0, 'slow'), Date.now(), 3_600_000);
     service.mailers.kick();
     await waitFor(() => service.mailers.stats().failed >= 1, 'the mailer to be killed', 15_000);
     smtp.dataDelayMs = 0;

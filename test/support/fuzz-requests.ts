@@ -21,17 +21,8 @@ export interface FuzzAnswer {
   body: Buffer;
 }
 
-/** mulberry32: small, fast and the same on every machine. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The demo's seeded generator: small, fast and the same on every machine. */
+export { mulberry32 as seeded } from '../../demo/data.js';
 
 /** Characters a request target cannot carry as they are, percent-encoded. */
 const urlSafe = (s: string): string => s.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c)).replace(/#/g, '%23');

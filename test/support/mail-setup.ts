@@ -1,6 +1,7 @@
 // The parts every mail test needs: an upstream, a real SMTP server, a service
 // sending to it (sweeping often), and a database connection of the test's own.
 import { openDatabase, type Knex } from '../../db/knex.js';
+import type { NewMessage } from '../../db/outbox.js';
 import { startTestSmtp, type TestSmtp } from './smtp.js';
 import { startTestUpstream, type TestUpstream } from './upstream.js';
 import { startTestService, type TestService } from './service.js';
@@ -33,5 +34,18 @@ export async function startMailSetup(env: Record<string, string>): Promise<MailS
       await smtp.close();
       await upstream.close();
     },
+  };
+}
+
+/** A message of a test's own, put straight in the outbox: number n of a batch tagged `tag`. */
+export function testMessage(n: number, tag: string): NewMessage {
+  return {
+    kind: 'test',
+    recipients: ['ops@example.test'],
+    subject: `${tag} ${n}`,
+    text: `message ${n}`,
+    html: `<p>message ${n}</p>`,
+    dedupeKey: `${tag}:${n}`,
+    messageId: `<${tag}-${n}@example.test>`,
   };
 }
