@@ -26,7 +26,8 @@ export interface EntryRow {
   staleIfErrorMs: number | null;
 }
 
-interface SqlRow {
+/** A row as the driver gives it. */
+export interface SqlRow {
   id: string;
   record: string | null;
   hash: string | null;
@@ -48,7 +49,7 @@ interface SqlRow {
 
 const orNull = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
-function fromSql(r: SqlRow): EntryRow {
+export function fromSql(r: SqlRow): EntryRow {
   return {
     id: r.id,
     record: r.record,
@@ -70,14 +71,20 @@ function fromSql(r: SqlRow): EntryRow {
   };
 }
 
+/** The columns of an EntryRow: a read takes no more (not the title, the validators). */
+export const ROW_COLUMNS = [
+  'id', 'record', 'hash', 'related', 'fetched_at', 'state', 'error_code', 'error', 'error_at', 'error_count',
+  'next_refresh_at', 'lease_owner', 'lease_until', 'lease_generation', 'ttl_ms', 'stale_while_revalidate_ms', 'stale_if_error_ms',
+] as const satisfies ReadonlyArray<keyof SqlRow>;
+
 export async function getEntry(db: Db, id: string): Promise<EntryRow | undefined> {
-  const row = (await db('entries').where({ id }).first()) as SqlRow | undefined;
+  const row = (await db('entries').select(ROW_COLUMNS).where({ id }).first()) as SqlRow | undefined;
   return row && fromSql(row);
 }
 
 export async function getEntries(db: Db, ids: readonly string[]): Promise<EntryRow[]> {
   if (ids.length === 0) return [];
-  const rows = (await db('entries').whereIn('id', ids)) as SqlRow[];
+  const rows = (await db('entries').select(ROW_COLUMNS).whereIn('id', ids)) as SqlRow[];
   return rows.map(fromSql);
 }
 

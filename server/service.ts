@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { openEntryReads } from '../db/entry-reads.js';
 import { openDatabase, ping, type Knex } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { startDbClock } from '../db/clock.js';
@@ -83,6 +84,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // for a lock, and reads run at once (WAL). Postgres pools its connections.
     const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database, config.databasePool, { reads: true }) : db;
     if (reads !== db) stops.push(() => reads.destroy());
+    const rows = await openEntryReads(config.database, db, Math.max(1, config.databasePool.max - 1));
+    stops.push(() => rows.close());
     // Leases, claims, backoff and fetched-at are in the database's time.
     const clock = await startDbClock(db, {
       onError: (err) => logger.warn({ why: (err as Error).message }, 'could not read the database clock; keeping the last offset'),
@@ -143,6 +146,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const freshness = createFreshness({
       db,
       reads,
+      rows,
       pool,
       config,
       upstreamUrl,

@@ -5,6 +5,7 @@
 // refresher (refresher.ts) runs refreshes single-flight and stores them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
+import type { EntryReads } from '../../db/entry-reads.js';
 import type { Db } from '../../db/knex.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import type { Config } from '../config/config.js';
@@ -49,8 +50,10 @@ export interface Freshness {
 
 export interface FreshnessDeps {
   db: Db;
-  /** Where rows are read (a connection of their own on SQLite); db by default. */
+  /** Where rows are read (connections of their own on SQLite); db by default. */
   reads?: Db;
+  /** One row by id, prepared (the cold path). */
+  rows: EntryReads;
   pool: UpdaterPool;
   config: Config;
   /** The URL template the updater fetches. */
@@ -106,6 +109,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   const reader = createReader({
     memory,
     reads: deps.reads ?? deps.db,
+    rows: deps.rows,
     refresher,
     policy: { ttlMs, maxStaleMs, notFoundTtlMs: config.entries.notFoundTtlMs, refreshAhead: config.entries.refreshAhead },
     counters,

@@ -4,6 +4,7 @@
 // error to answer with. A hit from memory takes no SQL and no await.
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as entries from '../../db/entries.js';
+import type { EntryReads } from '../../db/entry-reads.js';
 import type { Db } from '../../db/knex.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
 import { answeredBadly, DatabaseUnavailable, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
@@ -38,8 +39,10 @@ export interface Reader {
 
 export interface ReaderDeps {
   memory: MemoryTier;
-  /** Where rows are read (a connection of its own on SQLite). */
+  /** Where rows are read (connections of their own on SQLite). */
   reads: Db;
+  /** One row by id, prepared: the cold path of a single read. */
+  rows: EntryReads;
   refresher: Refresher;
   policy: Policy;
   counters: ReadCounters;
@@ -85,7 +88,7 @@ function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known
 }
 
 export function createReader(deps: ReaderDeps): Reader {
-  const { memory, reads, refresher, policy, counters, draining, now } = deps;
+  const { memory, reads, rows: entryReads, refresher, policy, counters, draining, now } = deps;
   // One poller per entry refreshed by another process, shared by its readers.
   const remoteWaits = new Map<string, Promise<OtherRefreshEnd>>();
 
@@ -133,7 +136,12 @@ export function createReader(deps: ReaderDeps): Reader {
 
     let found: entries.EntryRow[];
     try {
-      found = await entries.getEntries(reads, needSql.map((i) => ids[i] as string));
+      if (needSql.length === 1) {
+        const row = await entryReads.one(ids[needSql[0] as number] as string);
+        found = row ? [row] : [];
+      } else {
+        found = await entries.getEntries(reads, needSql.map((i) => ids[i] as string));
+      }
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       deps.onDatabaseUnavailable?.(err);
@@ -273,7 +281,7 @@ export function createReader(deps: ReaderDeps): Reader {
   async function rowAfterOtherRefresh(id: string): Promise<OtherRefreshEnd> {
     const deadline = performance.now() + deps.waitMs;
     for (;;) {
-      const row = await entries.getEntry(reads, id);
+      const row = await entryReads.one(id);
       if (!row || row.leaseOwner === null || row.leaseUntil < now()) {
         const view = row && viewOfRow(row);
         if (view) memory.offer(view);
