@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { freePort } from '../test/support/free-port.js';
 import type { BenchRuntime } from './baselines.js';
-import { load, median, pairwise, percentile, round, startNode, type Running } from './lib.js';
+import { load, mainThreadCpuMs, median, pairwise, percentile, round, startNode, type Running } from './lib.js';
 import { startNginx } from './nginx.js';
 
 export const TOKEN = 'benchmark-admin-token';
@@ -193,7 +193,14 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Bench
   const large = largeDemoIds();
   const out: Record<
     string,
-    { idleP99: number; stormP99: number; p99Ratio: number; p99RatioSpread: { min: number; max: number }; refreshesPerSecond: number }
+    {
+      idleP99: number;
+      stormP99: number;
+      p99Ratio: number;
+      p99RatioSpread: { min: number; max: number };
+      refreshesPerSecond: number;
+      mainCpuMsPerRefresh: number;
+    }
   > = {};
   for (const runtime of runtimes) {
     // A few ids: filling them costs two processes each (refresh, page) under
@@ -214,11 +221,16 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Bench
       };
       await fixedRate(freshen.ready, paths, 200, plan.quick ? 0.5 : 1); // warm-up: JIT, connections
       // Idle and storm windows alternate; each storm's p99 is taken over the idle one just before it.
-      const rounds: Array<{ idleP99: number; stormP99: number; refreshesPerSecond: number }> = [];
+      const rounds: Array<{ idleP99: number; stormP99: number; refreshesPerSecond: number; mainCpuMsPerRefresh: number }> = [];
+      const pid = freshen.child.pid as number;
       for (let rep = 0; rep < plan.reps; rep++) {
         await settle(freshen.ready); // the last storm's backlog is not part of "idle"
         collectGarbage();
+        let cpu0 = mainThreadCpuMs(pid);
+        let w0 = performance.now();
         const idle = await fixedRate(freshen.ready, paths, 200, plan.seconds);
+        // The main thread's CPU per ms while it answers the hits alone.
+        const idleCpuPerMs = (mainThreadCpuMs(pid) - cpu0) / (performance.now() - w0);
         const before = await refreshed();
         const t0 = performance.now();
         const storm = load({
@@ -234,10 +246,22 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Bench
         });
         await new Promise((r) => setTimeout(r, 500)); // let the storm fill the pool
         collectGarbage();
+        const inWindow = await refreshed();
+        cpu0 = mainThreadCpuMs(pid);
+        w0 = performance.now();
         const busy = await fixedRate(freshen.ready, paths, 200, plan.seconds);
+        // Over the same hits, what the main thread spent besides them: the
+        // refreshes' share (their admin POST, claim, store, result and page hand-off).
+        const extraCpuMs = mainThreadCpuMs(pid) - cpu0 - idleCpuPerMs * (performance.now() - w0);
+        const refreshesInWindow = (await refreshed()) - inWindow;
         await storm;
         const rate = ((await refreshed()) - before) / ((performance.now() - t0) / 1000);
-        rounds.push({ idleP99: percentile(idle, 99), stormP99: percentile(busy, 99), refreshesPerSecond: rate });
+        rounds.push({
+          idleP99: percentile(idle, 99),
+          stormP99: percentile(busy, 99),
+          refreshesPerSecond: rate,
+          mainCpuMsPerRefresh: extraCpuMs / Math.max(1, refreshesInWindow),
+        });
       }
       const ratio = pairwise(rounds.map((r) => r.stormP99), rounds.map((r) => r.idleP99), 2);
       out[runtime] = {
@@ -246,6 +270,7 @@ export async function isolation(plan: Plan, upstreamUrl: string, runtimes: Bench
         p99Ratio: ratio.median,
         p99RatioSpread: { min: ratio.min, max: ratio.max },
         refreshesPerSecond: round(median(rounds.map((r) => r.refreshesPerSecond)), 1),
+        mainCpuMsPerRefresh: round(median(rounds.map((r) => r.mainCpuMsPerRefresh)), 2),
       };
     } finally {
       await freshen.stop();

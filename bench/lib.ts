@@ -2,7 +2,7 @@
 // of their own, running the load generator (autocannon, in a process of its
 // own too), and the statistics.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,15 @@ export interface Running {
   ready: string;
   output: () => string;
   stop(): Promise<void>;
+}
+
+/**
+ * CPU time (ms) a process's main thread has used: Linux's per-thread
+ * schedstat, in nanoseconds (the thread whose id is the pid runs JavaScript's
+ * event loop; worker threads are other tasks of the process).
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 }
 
 /** Start `node <script>` and wait (bounded) for a line matching `readyPattern`. */

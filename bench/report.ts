@@ -36,9 +36,14 @@ export function markdown(r: Results): string {
   lines.push('', `freshen ÷ bare Koa = **${fmt(r.hitPath.ratio, 3)}**${range(r.hitPath.ratioSpread, 3)}, ÷ node:http = ${fmt(r.hitPath.vsNode, 3)}, ${nginx}.`, '');
 
   lines.push('**Event-loop isolation** (hit p99 at 200 req/s, idle and during a storm of CPU-heavy refreshes, 1 worker)', '');
-  lines.push('| runtime | idle p99 ms | storm p99 ms | ratio | refreshes/s in the storm |', '| --- | ---: | ---: | ---: | ---: |');
+  lines.push(
+    '| runtime | idle p99 ms | storm p99 ms | ratio | refreshes/s in the storm | main thread CPU ms per refresh |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
   for (const [rt, x] of Object.entries(r.isolation)) {
-    lines.push(`| ${rt} | ${fmt(x.idleP99)} | ${fmt(x.stormP99)} | ${fmt(x.p99Ratio)}${range(x.p99RatioSpread)} | ${fmt(x.refreshesPerSecond, 1)} |`);
+    lines.push(
+      `| ${rt} | ${fmt(x.idleP99)} | ${fmt(x.stormP99)} | ${fmt(x.p99Ratio)}${range(x.p99RatioSpread)} | ${fmt(x.refreshesPerSecond, 1)} | ${fmt(x.mainCpuMsPerRefresh)} |`,
+    );
   }
   lines.push('', '**Refresh throughput and cost** (pool of one worker per core)', '');
   lines.push(

@@ -137,6 +137,10 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
     concurrentTasksPerWorker: o.tasksPerWorker,
     idleTimeout: 30_000,
     execArgv: [`--max-old-space-size=${WORKER_HEAP_MB}`],
+    // V8's serializer, not JSON: a record crosses as its bytes, where JSON
+    // escapes every quote of it on one side and scans it on the other (the
+    // server's side is the main thread). See README, Threads or processes?
+    serialization: 'advanced',
   });
   // A child that dies with no task on it (killed from outside, say) is reported
   // here; unheard, the event would end the server.
