@@ -1,11 +1,11 @@
-// The cold path's one statement: an entry's row by id, for a read the memory
+// The cold path's one statement: entries' rows by id, for reads the memory
 // tier could not answer. It runs prepared, past knex's query builder and pool
 // bookkeeping (which cost more than the read itself: a primary-key read through
-// knex takes about twice the main thread's time of one through the driver).
-// SQLite: connections of its own, each with the statement prepared once, the
-// read going to the least busy (WAL lets them read at once, each on a thread of
-// libuv's pool). Postgres: a connection from knex's pool, with the statement
-// named so the server parses and plans it once per connection.
+// knex takes about twice the main thread's time of one through the driver),
+// and batched. SQLite: connections of its own, statements prepared once per
+// batch size, a batch going to the least busy connection (WAL lets them read at
+// once, each on a thread of libuv's pool). Postgres: a connection from knex's
+// pool, the statement named so the server parses and plans it once per connection.
 import sqlite3 from 'sqlite3';
 import { fromSql, ROW_COLUMNS, type EntryRow, type SqlRow } from './entries.js';
 import type { DatabaseConfig, Knex } from './knex.js';
@@ -16,7 +16,58 @@ export interface EntryReads {
   close(): Promise<void>;
 }
 
-const SELECT = `select ${ROW_COLUMNS.join(', ')} from entries where id = `;
+/** At most this many ids in one statement (SQLite binds at most 999 values). */
+const BATCH_MAX = 64;
+const COLUMNS = ROW_COLUMNS.join(', ');
+
+interface Waiter {
+  resolve(row: EntryRow | undefined): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * Reads asked for in the same turn of the event loop (the requests parsed in
+ * one poll of the sockets) go out as one statement, `where id in (…)`: the
+ * driver's cost per call (a hop to libuv's thread pool and back, the
+ * statement's bookkeeping) is paid once per batch, not once per request.
+ */
+function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): (id: string) => Promise<EntryRow | undefined> {
+  let pending = new Map<string, Waiter[]>();
+  let scheduled = false;
+  const answer = async (part: string[], batch: Map<string, Waiter[]>) => {
+    let rows: SqlRow[];
+    try {
+      rows = await readMany(part);
+    } catch (err) {
+      for (const id of part) for (const w of batch.get(id) ?? []) w.reject(err);
+      return;
+    }
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const id of part) {
+      const row = byId.get(id);
+      // Each waiter its own row object: callers may keep or change what they get.
+      for (const w of batch.get(id) ?? []) w.resolve(row && fromSql(row));
+    }
+  };
+  const flush = () => {
+    scheduled = false;
+    const batch = pending;
+    pending = new Map();
+    const ids = [...batch.keys()];
+    for (let i = 0; i < ids.length; i += BATCH_MAX) void answer(ids.slice(i, i + BATCH_MAX), batch);
+  };
+  return (id) =>
+    new Promise((resolve, reject) => {
+      const waiters = pending.get(id);
+      if (waiters) waiters.push({ resolve, reject });
+      else pending.set(id, [{ resolve, reject }]);
+      if (!scheduled) {
+        scheduled = true;
+        // After the poll phase: every request read from the sockets in it has asked by then.
+        setImmediate(flush);
+      }
+    });
+}
 
 interface PgConnection {
   query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: SqlRow[] }>;
@@ -24,7 +75,8 @@ interface PgConnection {
 
 interface SqliteReader {
   db: sqlite3.Database;
-  statement: sqlite3.Statement;
+  /** Prepared per number of ids, as batches come. */
+  statements: Map<number, sqlite3.Statement>;
   inFlight: number;
 }
 
@@ -35,20 +87,22 @@ interface SqliteReader {
 export async function openEntryReads(config: DatabaseConfig, db: Knex, connections: number): Promise<EntryReads> {
   if (config.client === 'postgres') return postgresReads(db);
   const readers = await Promise.all(Array.from({ length: Math.max(1, connections) }, () => openSqliteReader(config.filename)));
-  return {
-    one(id) {
-      let reader = readers[0] as SqliteReader;
-      for (const r of readers) if (r.inFlight < reader.inFlight) reader = r;
-      reader.inFlight++;
-      return new Promise<EntryRow | undefined>((resolve, reject) => {
+  const readMany = async (ids: string[]): Promise<SqlRow[]> => {
+    let reader = readers[0] as SqliteReader;
+    for (const r of readers) if (r.inFlight < reader.inFlight) reader = r;
+    reader.inFlight++;
+    try {
+      const statement = await prepared(reader, ids.length);
+      return await new Promise<SqlRow[]>((resolve, reject) =>
         // all(), not get(): it steps to the end, so the read's snapshot ends with it.
-        reader.statement.all<SqlRow>(id, (err, rows) => {
-          reader.inFlight--;
-          if (err) reject(err);
-          else resolve(rows[0] && fromSql(rows[0]));
-        });
-      });
-    },
+        statement.all<SqlRow>(ids, (err, rows) => (err ? reject(err) : resolve(rows))),
+      );
+    } finally {
+      reader.inFlight--;
+    }
+  };
+  return {
+    one: batching(readMany),
     async close() {
       await Promise.all(readers.map(closeSqliteReader));
     },
@@ -56,20 +110,31 @@ export async function openEntryReads(config: DatabaseConfig, db: Knex, connectio
 }
 
 function postgresReads(db: Knex): EntryReads {
-  const query = { name: 'freshen_entry_by_id', text: `${SELECT}$1`, values: [] as unknown[] };
-  return {
-    async one(id) {
-      // Borrowed and given back as knex does, so its pool keeps its bound and its health checks.
-      const conn = (await db.client.acquireConnection()) as PgConnection;
-      try {
-        const { rows } = await conn.query({ ...query, values: [id] });
-        return rows[0] && fromSql(rows[0]);
-      } finally {
-        await db.client.releaseConnection(conn);
-      }
-    },
-    close: async () => undefined,
+  // One statement for any number of ids: an array parameter.
+  const text = `select ${COLUMNS} from entries where id = any($1::text[])`;
+  const readMany = async (ids: string[]): Promise<SqlRow[]> => {
+    // Borrowed and given back as knex does, so its pool keeps its bound and its health checks.
+    const conn = (await db.client.acquireConnection()) as PgConnection;
+    try {
+      return (await conn.query({ name: 'freshen_entries_by_id', text, values: [ids] })).rows;
+    } finally {
+      await db.client.releaseConnection(conn);
+    }
   };
+  return { one: batching(readMany), close: async () => undefined };
+}
+
+function prepared(reader: SqliteReader, n: number): Promise<sqlite3.Statement> {
+  const held = reader.statements.get(n);
+  if (held) return Promise.resolve(held);
+  return new Promise((resolve, reject) => {
+    const sql = `select ${COLUMNS} from entries where id in (${Array.from({ length: n }, () => '?').join(', ')})`;
+    const statement = reader.db.prepare(sql, (err) => {
+      if (err) return reject(err);
+      reader.statements.set(n, statement);
+      resolve(statement);
+    });
+  });
 }
 
 function openSqliteReader(filename: string): Promise<SqliteReader> {
@@ -78,16 +143,16 @@ function openSqliteReader(filename: string): Promise<SqliteReader> {
     const db = new sqlite3.Database(filename, sqlite3.OPEN_READWRITE, (err) => {
       if (err) return reject(err);
       // Mapped, the file's pages are read without a system call each (most of a cold read's cost).
-      db.exec('PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;', (err2) => {
-        if (err2) return reject(err2);
-        const statement = db.prepare(`${SELECT}?`, (err3) => (err3 ? reject(err3) : resolve({ db, statement, inFlight: 0 })));
-      });
+      db.exec('PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;', (err2) =>
+        err2 ? reject(err2) : resolve({ db, statements: new Map(), inFlight: 0 }),
+      );
     });
   });
 }
 
 function closeSqliteReader(reader: SqliteReader): Promise<void> {
-  return new Promise((resolve, reject) => {
-    reader.statement.finalize(() => reader.db.close((err) => (err ? reject(err) : resolve())));
-  });
+  const finalized = [...reader.statements.values()].map((s) => new Promise<void>((resolve) => s.finalize(() => resolve())));
+  return Promise.all(finalized).then(
+    () => new Promise<void>((resolve, reject) => reader.db.close((err) => (err ? reject(err) : resolve()))),
+  );
 }

@@ -1,0 +1,66 @@
+// The cold path's reads, on each database: reads asked for in the same turn
+// go out as batched statements, and each caller gets the row of its own id.
+import { expect } from 'chai';
+import { openEntryReads, type EntryReads } from '../db/entry-reads.js';
+import { openDatabase, type Knex } from '../db/knex.js';
+import { migrate } from '../db/migrate.js';
+import { loadConfig } from '../server/config/config.js';
+import { freshDatabase, type TestDatabase } from './support/database.js';
+
+describe('reads of single entries', () => {
+  let database: TestDatabase;
+  let db: Knex;
+  let reads: EntryReads;
+  const stored = Array.from({ length: 200 }, (_, i) => `r${String(i).padStart(3, '0')}`);
+
+  before(async () => {
+    database = await freshDatabase();
+    const config = loadConfig({ DATABASE_URL: database.url }).database;
+    db = openDatabase(config);
+    await migrate(db);
+    for (let i = 0; i < stored.length; i += 50) {
+      await db('entries').insert(
+        stored.slice(i, i + 50).map((id, j) => ({
+          id,
+          record: JSON.stringify({ id, n: i + j }),
+          hash: `h-${id}`,
+          related: JSON.stringify([`${id}-rel`]),
+          fetched_at: 1000 + i + j,
+          state: 'ok',
+          updated_at: 0,
+        })),
+      );
+    }
+    reads = await openEntryReads(config, db, 3);
+  });
+  after(async () => {
+    await reads?.close();
+    await db?.destroy();
+    await database?.drop();
+  });
+
+  it('answers each of many reads at once with its own row, more than one statement holds, repeats and unknown ids among them', async () => {
+    // 200 stored ids, each asked twice, and 50 never stored: all in one turn.
+    const asked = [...stored, ...stored.toReversed(), ...Array.from({ length: 50 }, (_, i) => `missing-${i}`)];
+    const rows = await Promise.all(asked.map((id) => reads.one(id)));
+    rows.forEach((row, i) => {
+      const id = asked[i] as string;
+      if (id.startsWith('missing-')) {
+        expect(row, id).to.equal(undefined);
+        return;
+      }
+      expect(row?.id).to.equal(id);
+      expect(JSON.parse(row?.record ?? 'null')).to.deep.equal({ id, n: stored.indexOf(id) });
+      expect(row?.related).to.deep.equal([`${id}-rel`]);
+      expect(row?.fetchedAt).to.equal(1000 + stored.indexOf(id));
+    });
+    // Callers of the same id get rows of their own.
+    expect(rows[0]).to.not.equal(rows[2 * stored.length - 1]);
+  });
+
+  it('sees what was written since its last read', async () => {
+    expect((await reads.one('r000'))?.fetchedAt).to.equal(1000);
+    await db('entries').where({ id: 'r000' }).update({ fetched_at: 5000 });
+    expect((await reads.one('r000'))?.fetchedAt).to.equal(5000);
+  });
+});
