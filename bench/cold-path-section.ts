@@ -93,7 +93,7 @@ export interface ColdPath {
 }
 
 export async function coldPath(plan: Plan, upstreamUrl: string): Promise<ColdPath> {
-  const n = plan.quick ? 20_000 : 100_000;
+  const n = plan.quick ? 100_000 : 1_000_000;
   const dir = mkdtempSync(join(tmpdir(), 'freshen-cold-'));
   let sqlite: Figures;
   try {
