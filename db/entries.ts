@@ -1,7 +1,7 @@
 // Every SQL statement on the `entries` table: the durable copy of upstream
 // records, their refresh errors and backoff, and the refresh lease.
 import type { UpstreamFreshness, Validators } from '../workers/protocol.js';
-import type { Db } from './knex.js';
+import { isPostgres, type Db, type Knex } from './knex.js';
 
 export type EntryState = 'ok' | 'not-found' | 'none';
 
@@ -109,6 +109,17 @@ export interface DefaultTtls {
 
 const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error', 'state', 'upstream_etag', 'upstream_last_modified'];
 
+// The miss path's statements are written out, not built: knex's query builder
+// costs ~0.1-0.2 ms a statement. The same text runs on SQLite (3.35+) and Postgres.
+const CREATE_LEASED =
+  'insert into entries (id, lease_owner, lease_until, lease_generation, updated_at) values (?, ?, ?, 1, ?) ' +
+  `on conflict (id) do nothing returning ${LEASE_RETURNS.join(', ')}`;
+
+/** The rows a raw statement returned: SQLite's driver gives them, pg's result holds them. */
+function rowsOf<T>(db: Db, result: unknown): T[] {
+  return (isPostgres(db) ? (result as { rows: T[] }).rows : result) as T[];
+}
+
 interface LeaseRow {
   lease_generation: number;
   error_count: number;
@@ -157,11 +168,7 @@ export async function claimLease(
   if (claim.create) {
     // A new entry is created already leased (one statement on the miss path);
     // if it exists after all, the conditional UPDATE below decides.
-    const created = (await db('entries')
-      .insert({ id, lease_owner: owner, lease_until: now + claim.leaseMs, lease_generation: 1, updated_at: now })
-      .onConflict('id')
-      .ignore()
-      .returning(LEASE_RETURNS)) as LeaseRow[];
+    const created = rowsOf<LeaseRow>(db, await db.raw(CREATE_LEASED, [id, owner, now + claim.leaseMs, now]));
     if (created[0]) return leaseOf(id, owner, created[0]);
   }
   const query = db('entries')
@@ -213,7 +220,10 @@ export interface Stored {
 
 /** The held row updated, and whether an operator's refresh waits on it, in one statement. */
 async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>): Promise<Stored> {
-  const rows = (await heldBy(db, lease).update(fields, ['refresh_requested'])) as Array<{ refresh_requested: unknown }>;
+  // Written out (as CREATE_LEASED); the columns are this file's own names, never input.
+  const sql = `update entries set ${Object.keys(fields).join(' = ?, ')} = ? where id = ? and lease_owner = ? and lease_generation = ? returning refresh_requested`;
+  const bindings = [...Object.values(fields), lease.id, lease.owner, lease.generation];
+  const rows = rowsOf<{ refresh_requested: unknown }>(db, await db.raw(sql, bindings as Knex.RawBinding[]));
   const row = rows[0];
   // SQLite answers 0/1, Postgres a boolean.
   return { stored: row !== undefined, refreshRequested: Boolean(row?.refresh_requested) };
