@@ -2,6 +2,7 @@
 // (the task on the main thread) and `spawn` (a new process per task). They sit
 // behind the same pool (workers/pool.ts) as thread and process, so the same
 // timing and bounds apply; they show why the other two exist.
+import { deserialize, serialize } from 'node:v8';
 import { execa } from 'execa';
 import { createUpdaterPool, type Backend, type BackendFactory, type PoolOptions, type UpdaterPool, type UpdaterRuntime } from '../workers/pool.js';
 import type { PublishResult, RefreshResult, Task } from '../workers/protocol.js';
@@ -53,10 +54,11 @@ function spawnBackend(o: PoolOptions): Backend {
       await acquire();
       try {
         const child = await execa(process.execPath, [script], {
-          input: JSON.stringify({ ...task, trackKey: undefined }),
+          input: serialize({ ...task, trackKey: undefined }),
+          encoding: 'buffer',
           timeout: o.taskTimeoutMs,
         });
-        return JSON.parse(child.stdout) as RefreshResult | PublishResult;
+        return deserialize(child.stdout) as RefreshResult | PublishResult;
       } finally {
         completed++;
         release();

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type DatabaseConfig, type Knex } from '../db/knex.js';
-import { answerBody } from '../server/freshness/memory-tier.js';
+import { answerBody } from '../shared/answer-body.js';
 import { startPostgresServer } from '../test/support/postgres-server.js';
 import { prefill, startFreshen, TOKEN, type Plan } from './http-sections.js';
 import { load, median, pairwise, round } from './lib.js';

@@ -7,6 +7,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from '../server/config/config.js';
+import { recordBytes } from '../shared/answer-body.js';
 import type { UpdaterPool } from '../workers/pool.js';
 import type { RefreshTask, Validators } from '../workers/protocol.js';
 import { createBenchPool, type BenchRuntime } from './baselines.js';
@@ -69,7 +70,7 @@ async function workload(pool: UpdaterPool, tasks: RefreshTask[], publishDir: str
       const s = performance.now();
       const result = await pool.run(task);
       if (result.kind !== 'ok') throw new Error(`${task.id}: ${result.kind} ${'message' in result ? result.message : ''}`);
-      const page = await pool.run({ kind: 'publish', id: task.id, record: result.record, fetchedAt: Date.now(), publishDir });
+      const page = await pool.run({ kind: 'publish', id: task.id, record: recordBytes(result), fetchedAt: Date.now(), publishDir });
       if (page.kind === 'failed') throw new Error(`${task.id}: page not published: ${page.message}`);
       latencies.push(performance.now() - s);
     }),

@@ -8,6 +8,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoIds, demoRecordJson, invalidDemoIds, largeDemoIds } from '../demo/data.js';
 import { DEFAULT_UPDATER_NICE } from '../server/config/config.js';
+import { recordBytes } from '../shared/answer-body.js';
 import type { UpdaterPool } from '../workers/pool.js';
 import type { RefreshTask } from '../workers/protocol.js';
 import { createBenchPool } from './baselines.js';
@@ -69,7 +70,7 @@ async function runRound(pool: UpdaterPool, tasks: RefreshTask[], count: number, 
         const result = await pool.run(t);
         if (result.kind !== expected) throw new Error(`${t.id}: ${result.kind}, not ${expected}`);
         if (result.kind === 'ok') {
-          const page = await pool.run({ kind: 'publish', id: t.id, record: result.record, fetchedAt: Date.now(), publishDir });
+          const page = await pool.run({ kind: 'publish', id: t.id, record: recordBytes(result), fetchedAt: Date.now(), publishDir });
           if (page.kind === 'failed') throw new Error(`${t.id}: page not published: ${page.message}`);
         }
         latencies.push(performance.now() - s);

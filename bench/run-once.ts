@@ -1,10 +1,12 @@
-// One task in a process of its own: reads the task as JSON on stdin, runs the
-// benchmark's task module, writes the result as JSON on stdout, exits. This is
+// One task in a process of its own: reads the task on stdin, runs the
+// benchmark's task module, writes the result on stdout, exits. Both in V8's
+// serialization, as a worker's messages are (a result carries its body's bytes). This is
 // the `spawn` baseline's process (bench/baselines.ts): a process per refresh,
 // each paying a whole Node start.
+import { deserialize, serialize } from 'node:v8';
 import run, { type BenchTask } from './ping-task.js';
 
 const chunks: Buffer[] = [];
 for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-const result = await run(JSON.parse(Buffer.concat(chunks).toString('utf8')) as BenchTask);
-process.stdout.write(JSON.stringify(result));
+const result = await run(deserialize(Buffer.concat(chunks)) as BenchTask);
+process.stdout.write(serialize(result));

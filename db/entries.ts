@@ -247,10 +247,12 @@ export async function storeRecord(
   db: Db,
   lease: Lease,
   now: number,
-  record: { record: string; hash: string; related: string[]; title: string | null; validators: Validators; freshness: UpstreamFreshness },
+  record: { record: string | Buffer; hash: string; related: string[]; title: string | null; validators: Validators; freshness: UpstreamFreshness },
 ): Promise<Stored> {
   return updateHeld(db, lease, {
-    record: record.record,
+    // The record's UTF-8 bytes, made text by the database: the driver copies
+    // bytes, where a string would be encoded again on the main thread.
+    record: db.raw('cast(? as text)', [record.record]),
     hash: record.hash,
     related: JSON.stringify(record.related),
     title: record.title === null ? null : plainText(record.title),

@@ -60,8 +60,8 @@ export interface UpstreamFreshness {
 export interface PublishTask {
   kind: 'publish';
   id: string;
-  /** null: the upstream no longer has the entry — its page is removed. */
-  record: string | null;
+  /** The record's JSON text (or its UTF-8 bytes); null: the upstream no longer has the entry — its page is removed. */
+  record: string | Uint8Array | null;
   fetchedAt: number;
   publishDir: string;
 }
@@ -129,9 +129,14 @@ export type RefreshResult =
   | {
       kind: 'ok';
       id: string;
-      /** The record as compact JSON text, ready to splice into an answer. */
-      record: string;
-      /** sha256 of `record`, base64url: the entity tag. */
+      /**
+       * The answer body, fetch time to be stamped (shared/answer-body.ts). The
+       * record is its bytes from recordStart to recordEnd: compact JSON text.
+       */
+      body: Uint8Array;
+      recordStart: number;
+      recordEnd: number;
+      /** sha256 of the record's text, base64url: the entity tag. */
       hash: string;
       /** The record's `related` ids as given (validated later, where they are read). */
       related: string[];

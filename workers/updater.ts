@@ -7,6 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { prepareBody } from '../shared/answer-body.js';
 import { INDEX_PAGE, MAX_IDS } from '../shared/entry-id.js';
 import { type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
 import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
@@ -150,13 +152,24 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
 
   const record = JSON.stringify(data);
   const hash = createHash('sha256').update(record).digest('base64url');
+  const { body, recordStart, recordEnd } = prepareBody(id, record);
   const fields = data as Record<string, unknown>;
   // Kept bounded (a record may name any number): the first MAX_IDS, each once, as /related answers.
   const related = Array.isArray(fields.related)
     ? [...new Set(fields.related.filter((x): x is string => typeof x === 'string'))].slice(0, MAX_IDS)
     : [];
   const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
-  return { kind: 'ok', id, record, hash, related, title, bytes: fetched.body.length, validators, freshness };
+  return movingBody({ kind: 'ok', id, body, recordStart, recordEnd, hash, related, title, bytes: fetched.body.length, validators, freshness });
+}
+
+/**
+ * On a worker thread the body is moved to the server, not copied (Piscina
+ * sends a result marked movable with its transfer list). A child process's
+ * result is serialized whatever it is.
+ */
+function movingBody(result: Extract<RefreshResult, { kind: 'ok' }>): RefreshResult {
+  if (isMainThread) return result;
+  return move({ [transferableSymbol]: [result.body.buffer], [valueSymbol]: result }) as unknown as RefreshResult;
 }
 
 /** The deepest nesting of arrays and objects a record may have. */
@@ -182,7 +195,8 @@ async function publish(task: PublishTask): Promise<PublishResult> {
       const removed = await removeUnlessNewer(task.publishDir, pageFileName(task.id), task.fetchedAt);
       return removed ? { kind: 'removed', id: task.id } : { kind: 'superseded', id: task.id };
     }
-    const data = JSON.parse(task.record) as Record<string, unknown>;
+    const text = typeof task.record === 'string' ? task.record : Buffer.from(task.record.buffer, task.record.byteOffset, task.record.byteLength).toString();
+    const data = JSON.parse(text) as Record<string, unknown>;
     const html = entryPageHtml(task.id, data, task.fetchedAt);
     const bytes = await writeAtomically(task.publishDir, pageFileName(task.id), html, task.fetchedAt);
     return bytes === undefined ? { kind: 'superseded', id: task.id } : { kind: 'published', id: task.id, bytes };

@@ -3,6 +3,7 @@
 // hit costs a Map lookup and a timestamp compare — no SQL, no JSON work.
 import { LRUCache } from 'lru-cache';
 import type { EntryRow } from '../../db/entries.js';
+import { answerBody } from '../../shared/answer-body.js';
 
 export interface EntryView {
   id: string;
@@ -69,11 +70,6 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
       return lru.size;
     },
   };
-}
-
-export function answerBody(id: string, record: string, fetchedAt: number): Buffer {
-  // The record is JSON text from the worker: spliced in, never parsed here.
-  return Buffer.from(`{"id":${JSON.stringify(id)},"data":${record},"fetchedAt":"${new Date(fetchedAt).toISOString()}"}`);
 }
 
 /** The view of a stored row, or undefined when there is nothing to serve or remember. */

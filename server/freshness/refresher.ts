@@ -17,7 +17,8 @@ import { upstreamUrl } from '../../workers/upstream.js';
 import { maskUrl } from '../config/values.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { PagePublisher } from '../publishing/page-publisher.js';
-import { answerBody, type EntryView, type MemoryTier } from './memory-tier.js';
+import { answerBody, recordBytes, stampFetchedAt } from '../../shared/answer-body.js';
+import type { EntryView, MemoryTier } from './memory-tier.js';
 
 export type RefreshOutcome =
   | {
@@ -174,9 +175,12 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   async function store(lease: entries.Lease, result: RefreshResult, at: number): Promise<RefreshOutcome> {
     const { id } = lease;
     if (result.kind === 'ok') {
+      // Prepared by the updater: only its fetch time is written here, in place.
+      const body = stampFetchedAt(result.body, at);
+      const record = recordBytes(result);
       const view = storedView(id, at, {
         state: 'ok',
-        body: answerBody(id, result.record, at),
+        body,
         etag: `W/"${result.hash}"`,
         related: result.related,
         ...result.freshness,
@@ -192,11 +196,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         followRequest(id, stored);
         return { kind: 'done', result, view, nextRefreshAt: 0 };
       }
-      const stored = await entries.storeRecord(db, lease, at, result);
+      const stored = await entries.storeRecord(db, lease, at, { ...result, record });
       if (stored.stored) {
         memory.set(view);
         deps.onStored?.(id);
-        pages.publish(id, result.record, at);
+        pages.publish(id, record, at);
         await resolved(lease, at);
       } else {
         logger.warn({ id }, 'refresh result not stored: its lease was lost');

@@ -8,7 +8,7 @@ import { hasOwnPage } from '../../shared/entry-id.js';
 
 export interface PagePublisher {
   /** Publish the entry's page (record null: the entry is gone, remove its page). */
-  publish(id: string, record: string | null, fetchedAt: number): void;
+  publish(id: string, record: string | Uint8Array | null, fetchedAt: number): void;
   /** Resolves when every page write under way has ended. */
   settled(): Promise<void>;
 }
@@ -24,7 +24,7 @@ export function createPagePublisher(deps: {
   // By entry: each write waits for the one before.
   const writing = new Map<string, Promise<void>>();
 
-  async function write(id: string, record: string | null, fetchedAt: number): Promise<void> {
+  async function write(id: string, record: string | Uint8Array | null, fetchedAt: number): Promise<void> {
     try {
       const page = await pool.run({ kind: 'publish', id, record, fetchedAt, publishDir });
       if (page.kind === 'published' || page.kind === 'removed') deps.published?.(id);

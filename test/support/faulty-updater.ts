@@ -6,6 +6,8 @@
 // `"fault": "throw"` makes the task throw (its worker lives on); `"fault":
 // "oom"` fills its worker's heap until the worker runs out of memory.
 import { writeFileSync } from 'node:fs';
+import { valueSymbol } from 'piscina';
+import { recordBytes } from '../../shared/answer-body.js';
 import run, { reportStart } from '../../workers/updater.js';
 import type { PublishResult, RefreshResult, Task } from '../../workers/protocol.js';
 
@@ -18,7 +20,7 @@ export default async function faulty(task: Task): Promise<RefreshResult | Publis
   if (task.trackKey !== undefined) reportStart(task.trackKey);
   const result = await run({ ...task, trackKey: undefined });
   if (task.kind === 'publish' && task.record !== null) {
-    const { fault, mark } = JSON.parse(task.record) as Faults;
+    const { fault, mark } = JSON.parse(Buffer.from(task.record).toString()) as Faults;
     if (fault === 'exit-when-idle') {
       // The page is its last task: once it is answered, the worker is idle.
       setTimeout(() => {
@@ -28,7 +30,9 @@ export default async function faulty(task: Task): Promise<RefreshResult | Publis
     }
     return result;
   }
-  const fault = result.kind === 'ok' ? (JSON.parse(result.record) as Faults).fault : undefined;
+  // On a worker thread the result comes marked to be moved: the result itself is inside.
+  const value = ((result as unknown as Record<symbol, unknown>)[valueSymbol] ?? result) as RefreshResult | PublishResult;
+  const fault = value.kind === 'ok' ? (JSON.parse(recordBytes(value).toString()) as Faults).fault : undefined;
   if (fault === 'crash') process.exit(70);
   if (fault === 'throw') throw new Error('the updater task failed on purpose');
   if (fault === 'oom') {
