@@ -82,12 +82,6 @@ export async function getEntry(db: Db, id: string): Promise<EntryRow | undefined
   return row && fromSql(row);
 }
 
-export async function getEntries(db: Db, ids: readonly string[]): Promise<EntryRow[]> {
-  if (ids.length === 0) return [];
-  const rows = (await db('entries').select(ROW_COLUMNS).whereIn('id', ids)) as SqlRow[];
-  return rows.map(fromSql);
-}
-
 export interface Lease {
   id: string;
   owner: string;

@@ -33,12 +33,10 @@ const knex = knexModule as unknown as typeof knexModule.knex;
 types.setTypeParser(20, Number);
 
 /**
- * `reads`: a handle that only reads. On SQLite it gets up to `pool.max - 1`
- * connections (WAL lets them read at once, each query on a thread of libuv's
- * pool); any other SQLite handle writes, and has one connection, as SQLite
- * has one writer.
+ * A SQLite handle has one connection, as SQLite has one writer (reads by id
+ * have connections of their own: db/entry-reads.ts).
  */
-export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAULT_POOL, options: { reads?: boolean } = {}): Knex {
+export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAULT_POOL): Knex {
   if (config.client === 'sqlite') {
     mkdirSync(dirname(config.filename), { recursive: true });
     return knex({
@@ -49,7 +47,7 @@ export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAUL
       compileSqlOnError: false,
       pool: {
         min: 1,
-        max: options.reads ? Math.max(1, pool.max - 1) : 1,
+        max: 1,
         afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
           // WAL lets readers in other processes proceed while one writes; the busy
           // timeout makes a writer wait for a lock instead of failing with SQLITE_BUSY.

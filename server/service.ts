@@ -79,11 +79,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     if (options.migrate !== false) await migrateDatabase(config.database);
     const db: Knex = openDatabase(config.database, config.databasePool);
     stops.push(() => db.destroy());
-    // SQLite writes on one connection; the freshness check reads on others
-    // (DATABASE_POOL_MAX - 1), so a read never queues behind a write waiting
-    // for a lock, and reads run at once (WAL). Postgres pools its connections.
-    const reads: Knex = config.database.client === 'sqlite' ? openDatabase(config.database, config.databasePool, { reads: true }) : db;
-    if (reads !== db) stops.push(() => reads.destroy());
+    // Reads by id have connections of their own on SQLite (DATABASE_POOL_MAX - 1),
+    // so a read never queues behind a write waiting for a lock, and reads run at
+    // once (WAL); on Postgres they borrow from the pool.
     const rows = await openEntryReads(config.database, db, Math.max(1, config.databasePool.max - 1));
     stops.push(() => rows.close());
     // Leases, claims, backoff and fetched-at are in the database's time.
@@ -145,7 +143,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     const freshness = createFreshness({
       db,
-      reads,
       rows,
       pool,
       config,

@@ -50,9 +50,7 @@ export interface Freshness {
 
 export interface FreshnessDeps {
   db: Db;
-  /** Where rows are read (connections of their own on SQLite); db by default. */
-  reads?: Db;
-  /** One row by id, prepared (the cold path). */
+  /** Rows by id, prepared and batched (the cold path). */
   rows: EntryReads;
   pool: UpdaterPool;
   config: Config;
@@ -108,7 +106,6 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   });
   const reader = createReader({
     memory,
-    reads: deps.reads ?? deps.db,
     rows: deps.rows,
     refresher,
     policy: { ttlMs, maxStaleMs, notFoundTtlMs: config.entries.notFoundTtlMs, refreshAhead: config.entries.refreshAhead },

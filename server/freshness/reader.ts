@@ -5,7 +5,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as entries from '../../db/entries.js';
 import type { EntryReads } from '../../db/entry-reads.js';
-import type { Db } from '../../db/knex.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
 import { answeredBadly, DatabaseUnavailable, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
 import { decide, ttlOf, type Decision, type Known, type Policy } from './decision.js';
@@ -39,9 +38,7 @@ export interface Reader {
 
 export interface ReaderDeps {
   memory: MemoryTier;
-  /** Where rows are read (connections of their own on SQLite). */
-  reads: Db;
-  /** One row by id, prepared: the cold path of a single read. */
+  /** Rows by id, prepared and batched (db/entry-reads.ts). */
   rows: EntryReads;
   refresher: Refresher;
   policy: Policy;
@@ -88,7 +85,7 @@ function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known
 }
 
 export function createReader(deps: ReaderDeps): Reader {
-  const { memory, reads, rows: entryReads, refresher, policy, counters, draining, now } = deps;
+  const { memory, rows: entryReads, refresher, policy, counters, draining, now } = deps;
   // One poller per entry refreshed by another process, shared by its readers.
   const remoteWaits = new Map<string, Promise<OtherRefreshEnd>>();
 
@@ -134,31 +131,26 @@ export function createReader(deps: ReaderDeps): Reader {
     });
     if (needSql.length === 0) return outcomes;
 
-    let found: entries.EntryRow[];
+    let rows: Array<entries.EntryRow | undefined>;
     try {
-      if (needSql.length === 1) {
-        const row = await entryReads.one(ids[needSql[0] as number] as string);
-        found = row ? [row] : [];
-      } else {
-        found = await entries.getEntries(reads, needSql.map((i) => ids[i] as string));
-      }
+      // One read each; those asked for in the same turn share a statement.
+      rows = await Promise.all(needSql.map((i) => entryReads.one(ids[i] as string)));
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       deps.onDatabaseUnavailable?.(err);
       for (const i of needSql) outcomes[i] = fromMemoryAlone(ids[i] as string, at);
       return outcomes;
     }
-    const rows = new Map(found.map((r) => [r.id, r]));
     const waits: Array<Promise<void>> = [];
-    for (const i of needSql) {
+    needSql.forEach((i, k) => {
       const id = ids[i] as string;
-      const row = rows.get(id);
+      const row = rows[k];
       const { view, known } = row ? knownOfRow(row) : { view: undefined, known: undefined };
       if (view) memory.offer(view);
       const settled = settle(decide(known, 'sql', at, policy), view, at, 'read');
       if (settled !== 'wait') {
         outcomes[i] = settled;
-        continue;
+        return;
       }
       counters.miss++;
       waits.push(
@@ -171,7 +163,7 @@ export function createReader(deps: ReaderDeps): Reader {
           },
         ),
       );
-    }
+    });
     await Promise.all(waits);
     return outcomes;
   }
