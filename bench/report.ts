@@ -60,9 +60,6 @@ export function markdown(r: Results): string {
   lines.push('**Scaling**', '', '| measurement | figures |', '| --- | --- |');
   lines.push(`| hit requests/s by WEB_CONCURRENCY | ${Object.entries(r.scaling.webConcurrency).map(([k, v]) => `${k.replace('webConcurrency', '')}: ${v}`).join(', ')} |`);
   lines.push(`| CPU-heavy refresh tasks/s by UPDATER_MAX_WORKERS (threads) | ${Object.entries(r.scaling.updaterWorkers).map(([k, v]) => `${k}: ${fmt(v, 1)}`).join(', ')} |`);
-  for (const [k, v] of Object.entries(r.scaling.largeDataSet)) {
-    lines.push(`| hits over ${k.replace('entries', '')} entries, 4 MiB memory tier | ${v.rps} req/s, p50 ${fmt(v.p50)} ms, p99 ${fmt(v.p99)} ms |`);
-  }
   if (r.coldPath) lines.push('', coldPathMarkdown(r.coldPath));
   return `${lines.join('\n')}\n`;
 }

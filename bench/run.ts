@@ -13,7 +13,7 @@ import { refreshCost, type RefreshCost } from './pool-sections.js';
 import { chart, markdown } from './report.js';
 import { revalidateMarkdown } from './revalidate-report.js';
 import { revalidate, type RevalidateResults } from './revalidate-section.js';
-import { largeDataSet, webConcurrency } from './scaling-section.js';
+import { webConcurrency } from './scaling-section.js';
 import { coldPath, type ColdPath } from './cold-path-section.js';
 
 const RUNTIMES: BenchRuntime[] = ['inline', 'thread', 'process', 'spawn'];
@@ -32,7 +32,6 @@ export interface Results {
   scaling: {
     webConcurrency: Record<string, number>;
     updaterWorkers: Record<string, number>;
-    largeDataSet: Awaited<ReturnType<typeof largeDataSet>>;
   };
   revalidate: RevalidateResults;
   /** Absent from results written before the section existed. */
@@ -85,7 +84,6 @@ async function main(): Promise<void> {
     const scaling = {
       webConcurrency: await webConcurrency(plan, fast.ready),
       updaterWorkers,
-      largeDataSet: await largeDataSet(plan, fast.ready),
     };
     done();
     done = step('cold path: hits from SQL over a data set ten times the memory tier');
@@ -151,10 +149,7 @@ async function partial(sections: string[], quick: boolean): Promise<void> {
     }
     if (sections.includes('miss')) out.miss = await missPath(plan, slow20);
     if (sections.includes('mail')) out.mail = await mail(plan);
-    if (sections.includes('scaling')) {
-      out.webConcurrency = await webConcurrency(plan, fast.ready);
-      out.largeDataSet = await largeDataSet(plan, fast.ready);
-    }
+    if (sections.includes('scaling')) out.webConcurrency = await webConcurrency(plan, fast.ready);
     if (sections.includes('cold')) out.coldPath = await coldPath(plan, fast.ready);
     if (sections.includes('revalidate')) {
       const figures = await revalidate(plan);

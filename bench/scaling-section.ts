@@ -1,13 +1,12 @@
 // Scaling: hit-path requests/s with WEB_CONCURRENCY from 1 to the number of
-// cores, and hit latency when the data set is larger than the memory tier
-// (10k and 100k stored entries), so reads from SQL show.
+// cores. (Reads of a data set larger than the memory tier: cold-path-section.ts.)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../db/knex.js';
 import { loadConfig } from '../server/config/config.js';
-import { prefill, startFreshen, type Plan } from './http-sections.js';
-import { load, medianOf, round, startNode } from './lib.js';
+import { prefill, type Plan } from './http-sections.js';
+import { load, medianOf, startNode } from './lib.js';
 import { seedEntries } from './seed.js';
 
 export async function webConcurrency(plan: Plan, upstreamUrl: string) {
@@ -57,29 +56,4 @@ async function seed(file: string, n: number): Promise<string[]> {
   } finally {
     await db.destroy();
   }
-}
-
-export async function largeDataSet(plan: Plan, upstreamUrl: string) {
-  const out: Record<string, { rps: number; p50: number; p99: number }> = {};
-  for (const n of plan.quick ? [10_000] : [10_000, 100_000]) {
-    const dir = mkdtempSync(join(tmpdir(), 'freshen-seed-'));
-    try {
-      const file = join(dir, 'db.sqlite');
-      const ids = await seed(file, n);
-      // A 4 MiB memory tier holds a few thousand of these: most reads go to SQL.
-      const freshen = await startFreshen(upstreamUrl, 'thread', { DATABASE_URL: `sqlite:${file}`, MEMORY_TIER_MAX_BYTES: String(4 * 2 ** 20) });
-      try {
-        const r = await medianOf(plan.reps, async () => {
-          const x = await load({ url: freshen.ready, paths: ids.map((id) => `/entries/${id}`), connections: 50, seconds: plan.seconds });
-          return { rps: x.rps, p50: x.p50, p99: x.p99 };
-        });
-        out[`entries${n / 1000}k`] = { rps: Math.round(r.rps), p50: round(r.p50), p99: round(r.p99) };
-      } finally {
-        await freshen.stop();
-      }
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }
-  return out;
 }
