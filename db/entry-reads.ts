@@ -142,8 +142,9 @@ function openSqliteReader(filename: string): Promise<SqliteReader> {
     // Read-write, as a WAL reader may need to write the shared-memory index; it never writes rows.
     const db = new sqlite3.Database(filename, sqlite3.OPEN_READWRITE, (err) => {
       if (err) return reject(err);
-      // Mapped, the file's pages are read without a system call each (most of a cold read's cost).
-      db.exec('PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 1073741824;', (err2) =>
+      // Mapped, the file's pages are read without a system call each; 2 GiB is
+      // the most SQLite maps unless built otherwise.
+      db.exec('PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 2147418112;', (err2) =>
         err2 ? reject(err2) : resolve({ db, statements: new Map(), inFlight: 0 }),
       );
     });
