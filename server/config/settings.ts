@@ -38,7 +38,7 @@ export const SETTINGS = {
     at: 'databasePool.max',
     ...integer(5, 1, 1000),
     status: true,
-    about: 'Postgres connections per Koa process (plus one that listens for other nodes’ refreshes; each mailer child opens at most 2 more); SQLite uses one connection for writes and the rest (at least one) for reads, which run at once',
+    about: 'Postgres connections per Koa process (plus one that listens for other nodes’ refreshes; each mailer child opens at most 2 more); SQLite uses one connection for writes and the rest (at least one) for reads by id, which run at once',
   },
   DATABASE_ACQUIRE_TIMEOUT_MS: {
     at: 'databasePool.acquireTimeoutMs',
