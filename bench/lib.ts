@@ -1,9 +1,8 @@
 // Shared pieces of the benchmark: starting the measured servers as processes
-// of their own, running the load generator (autocannon, in a process of its
-// own too), and the statistics.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// of their own, running the load generator (autocannon, in processes of its
+// own too, kept for the run), and the statistics.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -101,18 +100,35 @@ export interface LoadResult {
   non2xx: number;
 }
 
-/** One autocannon run, in its own process. */
+/** Load generators not running a job: each is one process, reused. */
+const idleGenerators: ChildProcess[] = [];
+
+/** One autocannon run, in a process of its own (one per run at once). */
 export async function load(options: LoadOptions): Promise<LoadResult> {
-  // The options go in a file: 100k paths do not fit on a command line.
-  const dir = mkdtempSync(join(tmpdir(), 'freshen-load-'));
-  const file = join(dir, 'options.json');
-  writeFileSync(file, JSON.stringify(options));
+  const generator = idleGenerators.pop() ?? fork(join(ROOT, 'dist/bench/load.js'), [], { cwd: ROOT, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  generator.ref();
+  (generator.channel as { ref?: () => void } | undefined)?.ref?.();
   try {
-    const run = await startNode('dist/bench/load.js', [file], {}, /^RESULT (.*)$/m, (options.seconds + 30) * 1000);
-    await run.stop();
-    return JSON.parse(run.ready) as LoadResult;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    const answer = await new Promise<{ summary?: LoadResult; error?: string }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`load: no result in ${options.seconds + 30} s`)), (options.seconds + 30) * 1000);
+      const exited = (code: number | null) => reject(new Error(`load: the generator exited (${code})`));
+      generator.once('exit', exited);
+      generator.once('message', (m: { summary?: LoadResult; error?: string }) => {
+        clearTimeout(timer);
+        generator.off('exit', exited);
+        resolve(m);
+      });
+      generator.send(options);
+    });
+    if (answer.error !== undefined || answer.summary === undefined) throw new Error(`load: ${answer.error ?? 'no summary'}`);
+    // Idle, it does not keep the benchmark's process alive (it leaves when that goes).
+    generator.unref();
+    (generator.channel as { unref?: () => void } | undefined)?.unref?.();
+    idleGenerators.push(generator);
+    return answer.summary;
+  } catch (err) {
+    generator.kill('SIGKILL');
+    throw err;
   }
 }
 

@@ -130,7 +130,7 @@ export async function poolRefreshCost(quick: boolean, runtime: 'thread' | 'proce
     nice: DEFAULT_UPDATER_NICE,
   });
   try {
-    const rounds = quick ? 3 : 4;
+    const rounds = quick ? 2 : 4;
     const small = sizedIds(1000, 4096, demoIds()).slice(0, 40);
     const large = sizedIds(100_000, 130_000, largeDemoIds()).slice(0, 4);
     return {
