@@ -25,28 +25,41 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+interface Batcher {
+  one(id: string): Promise<EntryRow | undefined>;
+  /** No read is taken any more; resolves once those taken are answered. */
+  drain(): Promise<void>;
+}
+
 /**
  * Reads asked for in the same turn of the event loop (the requests parsed in
  * one poll of the sockets) go out as one statement, `where id in (…)`: the
  * driver's cost per call (a hop to libuv's thread pool and back, the
  * statement's bookkeeping) is paid once per batch, not once per request.
  */
-function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): (id: string) => Promise<EntryRow | undefined> {
+function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): Batcher {
   let pending = new Map<string, Waiter[]>();
   let scheduled = false;
+  let closed = false;
+  const running = new Set<Promise<void>>();
+  /** Never rejects: every waiter of the batch hears the outcome. */
   const answer = async (part: string[], batch: Map<string, Waiter[]>) => {
-    let rows: SqlRow[];
     try {
-      rows = await readMany(part);
+      const rows = await readMany(part);
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const id of part) {
+        const row = byId.get(id);
+        // Each waiter its own row object: callers may keep or change what they get.
+        for (const w of batch.get(id) ?? []) {
+          try {
+            w.resolve(row && fromSql(row));
+          } catch (err) {
+            w.reject(err); // a row that does not convert fails its own reads only
+          }
+        }
+      }
     } catch (err) {
       for (const id of part) for (const w of batch.get(id) ?? []) w.reject(err);
-      return;
-    }
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    for (const id of part) {
-      const row = byId.get(id);
-      // Each waiter its own row object: callers may keep or change what they get.
-      for (const w of batch.get(id) ?? []) w.resolve(row && fromSql(row));
     }
   };
   const flush = () => {
@@ -54,19 +67,32 @@ function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): (id: string) 
     const batch = pending;
     pending = new Map();
     const ids = [...batch.keys()];
-    for (let i = 0; i < ids.length; i += BATCH_MAX) void answer(ids.slice(i, i + BATCH_MAX), batch);
+    for (let i = 0; i < ids.length; i += BATCH_MAX) {
+      const done = answer(ids.slice(i, i + BATCH_MAX), batch);
+      running.add(done);
+      void done.finally(() => running.delete(done));
+    }
   };
-  return (id) =>
-    new Promise((resolve, reject) => {
-      const waiters = pending.get(id);
-      if (waiters) waiters.push({ resolve, reject });
-      else pending.set(id, [{ resolve, reject }]);
-      if (!scheduled) {
-        scheduled = true;
-        // After the poll phase: every request read from the sockets in it has asked by then.
-        setImmediate(flush);
-      }
-    });
+  return {
+    one: (id) =>
+      new Promise((resolve, reject) => {
+        if (closed) return reject(new Error('the entry reads are closed'));
+        const waiters = pending.get(id);
+        if (waiters) waiters.push({ resolve, reject });
+        else pending.set(id, [{ resolve, reject }]);
+        if (!scheduled) {
+          scheduled = true;
+          // After the poll phase: every request read from the sockets in it has asked by then.
+          setImmediate(flush);
+        }
+      }),
+    async drain() {
+      closed = true;
+      // What was asked for still goes out, on connections still open.
+      if (scheduled) flush();
+      await Promise.all(running);
+    },
+  };
 }
 
 interface PgConnection {
@@ -75,8 +101,8 @@ interface PgConnection {
 
 interface SqliteReader {
   db: sqlite3.Database;
-  /** Prepared per number of ids, as batches come. */
-  statements: Map<number, sqlite3.Statement>;
+  /** Prepared per number of ids, as batches come (shared while being prepared). */
+  statements: Map<number, Promise<sqlite3.Statement>>;
   inFlight: number;
 }
 
@@ -101,9 +127,11 @@ export async function openEntryReads(config: DatabaseConfig, db: Knex, connectio
       reader.inFlight--;
     }
   };
+  const batcher = batching(readMany);
   return {
-    one: batching(readMany),
+    one: batcher.one,
     async close() {
+      await batcher.drain();
       await Promise.all(readers.map(closeSqliteReader));
     },
   };
@@ -121,20 +149,22 @@ function postgresReads(db: Knex): EntryReads {
       await db.client.releaseConnection(conn);
     }
   };
-  return { one: batching(readMany), close: async () => undefined };
+  const batcher = batching(readMany);
+  return { one: batcher.one, close: () => batcher.drain() };
 }
 
 function prepared(reader: SqliteReader, n: number): Promise<sqlite3.Statement> {
-  const held = reader.statements.get(n);
-  if (held) return Promise.resolve(held);
-  return new Promise((resolve, reject) => {
+  let statement = reader.statements.get(n);
+  if (!statement) {
     const sql = `select ${COLUMNS} from entries where id in (${Array.from({ length: n }, () => '?').join(', ')})`;
-    const statement = reader.db.prepare(sql, (err) => {
-      if (err) return reject(err);
-      reader.statements.set(n, statement);
-      resolve(statement);
+    statement = new Promise((resolve, reject) => {
+      const s = reader.db.prepare(sql, (err) => (err ? reject(err) : resolve(s)));
     });
-  });
+    reader.statements.set(n, statement);
+    // A statement that failed to prepare is tried again by the next batch of its size.
+    statement.catch(() => reader.statements.delete(n));
+  }
+  return statement;
 }
 
 function openSqliteReader(filename: string): Promise<SqliteReader> {
@@ -151,9 +181,11 @@ function openSqliteReader(filename: string): Promise<SqliteReader> {
   });
 }
 
-function closeSqliteReader(reader: SqliteReader): Promise<void> {
-  const finalized = [...reader.statements.values()].map((s) => new Promise<void>((resolve) => s.finalize(() => resolve())));
-  return Promise.all(finalized).then(
-    () => new Promise<void>((resolve, reject) => reader.db.close((err) => (err ? reject(err) : resolve()))),
+async function closeSqliteReader(reader: SqliteReader): Promise<void> {
+  // Every statement finalized, or the connection does not close (SQLITE_BUSY).
+  const statements = await Promise.allSettled(reader.statements.values());
+  await Promise.all(
+    statements.map((s) => (s.status === 'fulfilled' ? new Promise<void>((resolve) => s.value.finalize(() => resolve())) : undefined)),
   );
+  await new Promise<void>((resolve, reject) => reader.db.close((err) => (err ? reject(err) : resolve())));
 }

@@ -58,6 +58,25 @@ describe('reads of single entries', () => {
     expect(rows[0]).to.not.equal(rows[2 * stored.length - 1]);
   });
 
+  it('fails only the reads of a row that does not convert, and answers the rest of its statement', async () => {
+    await db('entries').insert({ id: 'bad-related', record: '{}', hash: 'h', related: 'not json', fetched_at: 1, state: 'ok', updated_at: 0 });
+    const [before, bad, after] = await Promise.allSettled([reads.one('r001'), reads.one('bad-related'), reads.one('r002')]);
+    expect(before.status === 'fulfilled' && before.value?.id).to.equal('r001');
+    expect(bad.status).to.equal('rejected');
+    expect(after.status === 'fulfilled' && after.value?.id).to.equal('r002');
+  });
+
+  it('answers what was asked before it closed, and refuses what is asked after', async () => {
+    const config = loadConfig({ DATABASE_URL: database.url }).database;
+    const own = await openEntryReads(config, db, 2);
+    const asked = own.one('r003');
+    await own.close();
+    expect((await asked)?.id).to.equal('r003');
+    let refused: unknown;
+    await own.one('r003').catch((err: unknown) => (refused = err));
+    expect(String(refused)).to.match(/closed/);
+  });
+
   it('sees what was written since its last read', async () => {
     expect((await reads.one('r000'))?.fetchedAt).to.equal(1000);
     await db('entries').where({ id: 'r000' }).update({ fetched_at: 5000 });
