@@ -151,7 +151,7 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
   return {
     run: async (task) => {
       try {
-        return (await pool.run(task, { channel })) as RefreshResult | PublishResult;
+        return ownBody((await pool.run(task, { channel })) as RefreshResult | PublishResult);
       } finally {
         completed++;
       }
@@ -168,6 +168,18 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
     },
     close: () => pool.destroy(),
   };
+}
+
+/**
+ * A body that came through a child's IPC is a view into the whole message it
+ * was read from (and tinypool's hand-off copies that whole buffer): the
+ * memory tier, which counts a body's length, keeps bytes of its own.
+ */
+function ownBody(result: RefreshResult | PublishResult): RefreshResult | PublishResult {
+  if (result.kind !== 'ok' || result.body.byteLength === result.body.buffer.byteLength) return result;
+  const body = Buffer.allocUnsafeSlow(result.body.byteLength);
+  body.set(result.body);
+  return { ...result, body };
 }
 
 const BACKENDS = {
