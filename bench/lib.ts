@@ -101,34 +101,48 @@ export interface LoadResult {
 }
 
 /** Load generators not running a job: each is one process, reused. */
-const idleGenerators: ChildProcess[] = [];
+const idleGenerators = new Set<ChildProcess>();
+
+function newGenerator(): ChildProcess {
+  const generator = fork(join(ROOT, 'dist/bench/load.js'), [], { cwd: ROOT, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // One that dies idle is not handed a job.
+  generator.once('exit', () => idleGenerators.delete(generator));
+  // A send to one that just died is reported here; its job fails on its exit.
+  generator.on('error', () => undefined);
+  return generator;
+}
 
 /** One autocannon run, in a process of its own (one per run at once). */
 export async function load(options: LoadOptions): Promise<LoadResult> {
-  const generator = idleGenerators.pop() ?? fork(join(ROOT, 'dist/bench/load.js'), [], { cwd: ROOT, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  generator.ref();
-  (generator.channel as { ref?: () => void } | undefined)?.ref?.();
+  let generator = [...idleGenerators].find((g) => g.connected);
+  if (generator) idleGenerators.delete(generator);
+  else generator = newGenerator();
+  const g = generator;
+  g.ref();
+  (g.channel as { ref?: () => void } | undefined)?.ref?.();
+  let timer: NodeJS.Timeout | undefined;
   try {
     const answer = await new Promise<{ summary?: LoadResult; error?: string }>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`load: no result in ${options.seconds + 30} s`)), (options.seconds + 30) * 1000);
       const exited = (code: number | null) => reject(new Error(`load: the generator exited (${code})`));
-      generator.once('exit', exited);
-      generator.once('message', (m: { summary?: LoadResult; error?: string }) => {
-        clearTimeout(timer);
-        generator.off('exit', exited);
+      timer = setTimeout(() => reject(new Error(`load: no result in ${options.seconds + 30} s`)), (options.seconds + 30) * 1000);
+      g.once('exit', exited);
+      g.once('message', (m: { summary?: LoadResult; error?: string }) => {
+        g.off('exit', exited);
         resolve(m);
       });
-      generator.send(options);
+      g.send(options);
     });
     if (answer.error !== undefined || answer.summary === undefined) throw new Error(`load: ${answer.error ?? 'no summary'}`);
     // Idle, it does not keep the benchmark's process alive (it leaves when that goes).
-    generator.unref();
-    (generator.channel as { unref?: () => void } | undefined)?.unref?.();
-    idleGenerators.push(generator);
+    g.unref();
+    (g.channel as { unref?: () => void } | undefined)?.unref?.();
+    idleGenerators.add(g);
     return answer.summary;
   } catch (err) {
-    generator.kill('SIGKILL');
+    g.kill('SIGKILL');
     throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
