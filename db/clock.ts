@@ -4,8 +4,7 @@
 // with its monotonic clock, and reads it again periodically; leases, claims,
 // backoff and fetched-at are then written and compared in database time,
 // whatever the node's own clock says — minutes off, or stepped meanwhile.
-import type { Db } from './knex.js';
-import { isPostgres } from './knex.js';
+import { isPostgres, rawRows, type Db } from './knex.js';
 
 export interface DbClock {
   /** Milliseconds since the epoch, by the database's clock. */
@@ -24,8 +23,7 @@ async function databaseTime(db: Db): Promise<number> {
   const sql = isPostgres(db)
     ? 'select (extract(epoch from clock_timestamp()) * 1000)::float8 as now'
     : "select (julianday('now') - 2440587.5) * 86400000.0 as now";
-  const rows = (await db.raw(sql)) as { rows?: Array<{ now: number }> } | Array<{ now: number }>;
-  const row = Array.isArray(rows) ? rows[0] : rows.rows?.[0];
+  const [row] = rawRows<{ now: number }>(db, await db.raw(sql));
   return Number(row?.now);
 }
 

@@ -1,7 +1,7 @@
 // Every SQL statement on the `entries` table: the durable copy of upstream
 // records, their refresh errors and backoff, and the refresh lease.
 import type { UpstreamFreshness, Validators } from '../workers/protocol.js';
-import { isPostgres, type Db, type Knex } from './knex.js';
+import { rawRows, type Db, type Knex } from './knex.js';
 
 export type EntryState = 'ok' | 'not-found' | 'none';
 
@@ -109,11 +109,6 @@ const CREATE_LEASED =
   'insert into entries (id, lease_owner, lease_until, lease_generation, updated_at) values (?, ?, ?, 1, ?) ' +
   `on conflict (id) do nothing returning ${LEASE_RETURNS.join(', ')}`;
 
-/** The rows a raw statement returned: SQLite's driver gives them, pg's result holds them. */
-function rowsOf<T>(db: Db, result: unknown): T[] {
-  return (isPostgres(db) ? (result as { rows: T[] }).rows : result) as T[];
-}
-
 interface LeaseRow {
   lease_generation: number;
   error_count: number;
@@ -162,7 +157,7 @@ export async function claimLease(
   if (claim.create) {
     // A new entry is created already leased (one statement on the miss path);
     // if it exists after all, the conditional UPDATE below decides.
-    const created = rowsOf<LeaseRow>(db, await db.raw(CREATE_LEASED, [id, owner, now + claim.leaseMs, now]));
+    const created = rawRows<LeaseRow>(db, await db.raw(CREATE_LEASED, [id, owner, now + claim.leaseMs, now]));
     if (created[0]) return leaseOf(id, owner, created[0]);
   }
   const query = db('entries')
@@ -217,7 +212,7 @@ async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>)
   // Written out (as CREATE_LEASED); the columns are this file's own names, never input.
   const sql = `update entries set ${Object.keys(fields).join(' = ?, ')} = ? where id = ? and lease_owner = ? and lease_generation = ? returning refresh_requested`;
   const bindings = [...Object.values(fields), lease.id, lease.owner, lease.generation];
-  const rows = rowsOf<{ refresh_requested: unknown }>(db, await db.raw(sql, bindings as Knex.RawBinding[]));
+  const rows = rawRows<{ refresh_requested: unknown }>(db, await db.raw(sql, bindings as Knex.RawBinding[]));
   const row = rows[0];
   // SQLite answers 0/1, Postgres a boolean.
   return { stored: row !== undefined, refreshRequested: Boolean(row?.refresh_requested) };

@@ -70,7 +70,9 @@ function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): Batcher {
     for (let i = 0; i < ids.length; i += BATCH_MAX) {
       const done = answer(ids.slice(i, i + BATCH_MAX), batch);
       running.add(done);
-      void done.finally(() => running.delete(done));
+      // answer() never rejects; both paths given all the same, so nothing is left unheard.
+      const settled = () => void running.delete(done);
+      done.then(settled, settled);
     }
   };
   return {

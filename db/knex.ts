@@ -78,6 +78,11 @@ export function isPostgres(db: Db): boolean {
   return db.client.config.client === 'pg';
 }
 
+/** The rows of a `db.raw` statement: SQLite's driver gives them, pg's result holds them. */
+export function rawRows<T>(db: Db, result: unknown): T[] {
+  return (isPostgres(db) ? (result as { rows: T[] }).rows : result) as T[];
+}
+
 interface SqliteConnection {
   exec(sql: string, callback: (err: Error | null) => void): void;
 }
