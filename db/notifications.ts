@@ -5,7 +5,7 @@
 // does not pass LISTEN through (PgBouncer in transaction mode), nothing
 // arrives, and memory tiers catch up when their copies turn stale.
 import { Client } from 'pg';
-import { backoffMs } from './backoff.js';
+import { backoffMs } from '../shared/backoff.js';
 
 export interface StoredListener {
   close(): Promise<void>;

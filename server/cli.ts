@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { clusterMetrics, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config/config.js';
-import { maskUrl } from './config/values.js';
+import { maskUrl } from '../shared/mask-url.js';
 import type { Logger } from 'pino';
 import { createLogger, writeBesideLog } from './log.js';
 import { startService } from './service.js';

@@ -1,7 +1,7 @@
 // `npm run republish`: renders every stored entry's page again from the
 // database (after a template change, say), on the updater pool, then the
 // index. Prints a progress line (count, rate, ETA) while it works.
-import { countRecords, listRecords } from '../db/entries.js';
+import { countRecords, listRecords } from '../db/entry-listings.js';
 import { openDatabase } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { createUpdaterPool } from '../workers/pool.js';

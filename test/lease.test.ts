@@ -1,15 +1,14 @@
 // The refresh lease in SQL, on each database: claimed by one conditional
 // UPDATE, expiring by itself, and fencing off a late result from a lost lease.
 import { expect } from 'chai';
-import { backoffMs } from '../db/backoff.js';
+import { backoffMs } from '../shared/backoff.js';
 import * as entries from '../db/entries.js';
-import { openDatabase, type Knex } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
-import { loadConfig } from '../server/config/config.js';
-import { freshDatabase, type TestDatabase } from './support/database.js';
+import * as leases from '../db/entry-leases.js';
+import type { Knex } from '../db/knex.js';
+import { migratedDatabase } from './support/database.js';
 
 describe('the refresh lease', () => {
-  let database: TestDatabase;
+  let close: (() => Promise<void>) | undefined;
   let db: Knex;
   const t0 = Date.UTC(2030, 0, 1);
   const result = {
@@ -22,17 +21,14 @@ describe('the refresh lease', () => {
   };
 
   before(async () => {
-    database = await freshDatabase();
-    db = openDatabase(loadConfig({ DATABASE_URL: database.url }).database);
-    await migrate(db);
+    ({ db, close } = await migratedDatabase());
   });
   after(async () => {
-    await db?.destroy();
-    await database?.drop();
+    await close?.();
   });
 
-  const claim = (owner: string, now: number, extra: Partial<Parameters<typeof entries.claimLease>[1]> = {}) =>
-    entries.claimLease(db, { id: 'l1', owner, now, leaseMs: 1000, ttls: { okMs: 60_000, notFoundMs: 60_000 }, create: true, ...extra });
+  const claim = (owner: string, now: number, extra: Partial<Parameters<typeof leases.claimLease>[1]> = {}) =>
+    leases.claimLease(db, { id: 'l1', owner, now, leaseMs: 1000, policy: { ttlMs: 60_000, notFoundTtlMs: 60_000, maxStaleMs: 86_400_000, refreshAhead: 0 }, create: true, ...extra });
 
   it('is claimed by one of many concurrent claimers', async () => {
     const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(`owner-${i}`, t0)));
@@ -47,7 +43,7 @@ describe('the refresh lease', () => {
 
   it('does not store a late result from a lost lease over a newer one', async () => {
     const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, validators: undefined };
-    expect((await entries.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
+    expect((await leases.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
     const row = await entries.getEntry(db, 'l1');
     expect(row?.record).to.equal(null);
     expect(row?.leaseOwner).to.equal('second');
@@ -55,7 +51,7 @@ describe('the refresh lease', () => {
 
   it('stores the holder’s result and releases the lease', async () => {
     const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, validators: undefined };
-    expect((await entries.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
+    expect((await leases.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
     const row = await entries.getEntry(db, 'l1');
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });
   });
@@ -64,7 +60,7 @@ describe('the refresh lease', () => {
     expect(await claim('eager', t0 + 2000)).to.equal(undefined);
     const lease = await claim('operator', t0 + 2000, { force: true });
     expect(lease?.generation).to.equal(3);
-    await entries.storeFailure(db, lease as entries.Lease, t0 + 2000, {
+    await leases.storeFailure(db, lease as leases.Lease, t0 + 2000, {
       code: 'unavailable',
       message: 'upstream answered 503',
       nextRefreshAt: t0 + 200_000,

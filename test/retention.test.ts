@@ -5,12 +5,10 @@
 import { expect } from 'chai';
 import { pino } from 'pino';
 import * as entries from '../db/entries.js';
-import { openDatabase, type Knex } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
 import * as outbox from '../db/outbox.js';
-import { loadConfig } from '../server/config/config.js';
 import { startRetention } from '../server/ops/retention.js';
-import { freshDatabase, type TestDatabase } from './support/database.js';
+import type { Knex } from '../db/knex.js';
+import { migratedDatabase } from './support/database.js';
 
 const DAY = 86_400_000;
 
@@ -25,18 +23,15 @@ const message = (key: string) => ({
 });
 
 describe('retention', () => {
-  let database: TestDatabase;
+  let close: (() => Promise<void>) | undefined;
   let db: Knex;
   const now = Date.UTC(2030, 5, 1);
 
   before(async () => {
-    database = await freshDatabase();
-    db = openDatabase(loadConfig({ DATABASE_URL: database.url }).database);
-    await migrate(db);
+    ({ db, close } = await migratedDatabase());
   });
   after(async () => {
-    await db?.destroy();
-    await database?.drop();
+    await close?.();
   });
 
   async function enqueueAt(key: string, at: number, state: 'pending' | 'sent' | 'dead'): Promise<void> {

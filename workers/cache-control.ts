@@ -3,7 +3,8 @@
 // Expires minus Date; minus the upstream's Age; within the operator's bounds.
 // The header is parsed by cache-control-parser.
 import cacheControlParser from 'cache-control-parser';
-import type { CacheControlPolicy, UpstreamFreshness } from './protocol.js';
+import type { UpstreamFreshness } from '../shared/upstream.js';
+import type { CacheControlPolicy } from './protocol.js';
 
 /** The answer headers that carry freshness (null when absent). */
 export interface FreshnessHeaders {

@@ -73,8 +73,8 @@ export interface UpdaterPool {
  */
 export class PoolFullError extends Error {
   readonly code = 'POOL_FULL';
-  constructor() {
-    super('the updater queue is full');
+  constructor(running: number, maxQueue: number) {
+    super(`the updater pool is full: ${running} tasks running and ${maxQueue} waiting (UPDATER_MAX_QUEUE)`);
     this.name = 'PoolFullError';
   }
 }
@@ -255,7 +255,7 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
   }
 
   async function run<T extends Task>(task: T): Promise<ResultOf<T>> {
-    if (!hasCapacity()) throw new PoolFullError();
+    if (!hasCapacity()) throw new PoolFullError(capacity, options.maxQueue);
     const key = nextKey++;
     tracked.set(key, { kind: task.kind, submittedAt: Date.now() });
     inFlight++;
@@ -270,7 +270,7 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
           kind: 'failed',
           id: task.id,
           code: 'pool-timeout',
-          message: `${task.kind} abandoned after ${options.taskTimeoutMs} ms`,
+          message: `${task.kind} abandoned after ${options.taskTimeoutMs} ms (UPDATER_TASK_TIMEOUT_MS)`,
         } as Failed);
       }, options.taskTimeoutMs);
     });

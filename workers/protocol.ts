@@ -1,5 +1,7 @@
 // The messages that cross the pool boundary: one task in, one plain result out.
 // Errors travel as data ({code, message}), never as thrown objects.
+import type { FetchFailureCode, PoolFailureCode } from '../shared/failures.js';
+import type { UpstreamFreshness, Validators } from '../shared/upstream.js';
 
 /** The heap each updater worker (thread or process) is given, in MiB. */
 export const WORKER_HEAP_MB = 512;
@@ -29,27 +31,6 @@ export interface CacheControlPolicy {
   obey: boolean;
   minTtlMs: number;
   maxTtlMs: number;
-}
-
-/** The upstream's validators of a record (ETag, Last-Modified), as it sent them. */
-export interface Validators {
-  etag: string | null;
-  lastModified: string | null;
-}
-
-/**
- * What the upstream said of a record's freshness (Cache-Control, Expires,
- * Age). null: it said nothing, and the settings decide.
- */
-export interface UpstreamFreshness {
-  /** How long the record is fresh from now, within ENTRY_TTL_MIN/MAX_SECONDS. */
-  ttlMs: number | null;
-  /** stale-while-revalidate: how long past its TTL it may be served while it is refreshed. */
-  staleWhileRevalidateMs: number | null;
-  /** stale-if-error: how long past its TTL it may be served while refreshing it fails. */
-  staleIfErrorMs: number | null;
-  /** no-store: answer it, keep nothing. */
-  noStore: boolean;
 }
 
 /**
@@ -108,22 +89,12 @@ export type PublishResult =
   /** A newer page of the entry was already in place. */
   | { kind: 'superseded'; id: string }
   | { kind: 'removed'; id: string }
-  | { kind: 'failed'; id: string; code: FailureCode; message: string };
+  | { kind: 'failed'; id: string; code: PublishFailureCode; message: string };
+
+/** Why a page was not written: the disk, or the pool. */
+export type PublishFailureCode = 'write-error' | PoolFailureCode;
 
 export type ResultOf<T extends Task> = T extends RefreshTask ? RefreshResult : PublishResult;
-
-/** Why a refresh failed without a verdict on the data. */
-export type FailureCode =
-  | 'timeout' // upstream slower than UPSTREAM_TIMEOUT_MS
-  | 'unreachable' // connection refused, reset, DNS…
-  | 'unavailable' // upstream answered 5xx or 429
-  | 'bad-status' // upstream answered another unexpected status
-  | 'redirect' // redirects are not followed: they could lead to another host
-  | 'too-large' // answer past UPSTREAM_MAX_BYTES
-  | 'not-json' // answer is not JSON
-  | 'pool-timeout' // the task passed UPDATER_TASK_TIMEOUT_MS
-  | 'worker-error' // the worker itself failed
-  | 'write-error'; // a page could not be written
 
 export type RefreshResult =
   | {
@@ -161,7 +132,7 @@ export type RefreshResult =
   | {
       kind: 'failed';
       id: string;
-      code: FailureCode;
+      code: FetchFailureCode;
       message: string;
       status?: number;
       /** How long the upstream asked us to wait (its Retry-After), in ms. */

@@ -14,7 +14,8 @@ import { type IndexTask, type PublishResult, type PublishTask, type RefreshResul
 import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
 import { compileSchema, describeProblems } from './schema.js';
 import { upstreamFreshness } from './cache-control.js';
-import { fetchUpstream, upstreamUrl } from './upstream.js';
+import { upstreamUrl } from '../shared/upstream.js';
+import { fetchUpstream } from './upstream.js';
 
 // A child process of the pool: a terminal's Ctrl-C reaches the whole process
 // group, but the server decides when its pool stops.

@@ -5,22 +5,15 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { pipeline, type Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { FreshnessHeaders } from './cache-control.js';
-import type { FailureCode, Validators } from './protocol.js';
+import type { FetchFailureCode } from '../shared/failures.js';
+import type { Validators } from '../shared/upstream.js';
 
 export type Fetched =
   | { ok: true; status: number; body: Buffer; retryAfterMs?: number; headers: AnswerHeaders }
-  | { ok: false; code: FailureCode; message: string; status?: number };
+  | { ok: false; code: FetchFailureCode; message: string; status?: number };
 
 /** What a refresh keeps of the upstream's answer headers: its validators and its freshness. */
 export type AnswerHeaders = FreshnessHeaders & Validators;
-
-/** Fill the template's `{id}`; refuses any URL that would leave the template's origin. */
-export function upstreamUrl(template: string, id: string): string {
-  const url = template.replaceAll('{id}', encodeURIComponent(id));
-  const expected = new URL(template.replaceAll('{id}', 'x')).origin;
-  if (new URL(url).origin !== expected) throw new Error('the id would change the upstream host');
-  return url;
-}
 
 const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE']);
 
@@ -178,9 +171,9 @@ function retryAfter(value: string | null): number | undefined {
 }
 
 function timeout(ms: number): Fetched {
-  return { ok: false, code: 'timeout', message: `upstream did not answer within ${ms} ms` };
+  return { ok: false, code: 'timeout', message: `upstream did not answer within ${ms} ms (UPSTREAM_TIMEOUT_MS)` };
 }
 
 function tooLarge(max: number): Fetched {
-  return { ok: false, code: 'too-large', message: `upstream answer larger than ${max} bytes` };
+  return { ok: false, code: 'too-large', message: `upstream answer larger than ${max} bytes (UPSTREAM_MAX_BYTES)` };
 }

@@ -2,7 +2,8 @@
 // (settings.ts) is parsed and validated, defaults applied, the checks that
 // span settings run, and the result frozen. Everything else receives the
 // Config object; describeConfig shows it back in the variables' terms.
-import { checkSchemaFile, maskUrl } from './values.js';
+import { maskUrl } from '../../shared/mask-url.js';
+import { checkSchemaFile } from './values.js';
 import type { DatabaseConfig, DatabasePool } from '../../db/knex.js';
 import { HEAP_PER_RECORD_BYTE, WORKER_HEAP_MB } from '../../workers/protocol.js';
 import type { z } from 'zod';

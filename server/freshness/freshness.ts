@@ -9,27 +9,28 @@ import type { EntryReads } from '../../db/entry-reads.js';
 import type { Db } from '../../db/knex.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import type { Config } from '../config/config.js';
-import { FreshenError, Overloaded } from '../http/errors.js';
 import type { Notifier } from '../notices/notifier.js';
 import { createPagePublisher } from '../publishing/page-publisher.js';
 import { createDrain } from './drain.js';
 import { createMemoryTier } from './memory-tier.js';
-import { createReader, type Answer, type Outcome, type ReadCounters } from './reader.js';
+import type { FreshnessPolicy } from '../../shared/freshness-policy.js';
+import type { Answer, Outcome } from './outcome.js';
+import { createReader, type ReadCounters } from './reader.js';
 import { createRefresher, type RefreshCounters } from './refresher.js';
 
-export type { Answer, Outcome } from './reader.js';
+export { isRefusal, type Answer, type CacheOutcome, type Outcome, type Refusal } from './outcome.js';
 
 export type FreshnessCounters = ReadCounters & RefreshCounters;
 
 export interface Freshness {
   /** The check's first step, synchronous: the answer if the memory tier holds the entry fresh. */
   peek(id: string): Answer | undefined;
-  /** One entry; throws the FreshenError to answer with. */
-  get(id: string): Promise<Answer>;
+  /** One entry: served, or refused and why. */
+  get(id: string): Promise<Outcome>;
   /** Many entries, each through the same check; order kept. */
   getMany(ids: readonly string[]): Promise<Outcome[]>;
-  /** An operator's refresh: now, ignoring backoff (after the one under way, if any). */
-  refreshNow(id: string): Promise<'queued'>;
+  /** An operator's refresh: now, ignoring backoff (after the one under way, if any); 'overloaded' when the pool is full or the server stops. */
+  refreshNow(id: string): 'queued' | 'overloaded';
   counters(): FreshnessCounters;
   /** Is a refresh of this entry (its fetch and its store) under way in this process? */
   refreshing(id: string): boolean;
@@ -73,7 +74,7 @@ export interface FreshnessDeps {
 export function createFreshness(deps: FreshnessDeps): Freshness {
   const { pool, config, logger } = deps;
   const now = deps.now ?? Date.now;
-  const { ttlMs, maxStaleMs, backoffMaxMs } = config.entries;
+  const policy = freshnessPolicy(config);
   const memory = createMemoryTier(config.entries.memoryMaxBytes);
   const draining = createDrain();
   const counters: FreshnessCounters = {
@@ -96,9 +97,8 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     upstreamUrl: deps.upstreamUrl,
     upstream: { timeoutMs: config.upstream.timeoutMs, maxBytes: config.upstream.maxBytes, schemaPath: config.upstream.schemaPath },
     cacheControl: { obey: config.upstream.cacheControl === 'obey', minTtlMs: config.entries.ttlMinMs, maxTtlMs: config.entries.ttlMaxMs },
-    ttls: { okMs: ttlMs, notFoundMs: config.entries.notFoundTtlMs },
-    refreshAhead: config.entries.refreshAhead,
-    backoffMaxMs,
+    policy,
+    backoffMaxMs: config.entries.backoffMaxMs,
     leaseMs: config.updater.taskTimeoutMs + 5000,
     observeRefresh: deps.observeRefresh,
     onStored: deps.onStored,
@@ -108,7 +108,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     memory,
     rows: deps.rows,
     refresher,
-    policy: { ttlMs, maxStaleMs, notFoundTtlMs: config.entries.notFoundTtlMs, refreshAhead: config.entries.refreshAhead },
+    policy,
     counters,
     draining,
     waitMs: config.updater.taskTimeoutMs,
@@ -116,14 +116,13 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     now,
   });
 
-  async function get(id: string): Promise<Answer> {
+  async function get(id: string): Promise<Outcome> {
     const [outcome] = await reader.read([id]);
-    if (outcome instanceof FreshenError) throw outcome;
-    return outcome as Answer;
+    return outcome as Outcome;
   }
 
-  async function refreshNow(id: string): Promise<'queued'> {
-    if (refresher.stopped || !pool.hasCapacity()) throw new Overloaded(1);
+  function refreshNow(id: string): 'queued' | 'overloaded' {
+    if (refresher.stopped || !pool.hasCapacity()) return 'overloaded';
     refresher.requestNow(id);
     return 'queued';
   }
@@ -150,4 +149,10 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       await Promise.race([refresher.settled(), deadline]);
     },
   };
+}
+
+/** The one freshness policy, from the settings: the reads, the refreshes and the lease claim all ask it. */
+export function freshnessPolicy(config: Config): FreshnessPolicy {
+  const { ttlMs, notFoundTtlMs, maxStaleMs, refreshAhead } = config.entries;
+  return Object.freeze({ ttlMs, notFoundTtlMs, maxStaleMs, refreshAhead });
 }

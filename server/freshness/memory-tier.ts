@@ -4,6 +4,7 @@
 import { LRUCache } from 'lru-cache';
 import type { EntryRow } from '../../db/entries.js';
 import { answerBody } from '../../shared/answer-body.js';
+import type { FailureCode } from '../../shared/failures.js';
 
 export interface EntryView {
   id: string;
@@ -14,7 +15,7 @@ export interface EntryView {
   etag: string | undefined;
   related: readonly string[];
   /** The last refresh failure (kept beside a good record: stale-if-error). */
-  errorCode: string | null;
+  errorCode: FailureCode | null;
   errorCount: number;
   nextRefreshAt: number;
   /** The upstream's own freshness of the record (null: the settings decide). */

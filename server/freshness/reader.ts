@@ -1,26 +1,19 @@
 // The read path: the memory tier first, then the SQL copy, then — when the
 // decision says nothing can be served — a refresh to wait for. It turns each
-// decision (decision.ts) into an answer with its RFC 9211 Cache-Status, or the
-// error to answer with. A hit from memory takes no SQL and no await.
+// decision (decision.ts) into an outcome (outcome.ts): an answer with how it
+// was served, or a refusal with its reason. A hit from memory takes no SQL and
+// no await.
 import { setTimeout as sleep } from 'node:timers/promises';
-import * as entries from '../../db/entries.js';
+import type { EntryRow } from '../../db/entries.js';
 import type { EntryReads } from '../../db/entry-reads.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
-import { answeredBadly, DatabaseUnavailable, errorForFailure, FreshenError, NotFound, Overloaded, ShuttingDown, UpstreamTimeout } from '../http/errors.js';
-import { decide, ttlOf, type Decision, type Known, type Policy } from './decision.js';
+import { failureKind, type FailureCode } from '../../shared/failures.js';
+import { ttlOf, type FreshnessPolicy } from '../../shared/freshness-policy.js';
+import { decide, type Decision, type Known } from './decision.js';
 import type { Drain } from './drain.js';
 import { viewOfRow, type EntryView, type MemoryTier } from './memory-tier.js';
+import type { Answer, CacheOutcome, Outcome, Refusal } from './outcome.js';
 import type { Refresher } from './refresher.js';
-
-/** A served entry: what to send and the RFC 9211 Cache-Status to send with it. */
-export interface Answer {
-  view: EntryView & { state: 'ok'; body: Buffer; etag: string };
-  cacheStatus: string;
-  /** Seconds since the record was fetched (the Age header). */
-  age: number;
-}
-
-export type Outcome = Answer | FreshenError;
 
 export interface ReadCounters {
   hit: number;
@@ -41,7 +34,7 @@ export interface ReaderDeps {
   /** Rows by id, prepared and batched (db/entry-reads.ts). */
   rows: EntryReads;
   refresher: Refresher;
-  policy: Policy;
+  policy: FreshnessPolicy;
   counters: ReadCounters;
   draining: Drain;
   /** How long a reader waits for another process's refresh. */
@@ -52,23 +45,29 @@ export interface ReaderDeps {
 }
 
 /** How a wait on another process's refresh ends: the row it left (if any), or no answer. */
-type OtherRefreshEnd = { row: entries.EntryRow | undefined } | 'timeout' | 'drained';
+type OtherRefreshEnd = { row: EntryRow | undefined } | 'timeout' | 'drained';
 
 // How often a reader waiting on another process's refresh reads the row again.
 const POLL_MS = 25;
 
-function notFound(status: string): NotFound {
-  return new NotFound('There is no such entry.', { 'Cache-Status': `freshen; ${status}` });
+// The outcomes that carry nothing of their entry, made once.
+const MISS: CacheOutcome = { kind: 'miss' };
+const COLLAPSED_MISS: CacheOutcome = { kind: 'miss', collapsed: true };
+const SHUTTING_DOWN: Refusal = { refused: 'shutting-down' };
+const WAITED_TOO_LONG: Refusal = { refused: 'waited-too-long', cache: MISS };
+const OVERLOADED: Refusal = { refused: 'overloaded', cache: { kind: 'miss', detail: 'overloaded' } };
+
+function notFound(cache: CacheOutcome): Refusal {
+  return { refused: 'not-found', cache };
 }
 
-/** The error for a failed refresh, with Retry-After at the end of the backoff. */
-function failure(code: string, nextRefreshAt: number, at: number, cacheStatus: string): FreshenError {
-  const retryAfter = Math.max(1, Math.ceil((nextRefreshAt - at) / 1000));
-  return errorForFailure(code, retryAfter, { 'Cache-Status': cacheStatus });
+/** A failed refresh, to try again at the end of its backoff. */
+function failure(code: FailureCode, nextRefreshAt: number, at: number, cache: CacheOutcome): Refusal {
+  return { refused: 'failed', code, retryAfterSeconds: Math.max(1, Math.ceil((nextRefreshAt - at) / 1000)), cache };
 }
 
 /** What a stored row says to the decision: its view, or just its bookkeeping when it has no record. */
-function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known: Known } {
+function knownOfRow(row: EntryRow): { view: EntryView | undefined; known: Known } {
   const view = viewOfRow(row);
   return {
     view,
@@ -84,25 +83,33 @@ function knownOfRow(row: entries.EntryRow): { view: EntryView | undefined; known
   };
 }
 
+/** Whole seconds since the record was fetched (the Age header). */
+function ageOf(view: EntryView, at: number): number {
+  return Math.max(0, Math.floor((at - view.fetchedAt) / 1000));
+}
+
+/** An answer as it was served: `cache` says how. */
+function answer(view: EntryView, at: number, cache: CacheOutcome): Answer {
+  return { view: view as Answer['view'], cache, age: ageOf(view, at) };
+}
+
 export function createReader(deps: ReaderDeps): Reader {
   const { memory, rows: entryReads, refresher, policy, counters, draining, now } = deps;
   // One poller per entry refreshed by another process, shared by its readers.
   const remoteWaits = new Map<string, Promise<OtherRefreshEnd>>();
 
-  /** An answer with its Cache-Status; `ttl=` is what is left of the entry's TTL, consistent with Age. */
-  function answer(view: EntryView, at: number, status: string, withTtl = false, detail = ''): Answer {
-    const age = Math.max(0, Math.floor((at - view.fetchedAt) / 1000));
+  /** What is left of the entry's TTL in whole seconds, consistent with Age. */
+  function ttlLeft(view: EntryView, at: number): number {
     const ttlMs = ttlOf(view, policy);
     const ttlSeconds = Math.floor(ttlMs / 1000);
+    const age = ageOf(view, at);
     // Below zero once stale, even within the first second past the TTL.
-    const left = at - view.fetchedAt >= ttlMs ? Math.min(-1, ttlSeconds - age) : ttlSeconds - age;
-    const ttl = withTtl ? `; ttl=${left}` : '';
-    return { view: view as Answer['view'], cacheStatus: `freshen; ${status}${ttl}${detail}`, age };
+    return at - view.fetchedAt >= ttlMs ? Math.min(-1, ttlSeconds - age) : ttlSeconds - age;
   }
 
   function hit(view: EntryView, at: number): Answer {
     counters.hit++;
-    return answer(view, at, 'hit', true);
+    return answer(view, at, { kind: 'hit', ttlSeconds: ttlLeft(view, at) });
   }
 
   /** The hot path: a fresh memory row is answered with no SQL and no await. */
@@ -131,7 +138,7 @@ export function createReader(deps: ReaderDeps): Reader {
     });
     if (needSql.length === 0) return outcomes;
 
-    let rows: Array<entries.EntryRow | undefined>;
+    let rows: Array<EntryRow | undefined>;
     try {
       // One read each; those asked for in the same turn share a statement.
       rows = await Promise.all(needSql.map((i) => entryReads.one(ids[i] as string)));
@@ -180,7 +187,7 @@ export function createReader(deps: ReaderDeps): Reader {
       case 'serve-stale':
         if (how === 'collapsed') {
           counters.collapsed++;
-          return answer(view as EntryView, at, 'fwd=miss; collapsed');
+          return answer(view as EntryView, at, COLLAPSED_MISS);
         }
         if (decision.action === 'serve') {
           if (decision.refreshAhead && how === 'read') refresher.ahead((view as EntryView).id, (view as EntryView).fetchedAt);
@@ -189,19 +196,19 @@ export function createReader(deps: ReaderDeps): Reader {
         if (how === 'unavailable') {
           // No refresh could be stored meanwhile: none is started.
           counters.stale++;
-          return answer(view as EntryView, at, 'fwd=stale', true, '; detail=database-unavailable');
+          return answer(view as EntryView, at, { kind: 'stale', ttlSeconds: ttlLeft(view as EntryView, at), detail: 'database-unavailable' });
         }
         return serveStale(view as EntryView, at, decision.refresh);
       case 'not-found':
-        return notFound(how === 'collapsed' ? 'fwd=miss; collapsed' : 'hit');
+        return notFound(how === 'collapsed' ? COLLAPSED_MISS : { kind: 'hit' });
       case 'fail':
-        if (how === 'collapsed') return failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; collapsed');
+        if (how === 'collapsed') return failure(decision.code, decision.retryAt, at, COLLAPSED_MISS);
         counters.miss++;
-        return failure(decision.code, decision.retryAt, at, 'freshen; fwd=miss; detail=backoff');
+        return failure(decision.code, decision.retryAt, at, { kind: 'miss', detail: 'backoff' });
       default:
         if (how !== 'unavailable') return 'wait';
         counters.miss++;
-        return new DatabaseUnavailable({ 'Cache-Status': 'freshen; fwd=miss; detail=database-unavailable' });
+        return { refused: 'database-unavailable', cache: { kind: 'miss', detail: 'database-unavailable' } };
     }
   }
 
@@ -213,36 +220,35 @@ export function createReader(deps: ReaderDeps): Reader {
 
   function serveStale(view: EntryView, at: number, refresh: boolean): Answer {
     counters.stale++;
-    let detail = '';
-    if (view.errorCount > 0) detail = view.errorCode !== null && answeredBadly(view.errorCode) ? '; detail=invalid-upstream' : '; detail=backoff';
+    const cache: CacheOutcome = { kind: 'stale', ttlSeconds: ttlLeft(view, at) };
+    if (view.errorCount > 0) cache.detail = view.errorCode !== null && failureKind(view.errorCode) === 'bad-answer' ? 'invalid-upstream' : 'backoff';
     if (refresh) refresher.inBackground(view.id);
-    return answer(view, at, 'fwd=stale', true, detail);
+    return answer(view, at, cache);
   }
 
   /** `retried`: this reader already waited on another process that left nothing to serve. */
   async function waitForRefresh(id: string, create: boolean, at: number, retried = false): Promise<Outcome> {
     const joined = refresher.running(id);
-    if (refresher.stopped && !joined) return new ShuttingDown();
+    if (refresher.stopped && !joined) return SHUTTING_DOWN;
     // The pool answers every failure of its own as a result; what is thrown
     // here (the database, say) is a server error, answered and told as one.
     const outcome = await draining.wait(refresher.run(id, { create, force: false, deferred: false }));
     // The refresh goes on (and is stored); this reader is answered before the server stops.
-    if (outcome === 'drained') return new ShuttingDown();
+    if (outcome === 'drained') return SHUTTING_DOWN;
     // Counted there when the answer comes from another process's refresh.
     if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id, retried);
     if (joined) counters.collapsed++;
-    if (outcome.kind === 'overloaded') return new Overloaded(1, { 'Cache-Status': 'freshen; fwd=miss; detail=overloaded' });
+    if (outcome.kind === 'overloaded') return OVERLOADED;
     const { result, view } = outcome;
     if (result.kind === 'ok' && view) {
       // RFC 9211: 'stored' only when it was (not on the upstream's no-store).
-      const how = joined ? 'fwd=miss; collapsed' : result.freshness.noStore ? 'fwd=miss' : 'fwd=miss; stored';
-      return answer(view, at, how);
+      return answer(view, at, joined ? COLLAPSED_MISS : result.freshness.noStore ? MISS : { kind: 'miss', stored: true });
     }
     // Revalidated: the upstream said the stored record has not changed.
-    if (result.kind === 'not-modified' && view) return answer(view, at, joined ? 'fwd=stale; collapsed' : 'fwd=stale; fwd-status=304');
-    if (result.kind === 'not-found') return notFound(joined ? 'fwd=miss; collapsed' : 'fwd=miss');
-    const code = result.kind === 'invalid' ? 'invalid' : result.kind === 'failed' ? result.code : 'worker-error';
-    return failure(code, outcome.nextRefreshAt, now(), joined ? 'freshen; fwd=miss; collapsed' : 'freshen; fwd=miss');
+    if (result.kind === 'not-modified' && view) return answer(view, at, joined ? { kind: 'stale', collapsed: true } : { kind: 'stale', revalidated: true });
+    if (result.kind === 'not-found') return notFound(joined ? COLLAPSED_MISS : MISS);
+    const code: FailureCode = result.kind === 'invalid' ? 'invalid' : result.kind === 'failed' ? result.code : 'worker-error';
+    return failure(code, outcome.nextRefreshAt, now(), joined ? COLLAPSED_MISS : MISS);
   }
 
   /**
@@ -259,14 +265,14 @@ export function createReader(deps: ReaderDeps): Reader {
       remoteWaits.set(id, waiting);
     }
     const end = await waiting;
-    if (end === 'drained') return new ShuttingDown();
-    if (end === 'timeout') return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
+    if (end === 'drained') return SHUTTING_DOWN;
+    if (end === 'timeout') return WAITED_TOO_LONG;
     const at = now();
     const { view, known } = end.row ? knownOfRow(end.row) : { view: undefined, known: undefined };
     const settled = settle(decide(known, 'sql', at, policy), view, at, 'collapsed');
     if (settled !== 'wait') return settled;
     if (!retried) return waitForRefresh(id, !end.row, at, true);
-    return new UpstreamTimeout(1, { 'Cache-Status': 'freshen; fwd=miss' });
+    return WAITED_TOO_LONG;
   }
 
   /** Polls the row until no live lease holds it (or it is gone). */

@@ -7,17 +7,19 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { backoffMs } from '../../db/backoff.js';
-import * as entries from '../../db/entries.js';
+import * as leases from '../../db/entry-leases.js';
 import type { Db } from '../../db/knex.js';
+import { answerBody, recordBytes, stampFetchedAt } from '../../shared/answer-body.js';
+import { backoffMs } from '../../shared/backoff.js';
+import type { FailureCode } from '../../shared/failures.js';
+import type { FreshnessPolicy } from '../../shared/freshness-policy.js';
+import { maskUrl } from '../../shared/mask-url.js';
+import { upstreamUrl, type UpstreamFreshness } from '../../shared/upstream.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import { PoolFullError } from '../../workers/pool.js';
-import type { CacheControlPolicy, RefreshResult, UpstreamFreshness } from '../../workers/protocol.js';
-import { upstreamUrl } from '../../workers/upstream.js';
-import { maskUrl } from '../config/values.js';
+import type { CacheControlPolicy, RefreshResult } from '../../workers/protocol.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { PagePublisher } from '../publishing/page-publisher.js';
-import { answerBody, recordBytes, stampFetchedAt } from '../../shared/answer-body.js';
 import type { EntryView, MemoryTier } from './memory-tier.js';
 
 export type RefreshOutcome =
@@ -82,9 +84,8 @@ export interface RefresherDeps {
   upstreamUrl: string;
   upstream: { timeoutMs: number; maxBytes: number; schemaPath: string };
   cacheControl: CacheControlPolicy;
-  ttls: entries.DefaultTtls;
-  /** ENTRY_REFRESH_AHEAD: the fraction of its TTL after which a hit refreshes an entry. */
-  refreshAhead: number;
+  /** When a refresh is due: the lease claim asks the policy, as the reads do. */
+  policy: FreshnessPolicy;
   backoffMaxMs: number;
   leaseMs: number;
   /** Told each refresh's outcome and duration (pool hand-off to stored). */
@@ -119,19 +120,19 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       return { kind: 'overloaded' };
     }
     const claimedAt = now();
-    const lease = await entries.claimLease(db, {
+    const lease = await leases.claimLease(db, {
       id,
       owner,
       now: claimedAt,
       leaseMs: deps.leaseMs,
-      ttls: deps.ttls,
-      fraction: opts.ahead ? deps.refreshAhead : 1,
+      policy: deps.policy,
+      ahead: opts.ahead,
       force: opts.force,
       create: opts.create,
     });
     if (!lease) {
       // Another process holds the lease: an operator's refresh waits on the row for it.
-      if (opts.force) await entries.requestRefresh(db, id, claimedAt);
+      if (opts.force) await leases.requestRefresh(db, id, claimedAt);
       return { kind: 'elsewhere' };
     }
     const startedAt = performance.now();
@@ -147,7 +148,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         ...(lease.validators ? { validators: lease.validators } : {}),
       });
     } catch (err) {
-      await entries.releaseLease(db, lease, now());
+      await leases.releaseLease(db, lease, now());
       if (err instanceof PoolFullError) {
         counters.refreshSkipped++;
         return { kind: 'overloaded' };
@@ -163,7 +164,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       // the database lets it, so the entry is not fetched again and again.
       const at = now();
       const why = err instanceof Error ? err.message : String(err);
-      await entries
+      await leases
         .storeFailure(db, lease, at, { code: 'store-error', message: `not stored: ${why}`, nextRefreshAt: at + backoffMs(lease.errorCount + 1, deps.backoffMaxMs) })
         .catch(() => undefined);
       throw err;
@@ -172,7 +173,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     return outcome;
   }
 
-  async function store(lease: entries.Lease, result: RefreshResult, at: number): Promise<RefreshOutcome> {
+  async function store(lease: leases.Lease, result: RefreshResult, at: number): Promise<RefreshOutcome> {
     const { id } = lease;
     if (result.kind === 'ok') {
       // Prepared by the updater: only its fetch time is written here, in place.
@@ -187,7 +188,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       });
       if (result.freshness.noStore) {
         // Answered to the readers of this refresh, kept nowhere.
-        const stored = await entries.storeNothing(db, lease, at);
+        const stored = await leases.storeNothing(db, lease, at);
         if (stored.stored) {
           memory.delete(id);
           deps.onStored?.(id);
@@ -196,7 +197,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         followRequest(id, stored);
         return { kind: 'done', result, view, nextRefreshAt: 0 };
       }
-      const stored = await entries.storeRecord(db, lease, at, { ...result, record });
+      const stored = await leases.storeRecord(db, lease, at, { ...result, record });
       if (stored.stored) {
         memory.set(view);
         deps.onStored?.(id);
@@ -211,7 +212,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     }
     if (result.kind === 'not-modified') {
       // Nothing downloaded, parsed, checked, hashed or published: the record stands, fresh again.
-      const stored = await entries.storeNotModified(db, lease, at, result);
+      const stored = await leases.storeNotModified(db, lease, at, result);
       const row = stored.row;
       const view =
         row?.record && row.hash
@@ -229,7 +230,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     }
     if (result.kind === 'not-found') {
       const view = storedView(id, at, { state: 'not-found', body: undefined, etag: undefined, related: [] });
-      const stored = await entries.storeNotFound(db, lease, at);
+      const stored = await leases.storeNotFound(db, lease, at);
       if (stored.stored) {
         memory.set(view);
         deps.onStored?.(id);
@@ -238,13 +239,13 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       followRequest(id, stored);
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
-    const code = result.kind === 'invalid' ? 'invalid' : result.code;
+    const code: FailureCode = result.kind === 'invalid' ? 'invalid' : result.code;
     // (narrowed: ok and not-modified returned above)
     const message = result.kind === 'invalid' ? `invalid: ${result.problems.join('; ')}` : result.message;
     // The upstream's Retry-After, if longer, is honoured (up to the backoff cap).
     const asked = result.kind === 'failed' ? Math.min(result.retryAfterMs ?? 0, deps.backoffMaxMs) : 0;
     const nextRefreshAt = at + Math.max(backoffMs(lease.errorCount + 1, deps.backoffMaxMs), asked);
-    const stored = await entries.storeFailure(db, lease, at, { code, message, nextRefreshAt });
+    const stored = await leases.storeFailure(db, lease, at, { code, message, nextRefreshAt });
     followRequest(id, stored);
     if (!stored.stored) {
       // Another process has the entry now and may have succeeded: its row tells the reader.
@@ -270,7 +271,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   }
 
   /** A record the content team was told was invalid is valid again: they are told that too. */
-  async function resolved(lease: entries.Lease, at: number): Promise<void> {
+  async function resolved(lease: leases.Lease, at: number): Promise<void> {
     if (lease.errorCode !== 'invalid') return;
     await deps.notifier.resolved({
       id: lease.id,
@@ -281,7 +282,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   }
 
   /** An operator asked for a refresh while this one held the lease: another one follows it. */
-  function followRequest(id: string, stored: entries.Stored): void {
+  function followRequest(id: string, stored: leases.Stored): void {
     if (stored.stored && stored.refreshRequested && !stopped) requestNow(id);
   }
 

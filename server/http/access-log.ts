@@ -15,17 +15,29 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Middleware } from 'koa';
 import { pino } from 'pino';
+import type { CacheOutcome } from '../freshness/freshness.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-// The outcome word of a Cache-Status value: "freshen; fwd=stale; ttl=-3" → "stale".
-const OUTCOME = /; (hit|fwd=(stale|miss))(?:;|$)/;
 // Flushing the writer thread's buffer to the file at least this often.
 const FLUSH_MS = 250;
 // Lines wait this long, or until this many bytes are pending, before the hand-off.
 const BATCH_MS = 100;
 const BATCH_BYTES = 256 * 1024;
 
+/** One request, as the log line tells it. */
+export interface AccessRecord {
+  method: string;
+  path: string;
+  status: number;
+  /** From the request's arrival to its answer. */
+  micros: number;
+  requestId: string;
+  /** How the freshness check served or refused it, when it was asked. */
+  cache: CacheOutcome | undefined;
+}
+
 export interface AccessLog {
+  /** Gives each request its id, and logs it once answered (the route's outcome from ctx.state.cache). */
   middleware: Middleware;
   /** Flush and stop the writer thread. */
   close(): Promise<void>;
@@ -71,10 +83,26 @@ export function createAccessLog(
   const idPrefix = `${randomBytes(9).toString('base64url')}-`;
   let idCount = 0;
 
+  const requestIdOf = (given: string | string[] | undefined): string =>
+    typeof given === 'string' && REQUEST_ID.test(given) ? given : idPrefix + (++idCount).toString(36);
+
+  // A line is made from the request's record alone, with no Koa context.
+  function record(r: AccessRecord): void {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastIso = new Date(now).toISOString();
+    }
+    const cache = r.cache === undefined ? '' : `,"cache":"${r.cache.kind}"${r.cache.collapsed ? ',"collapsed":true' : ''}`;
+    pending += `${head}${lastIso}","method":"${r.method}","path":${JSON.stringify(r.path)},"status":${r.status},"durationMs":${millis(r.micros)}${cache},"requestId":"${r.requestId}"}\n`;
+    if (pending.length >= BATCH_BYTES) flush();
+    // Unref'd: pending lines never keep the process alive (close() flushes them).
+    else timer ??= setTimeout(flush, BATCH_MS).unref();
+  }
+
   const middleware: Middleware = async (ctx, next) => {
     const started = performance.now();
-    const given = ctx.req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : idPrefix + (++idCount).toString(36);
+    const requestId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.state.requestId = requestId;
     ctx.res.setHeader('X-Request-Id', requestId);
     try {
@@ -83,19 +111,7 @@ export function createAccessLog(
       const micros = Math.round((performance.now() - started) * 1000);
       // The route pattern (@koa/router sets it), so ids do not explode the label set.
       observe?.((ctx as { routerPath?: string }).routerPath ?? 'unmatched', ctx.method, ctx.status, micros / 1e6);
-      const cacheStatus = (ctx.response.get('Cache-Status') as string | undefined) ?? '';
-      const match = cacheStatus === '' ? null : OUTCOME.exec(cacheStatus);
-      const now = Date.now();
-      if (now !== lastMs) {
-        lastMs = now;
-        lastIso = new Date(now).toISOString();
-      }
-      pending += `${head}${lastIso}","method":"${ctx.method}","path":${JSON.stringify(ctx.path)},"status":${ctx.status},"durationMs":${millis(micros)}${
-        match ? `,"cache":"${match[2] ?? match[1]}"` : ''
-      }${cacheStatus.includes('collapsed') ? ',"collapsed":true' : ''},"requestId":"${requestId}"}\n`;
-      if (pending.length >= BATCH_BYTES) flush();
-      // Unref'd: pending lines never keep the process alive (close() flushes them).
-      else timer ??= setTimeout(flush, BATCH_MS).unref();
+      record({ method: ctx.method, path: ctx.path, status: ctx.status, micros, requestId, cache: ctx.state.cache as CacheOutcome | undefined });
     }
   };
 

@@ -2,10 +2,14 @@
 // One middleware (respond-error.ts) turns them into answers; 5xx never
 // show internal words, only the fixed text here.
 import { isDatabaseUnavailable } from '../../db/errors.js';
+import { failureKind, type FailureKind } from '../../shared/failures.js';
+import type { CacheOutcome, Refusal } from '../freshness/freshness.js';
 
 export class FreshenError extends Error {
   /** Words shown to the client; for 5xx always the fixed, friendly text. */
   readonly detail: string;
+  /** How the freshness check came to refuse (its Cache-Status), when it did. */
+  cache: CacheOutcome | undefined;
   constructor(
     readonly status: number,
     readonly code: string,
@@ -26,8 +30,8 @@ export class BadRequest extends FreshenError {
 }
 
 export class NotFound extends FreshenError {
-  constructor(detail = 'There is no such entry.', headers: Record<string, string> = {}) {
-    super(404, 'not-found', 'Not found', detail, headers);
+  constructor(detail = 'There is no such entry.') {
+    super(404, 'not-found', 'Not found', detail);
   }
 }
 
@@ -52,46 +56,44 @@ export class MethodNotAllowed extends FreshenError {
 }
 
 export class UpstreamInvalid extends FreshenError {
-  constructor(headers: Record<string, string> = {}) {
+  constructor() {
     super(
       502,
       'upstream-invalid',
       'This entry cannot be shown right now',
       'The source of this entry sent data we could not use. We are sorry; please try again later.',
-      headers,
     );
   }
 }
 
 export class UpstreamUnavailable extends FreshenError {
-  constructor(retryAfterSeconds: number, headers: Record<string, string> = {}) {
+  constructor(retryAfterSeconds: number) {
     super(
       503,
       'upstream-unavailable',
       'The source of this entry is unavailable',
       'We could not reach the source of this entry. Please try again shortly.',
-      { ...headers, 'Retry-After': String(retryAfterSeconds) },
+      { 'Retry-After': String(retryAfterSeconds) },
     );
   }
 }
 
 export class UpstreamTimeout extends FreshenError {
-  constructor(retryAfterSeconds: number, headers: Record<string, string> = {}) {
+  constructor(retryAfterSeconds: number) {
     super(
       504,
       'upstream-timeout',
       'The source of this entry is slow to answer',
       'The source of this entry did not answer in time. Please try again shortly.',
-      { ...headers, 'Retry-After': String(retryAfterSeconds) },
+      { 'Retry-After': String(retryAfterSeconds) },
     );
   }
 }
 
 export class Overloaded extends FreshenError {
-  constructor(retryAfterSeconds = 1, headers: Record<string, string> = {}) {
+  constructor(retryAfterSeconds = 1) {
     super(503, 'overloaded', 'Busy', 'We are busy fetching other entries. Please try again in a moment.', {
       'Retry-After': String(retryAfterSeconds),
-      ...headers,
     });
   }
 }
@@ -105,9 +107,8 @@ export class ShuttingDown extends FreshenError {
 }
 
 export class DatabaseUnavailable extends FreshenError {
-  constructor(headers: Record<string, string> = {}) {
+  constructor() {
     super(503, 'database-unavailable', 'Temporarily unavailable', 'This service cannot reach its database right now. Please try again shortly.', {
-      ...headers,
       'Retry-After': '2',
     });
   }
@@ -119,23 +120,43 @@ export class InternalError extends FreshenError {
   }
 }
 
-/**
- * The error a reader gets for a failed refresh with nothing to serve instead.
- * `code` is a refresh FailureCode, or 'invalid' for data that failed the schema.
- */
-export function errorForFailure(code: string, retryAfterSeconds: number, headers: Record<string, string>): FreshenError {
-  if (SLOW.has(code)) return new UpstreamTimeout(retryAfterSeconds, headers);
-  if (UNAVAILABLE.has(code)) return new UpstreamUnavailable(retryAfterSeconds, headers);
-  return new UpstreamInvalid(headers);
+// A failed refresh with nothing to serve, by the kind of its failure
+// (shared/failures.ts): every code has a kind, every kind a problem.
+const FAILURE_PROBLEM: Record<FailureKind, (retryAfterSeconds: number) => FreshenError> = {
+  slow: (retryAfter) => new UpstreamTimeout(retryAfter),
+  down: (retryAfter) => new UpstreamUnavailable(retryAfter),
+  'bad-answer': () => new UpstreamInvalid(),
+};
+
+/** The problem a refusal of the freshness check is answered with, carrying how it came about. */
+export function problemFor(refusal: Refusal): FreshenError {
+  const error = problemOf(refusal);
+  if (refusal.refused !== 'shutting-down') error.cache = refusal.cache;
+  return error;
 }
 
-const SLOW = new Set(['timeout', 'pool-timeout']);
-// store-error: the refresh fetched a record this service could not store (a database fault).
-const UNAVAILABLE = new Set(['unreachable', 'unavailable', 'worker-error', 'store-error']);
+function problemOf(refusal: Refusal): FreshenError {
+  switch (refusal.refused) {
+    case 'not-found':
+      return new NotFound('There is no such entry.');
+    case 'failed':
+      return FAILURE_PROBLEM[failureKind(refusal.code)](refusal.retryAfterSeconds);
+    case 'overloaded':
+      return new Overloaded(1);
+    case 'waited-too-long':
+      return new UpstreamTimeout(1);
+    case 'database-unavailable':
+      return new DatabaseUnavailable();
+    case 'shutting-down':
+      return new ShuttingDown();
+    default:
+      return unmapped(refusal);
+  }
+}
 
-/** The upstream answered, badly (invalid, not-json, too-large, bad-status, redirect), rather than slowly or not at all. */
-export function answeredBadly(code: string): boolean {
-  return !SLOW.has(code) && !UNAVAILABLE.has(code);
+/** A refusal without a problem does not compile. */
+function unmapped(refusal: never): never {
+  throw new Error(`no problem for the refusal ${JSON.stringify(refusal)}`);
 }
 
 /** Coerce anything thrown into a FreshenError, once. */

@@ -5,8 +5,6 @@ import { LRUCache } from 'lru-cache';
 import { hasOwnPage } from '../../shared/entry-id.js';
 import { definitionList, escapeHtml, layout, PAGE_CSP } from '../../shared/html.js';
 
-export { escapeHtml };
-
 /** Prefers HTML only when the client ranks it ahead of JSON (browsers do). */
 export function wantsHtml(ctx: Context): boolean {
   return ctx.get('Accept').includes('html') && ctx.accepts('json', 'html') === 'html';

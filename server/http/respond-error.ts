@@ -9,6 +9,7 @@ import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 import type { Notifier } from '../notices/notifier.js';
 import type { DatabaseWatch } from '../ops/database-watch.js';
+import { cacheStatus } from './cache-status.js';
 import { DatabaseUnavailable, FreshenError, MethodNotAllowed, NotFound, toFreshenError } from './errors.js';
 import { errorPage, setHtml, wantsHtml } from './html-views.js';
 
@@ -44,6 +45,10 @@ export function respondError(deps: { logger: Logger; notifier: Notifier; databas
 function writeError(ctx: Koa.Context, error: FreshenError): void {
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+  if (error.cache) {
+    ctx.state.cache = error.cache;
+    ctx.set('Cache-Status', cacheStatus(error.cache));
+  }
   ctx.set('Cache-Control', 'no-store');
   ctx.remove('ETag');
   if (wantsHtml(ctx)) {

@@ -4,7 +4,7 @@
 // unflattened (no CR/LF: no added headers) and is escaped in HTML bodies.
 import { createHash, randomUUID } from 'node:crypto';
 import type { NewMessage } from '../../db/outbox.js';
-import { escapeHtml } from '../http/html-views.js';
+import { escapeHtml } from '../../shared/html.js';
 
 /** Text safe for a header: one line, no control characters, bounded. */
 export function headerText(value: string, max = 160): string {

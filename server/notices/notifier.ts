@@ -1,6 +1,6 @@
 // Puts notices in the outbox and wakes a mailer. A request that causes a
 // notice awaits this, so the notice is committed before the answer is sent.
-// Sending happens elsewhere (workers/mail/mailer.ts, another process). A
+// Sending happens elsewhere (workers/mailer.ts, another process). A
 // notice the database does not take (it is away) is held in memory and
 // written when it takes writes again; only a process that ends meanwhile
 // loses it, and says so in its log.

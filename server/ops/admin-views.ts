@@ -1,6 +1,6 @@
 // What the operator endpoints show, gathered from the live parts: the outbox,
 // and the whole status of this process (settings, pool, cache, errors, mail).
-import { listRecentErrors, type RecentError } from '../../db/entries.js';
+import { listRecentErrors, type RecentError } from '../../db/entry-listings.js';
 import type { Db } from '../../db/knex.js';
 import { listMessages, outboxStats, type OutboxStats } from '../../db/outbox.js';
 import type { MailerStats, Mailers } from '../../workers/mail/launcher.js';

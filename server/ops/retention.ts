@@ -4,7 +4,7 @@
 // whichever is longer. A small loop: once shortly after start, then hourly;
 // a failed round is logged and the next one tries again.
 import type { Logger } from 'pino';
-import { pruneRecordless } from '../../db/entries.js';
+import { pruneRecordless } from '../../db/entry-retention.js';
 import type { Db } from '../../db/knex.js';
 import { pruneOutbox } from '../../db/outbox.js';
 

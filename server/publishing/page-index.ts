@@ -2,7 +2,7 @@
 // refresh: a change schedules one rewrite at most every PUBLISH_INDEX_SECONDS,
 // rendered and written on the pool like the pages themselves.
 import type { Logger } from 'pino';
-import { listTitles } from '../../db/entries.js';
+import { listTitles } from '../../db/entry-listings.js';
 import type { Db } from '../../db/knex.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import type { Config } from '../config/config.js';

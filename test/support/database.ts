@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import knexModule from 'knex';
+import { openDatabase, type Knex } from '../../db/knex.js';
+import { migrate } from '../../db/migrate.js';
+import { loadConfig } from '../../server/config/config.js';
 
 const knex = knexModule as unknown as typeof knexModule.knex;
 
@@ -44,5 +47,20 @@ export async function freshDatabase(): Promise<TestDatabase> {
     url: `sqlite:${join(dir, 'freshen.sqlite')}`,
     client: 'sqlite',
     drop: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A fresh database, migrated, with a knex handle on it; close() destroys the handle and drops the database. */
+export async function migratedDatabase(): Promise<{ database: TestDatabase; db: Knex; close(): Promise<void> }> {
+  const database = await freshDatabase();
+  const db = openDatabase(loadConfig({ DATABASE_URL: database.url }).database);
+  await migrate(db);
+  return {
+    database,
+    db,
+    async close() {
+      await db.destroy();
+      await database.drop();
+    },
   };
 }

@@ -31,7 +31,7 @@ export interface Mailers {
   stop(finishMs: number, killMs: number): Promise<void>;
 }
 
-const SCRIPT = new URL('./mailer.js', import.meta.url).pathname;
+const SCRIPT = new URL('../mailer.js', import.meta.url).pathname;
 // pino's numeric levels, for replaying a child's lines at their own level.
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
   10: 'trace',

@@ -9,8 +9,9 @@ import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
 import { ENTRY_ID, MAX_IDS } from '../../../shared/entry-id.js';
 import { notModified } from '../conditional.js';
-import { BadRequest, FreshenError } from '../errors.js';
-import type { Answer, Outcome } from '../../freshness/freshness.js';
+import { isRefusal, type Answer, type Outcome } from '../../freshness/freshness.js';
+import { cacheStatus } from '../cache-status.js';
+import { BadRequest, Overloaded, problemFor } from '../errors.js';
 import { entryPage, setHtml, wantsHtml } from '../html-views.js';
 
 function checkId(id: string): string {
@@ -52,7 +53,7 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
   const { freshness } = deps;
 
   router.get(ENTRY_ROUTE, async (ctx) => {
-    sendEntry(ctx, await freshness.get(checkId(ctx.params.id as string)));
+    sendEntry(ctx, served(await freshness.get(checkId(ctx.params.id as string))));
   });
 
   router.get('/entries', async (ctx) => {
@@ -62,7 +63,7 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
 
   router.get('/entries/:id/related', async (ctx) => {
     const id = checkId(ctx.params.id as string);
-    const { view } = await freshness.get(id);
+    const { view } = served(await freshness.get(id));
     // Related ids come from upstream data: each is checked like any id.
     const unique = [...new Set(view.related)].slice(0, MAX_IDS);
     const valid = unique.filter((r) => ENTRY_ID.test(r));
@@ -78,10 +79,17 @@ export function entryRoutes(router: Router, deps: AppDeps): void {
 
   router.post('/entries/:id/refresh', requireAdmin(deps.config.adminToken, 'change'), async (ctx) => {
     const id = checkId(ctx.params.id as string);
-    const status = await freshness.refreshNow(id);
+    const status = freshness.refreshNow(id);
+    if (status === 'overloaded') throw new Overloaded(1);
     ctx.status = 202;
     ctx.body = { id, status };
   });
+}
+
+/** The answer, or the problem its refusal is answered with. */
+function served(outcome: Outcome): Answer {
+  if (isRefusal(outcome)) throw problemFor(outcome);
+  return outcome;
 }
 
 function parseIds(raw: unknown): string[] {
@@ -101,7 +109,9 @@ function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): voi
   const { view } = answer;
   // Straight onto the response: Koa's setters are a measurable part of a hit.
   const { res } = ctx;
-  res.setHeader('Cache-Status', answer.cacheStatus);
+  const status = cacheStatus(answer.cache);
+  ctx.state.cache = answer.cache;
+  res.setHeader('Cache-Status', status);
   res.setHeader('Age', String(answer.age));
   res.setHeader('Cache-Control', 'no-cache');
   res.setHeader('Vary', 'Accept');
@@ -110,7 +120,7 @@ function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): voi
     const etag = `${view.etag.slice(0, -1)}-html"`;
     ctx.set('ETag', etag);
     if (notModified(ctx, etag)) return void (ctx.status = 304);
-    setHtml(ctx, entryPage(view, answer.cacheStatus));
+    setHtml(ctx, entryPage(view, status));
     return;
   }
   res.setHeader('ETag', view.etag);
@@ -151,8 +161,9 @@ function sendList(
   let bytes = 0;
   outcomes.forEach((o, i) => {
     const id = ids[i] as string;
-    if (o instanceof FreshenError) {
-      errors.push({ id, status: o.status, title: o.title, detail: o.detail });
+    if (isRefusal(o)) {
+      const problem = problemFor(o);
+      errors.push({ id, status: problem.status, title: problem.title, detail: problem.detail });
     } else if (bytes + o.view.body.length > LIST_MAX_BYTES && bytes > 0) {
       errors.push({
         id,

@@ -6,17 +6,17 @@
 // A mailer whose server died (SIGKILL) is supervised by nobody: it finishes
 // the batch in hand, its claims renewed as it goes, and claims no other.
 // Stop signals are heard from the first import on, kept until main() takes them.
-import { onStopSignals } from '../../shared/stop-signals.js';
+import { onStopSignals } from '../shared/stop-signals.js';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { backoffMs } from '../../db/backoff.js';
-import { startDbClock } from '../../db/clock.js';
-import { isDatabaseUnavailable } from '../../db/errors.js';
-import { openDatabase } from '../../db/knex.js';
-import * as outbox from '../../db/outbox.js';
-import { createMailTransport, isConnectionFailure, isPermanent } from './transport.js';
-import type { MailerSettings } from './settings.js';
+import { backoffMs } from '../shared/backoff.js';
+import { startDbClock } from '../db/clock.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { openDatabase } from '../db/knex.js';
+import * as outbox from '../db/outbox.js';
+import { createMailTransport, isConnectionFailure, isPermanent } from './mail/transport.js';
+import type { MailerSettings } from './mail/settings.js';
 
 async function readSettings(): Promise<MailerSettings> {
   const chunks: Buffer[] = [];

@@ -1,4 +1,5 @@
-// Backoff, computed in one place for every retry in freshen.
+// Backoff, computed in one place for every retry in freshen (entry refreshes,
+// mail deliveries, the database listener): on both sides of the pool boundary.
 
 /**
  * The wait before the next try after `failures` consecutive failures of one
