@@ -1,0 +1,60 @@
+// What the suite needs from Debian beside Node and npm, in one list: each
+// need is a program (or file) and the package that brings it. Before the
+// suite runs, whatever is missing is installed with apt-get when this runs as
+// root; otherwise the one command to run is printed and the suite does not
+// start (a suite that skipped its Postgres half would pass on less).
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { findPostgresBin } from './postgres-server.js';
+
+interface Need {
+  pkg: string;
+  /** What needs it. */
+  why: string;
+  present(): boolean;
+}
+
+function onPath(command: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, command), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const NEEDS: readonly Need[] = [
+  { pkg: 'postgresql', why: 'the Postgres half of the suite and the fleet tests', present: () => findPostgresBin() !== undefined },
+  { pkg: 'chromium', why: 'the status page, opened in a real browser', present: () => existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium') },
+  { pkg: 'faketime', why: 'the fleet node whose clock is off', present: () => onPath('faketime') },
+  { pkg: 'util-linux', why: 'the fleet node with a long host name (unshare --uts)', present: () => onPath('unshare') },
+  { pkg: 'iproute2', why: 'fleet nodes in network namespaces of their own (ip netns)', present: () => onPath('ip') },
+];
+
+/** Installs what is missing (as root) or says how; false when the suite cannot run. */
+export function ensureSystemPackages(log: (line: string) => void): boolean {
+  const missing = NEEDS.filter((n) => !n.present());
+  if (missing.length === 0) return true;
+  const pkgs = missing.map((n) => n.pkg);
+  for (const n of missing) log(`missing: ${n.pkg}, for ${n.why}`);
+  const command = `apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    log(`install them with:\n  sudo ${command}\nthen run the tests again.`);
+    return false;
+  }
+  log(`installing: ${pkgs.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...pkgs]]) {
+    const run = spawnSync('apt-get', args, { stdio: 'inherit', env });
+    if (run.status !== 0) {
+      log(`apt-get ${args[0]} failed (exit ${run.status ?? run.signal}); install them with:\n  ${command}`);
+      return false;
+    }
+  }
+  const still = NEEDS.filter((n) => !n.present()).map((n) => n.pkg);
+  if (still.length > 0) log(`still missing after apt-get: ${still.join(' ')}`);
+  return still.length === 0;
+}
