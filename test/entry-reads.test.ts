@@ -7,6 +7,18 @@ import { migrate } from '../db/migrate.js';
 import { loadConfig } from '../server/config/config.js';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 
+/** The values in an order fixed by the seed (Fisher–Yates over a linear congruential generator). */
+function shuffled<T>(values: T[], seed: number): T[] {
+  const out = [...values];
+  let state = seed;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    const j = state % (i + 1);
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
 describe('reads of single entries', () => {
   let database: TestDatabase;
   let db: Knex;
@@ -40,8 +52,10 @@ describe('reads of single entries', () => {
   });
 
   it('answers each of many reads at once with its own row, more than one statement holds, repeats and unknown ids among them', async () => {
-    // 200 stored ids, each asked twice, and 50 never stored: all in one turn.
-    const asked = [...stored, ...stored.toReversed(), ...Array.from({ length: 50 }, (_, i) => `missing-${i}`)];
+    // 200 stored ids, each asked twice, and 50 never stored: all in one turn,
+    // shuffled, so that no order a database returns rows in matches the asking.
+    const asked = shuffled([...stored, ...stored, ...Array.from({ length: 50 }, (_, i) => `missing-${i}`)], 20261207);
+    expect(asked.slice(0, 10).join()).to.not.equal(asked.toSorted().slice(0, 10).join());
     const rows = await Promise.all(asked.map((id) => reads.one(id)));
     rows.forEach((row, i) => {
       const id = asked[i] as string;
@@ -55,7 +69,8 @@ describe('reads of single entries', () => {
       expect(row?.fetchedAt).to.equal(1000 + stored.indexOf(id));
     });
     // Callers of the same id get rows of their own.
-    expect(rows[0]).to.not.equal(rows[2 * stored.length - 1]);
+    const first = asked.indexOf('r100');
+    expect(rows[first]).to.not.equal(rows[asked.indexOf('r100', first + 1)]);
   });
 
   it('fails only the reads of a row that does not convert, and answers the rest of its statement', async () => {

@@ -56,6 +56,18 @@ describe('the refresh lease', () => {
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });
   });
 
+  it('does not store a late result of the same owner’s earlier lease: the generation fences it, not the owner', async () => {
+    const first = await claim('same-owner', t0, { id: 'l2' });
+    // The first lease lapses; the same owner claims the entry again.
+    const second = await claim('same-owner', t0 + 1001, { id: 'l2' });
+    expect(second?.generation).to.equal((first?.generation ?? 0) + 1);
+    const late = first as leases.Lease;
+    expect((await leases.storeRecord(db, late, t0 + 1500, result)).stored).to.equal(false);
+    expect((await leases.storeFailure(db, late, t0 + 1500, { code: 'timeout', message: 'late', nextRefreshAt: t0 + 5000 })).stored).to.equal(false);
+    expect(await entries.getEntry(db, 'l2')).to.include({ record: null, errorCode: null, leaseOwner: 'same-owner', leaseGeneration: second?.generation });
+    expect((await leases.storeRecord(db, second as leases.Lease, t0 + 1500, result)).stored).to.equal(true);
+  });
+
   it('is not claimed for an entry that is still fresh, or in backoff, unless forced', async () => {
     expect(await claim('eager', t0 + 2000)).to.equal(undefined);
     const lease = await claim('operator', t0 + 2000, { force: true });

@@ -84,4 +84,26 @@ describe('retention', () => {
     await outbox.pruneOutbox(db, now - DAY, now - 3 * DAY);
     expect(await db('mail_cooldowns').where({ key: 'long-cooldown' }).first()).to.not.equal(undefined);
   });
+
+  it('keeps cool-downs for MAIL_COOLDOWN_SECONDS when that is longer than OUTBOX_RETENTION_DAYS (one day, three days)', async () => {
+    await enqueueAt('cooling', now - 2 * DAY, 'sent');
+    await enqueueAt('cooled', now - 4 * DAY, 'sent');
+    const retention = startRetention({
+      db,
+      logger: pino({ level: 'silent' }),
+      now: () => now,
+      outboxRetentionMs: DAY,
+      cooldownMs: 3 * DAY,
+      maxStaleMs: DAY,
+    });
+    try {
+      await retention.prune();
+    } finally {
+      retention.stop();
+    }
+    // The messages go after a day; the one cool-down still within its window stays.
+    expect(await db('outbox').whereIn('dedupe_key', ['cooling', 'cooled']).select('dedupe_key')).to.deep.equal([]);
+    const cooldowns = (await db('mail_cooldowns').whereIn('key', ['cooling', 'cooled']).select('key')).map((r: { key: string }) => r.key);
+    expect(cooldowns).to.deep.equal(['cooling']);
+  });
 });

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { record, type TestUpstream } from './support/upstream.js';
-import { useService, type TestService } from './support/service.js';
+import { startTestService, useService, type TestService } from './support/service.js';
 import { manualClock, waitFor } from './support/wait.js';
 
 interface EntryBody {
@@ -65,6 +65,21 @@ describe('conditional refreshes', () => {
     expect(await pageMtime('c1')).to.equal(firstFetch);
     const metrics = await (await service.get('/metrics')).text();
     expect(metrics).to.match(/freshen_refreshes_total\{outcome="not-modified"\} 1/);
+  });
+
+  it('keeps the 304 in the copy: another node reading the stored row finds the entry fresh and asks the upstream nothing', async () => {
+    // A second service on the same database, with an empty memory tier: what
+    // it knows of c1 is the stored row alone (as another node, or this one
+    // after an eviction or a restart).
+    const other = await startTestService(upstream.url, { database: service.database, now: clock.now, env: { ENTRY_TTL_SECONDS: '60' } });
+    try {
+      const seen = await read(other, 'c1');
+      expect(seen.cacheStatus).to.equal('freshen; hit; ttl=60');
+      expect(seen.age).to.equal('0');
+      expect(upstream.count('c1')).to.equal(2);
+    } finally {
+      await other.stop();
+    }
   });
 
   it('brings a changed record back whole through the same conditional request, and publishes it', async () => {

@@ -24,7 +24,7 @@ export interface TestSmtp {
   /**
    * A misbehaving server: 'silent' accepts connections and never greets;
    * 'hang' takes each message in (it counts as received) and never answers;
-   * 'drop' drops the connection in the middle of each message.
+   * 'drop' drops the connection in the middle of each message (which is then not received).
    */
   fault: 'silent' | 'hang' | 'drop' | undefined;
   /** Messages whose data ended, accepted or not (to catch a sender mid-message). */
@@ -95,9 +95,13 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
         },
         onData(stream, session, callback) {
           const chunks: Buffer[] = [];
+          // A server that drops the connection mid-message has not accepted it,
+          // whatever its DATA stream does after: the sender never heard a reply.
+          let dropped = false;
           stream.on('data', (chunk: Buffer) => {
             chunks.push(chunk);
-            if (smtp.fault !== 'drop') return;
+            if (smtp.fault !== 'drop' || dropped) return;
+            dropped = true;
             // smtp-server keeps its connections' sockets private: reached here to drop one mid-message.
             const open = (s as unknown as { connections: Set<{ id: string; _socket: Socket }> }).connections;
             // oxlint-disable-next-line no-underscore-dangle -- smtp-server's own field name
@@ -105,6 +109,10 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
           });
           stream.on('end', () => {
             smtp.dataEnded++;
+            if (dropped) {
+              callback(new Error('connection dropped mid-message'));
+              return;
+            }
             const raw = Buffer.concat(chunks).toString('utf8');
             const accept = async () => {
               const mail = await simpleParser(raw);
