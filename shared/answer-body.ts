@@ -18,16 +18,17 @@ export interface PreparedBody {
 }
 
 /**
- * The body of `record` (compact JSON text), its fetch time to be stamped.
- * `moved`: it will be moved to another thread, so it gets an ArrayBuffer of
- * its own, not a slice of the shared pool of small buffers.
+ * The body of `record` (compact JSON text), its fetch time to be stamped, in
+ * an ArrayBuffer of its own, never a slice of Node's shared pool of small
+ * buffers: a worker moves it to the server without a copy, and the memory
+ * tier, which keeps it, counts what it holds.
  */
-export function prepareBody(id: string, record: string, moved = true): PreparedBody {
+export function prepareBody(id: string, record: string): PreparedBody {
   const head = `{"id":${JSON.stringify(id)},"data":`;
   const tail = `,"fetchedAt":"${STAMP}"}`;
   const recordStart = Buffer.byteLength(head);
   const recordEnd = recordStart + Buffer.byteLength(record);
-  const body = moved ? Buffer.allocUnsafeSlow(recordEnd + tail.length) : Buffer.allocUnsafe(recordEnd + tail.length);
+  const body = Buffer.allocUnsafeSlow(recordEnd + tail.length);
   body.write(head, 0);
   body.write(record, recordStart);
   body.write(tail, recordEnd, 'latin1');
@@ -41,9 +42,9 @@ export function stampFetchedAt(body: Uint8Array, fetchedAt: number): Buffer {
   return buffer;
 }
 
-/** The answer body of a stored record. */
+/** The answer body of a stored record (in memory of its own, as prepareBody's). */
 export function answerBody(id: string, record: string, fetchedAt: number): Buffer {
-  return stampFetchedAt(prepareBody(id, record, false).body, fetchedAt);
+  return stampFetchedAt(prepareBody(id, record).body, fetchedAt);
 }
 
 /** The record's JSON text within a prepared body, as a Buffer over the same bytes (no copy). */

@@ -1,15 +1,17 @@
 // The memory tier's byte bound counts everything an entry holds: its answer
-// body and its related ids (a record may name many), so a few records with
-// long related lists cannot grow the heap past MEMORY_TIER_MAX_BYTES.
+// body (all the memory the body keeps alive) and its related ids (a record may
+// name many), so a few records with long related lists, or bodies cut from
+// larger buffers, cannot grow the heap past MEMORY_TIER_MAX_BYTES.
 import { expect } from 'chai';
-import { createMemoryTier, type EntryView } from '../server/freshness/memory-tier.js';
+import { createMemoryTier, sizeOf, type EntryView } from '../server/freshness/memory-tier.js';
+import { answerBody } from '../shared/answer-body.js';
 
 function view(id: string, related: string[]): EntryView {
   return {
     id,
     state: 'ok',
     fetchedAt: Date.UTC(2030, 0, 1),
-    body: Buffer.from(`{"id":"${id}"}`),
+    body: answerBody(id, '{}', Date.UTC(2030, 0, 1)),
     etag: 'W/"x"',
     related,
     errorCode: null,
@@ -28,6 +30,18 @@ describe('the memory tier', () => {
     for (let i = 0; i < 100; i++) memory.set(view(`e${i}`, related));
     // Each holds 100 ids of 18 characters: about 6 KB, so about 16 fit, not 100.
     expect(memory.size).to.be.within(1, 20);
+  });
+
+  it('counts what a body holds alive, not its length: a small body cut from a larger buffer counts as the buffer', () => {
+    const slab = Buffer.alloc(8192);
+    const small = { ...view('slice', []), body: slab.subarray(0, 100) };
+    expect(sizeOf(small)).to.be.at.least(8192);
+  });
+
+  it('builds bodies from stored rows in memory of their own, counted at their size', () => {
+    const body = answerBody('own', JSON.stringify({ title: 'a record of about a hundred bytes, from the SQL copy' }), Date.UTC(2030, 0, 1));
+    expect(body.buffer.byteLength).to.equal(body.length);
+    expect(sizeOf({ ...view('own', []), body })).to.be.below(body.length + 512);
   });
 
   it('keeps small entries by the hundred under the same bound', () => {

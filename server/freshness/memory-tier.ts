@@ -43,9 +43,13 @@ const nothing = (): undefined => undefined;
 const OVERHEAD_BYTES = 256;
 const RELATED_OVERHEAD_BYTES = 24;
 
-/** What an entry takes in memory, for the byte bound: its body and its related ids. */
-function sizeOf(view: EntryView): number {
-  let bytes = OVERHEAD_BYTES + (view.body?.length ?? 0);
+/**
+ * What an entry takes in memory, for the byte bound: its body — the whole
+ * memory it holds alive, not its length, should it be a view into a larger
+ * buffer — and its related ids.
+ */
+export function sizeOf(view: EntryView): number {
+  let bytes = OVERHEAD_BYTES + (view.body?.buffer.byteLength ?? 0);
   for (const id of view.related) bytes += RELATED_OVERHEAD_BYTES + 2 * id.length;
   return bytes;
 }
