@@ -2,7 +2,7 @@
 // that does nothing, so a round trip through the pool can be timed on its own.
 // Operators' pools run workers/updater.ts, which knows no ping.
 import run, { beginTask } from '../workers/updater.js';
-import type { PublishResult, PublishTask, RefreshResult, Task } from '../workers/protocol.js';
+import type { PublishResult, PublishTask, Task, TaskResult } from '../workers/protocol.js';
 
 export const PING_TASK_MODULE = new URL('./ping-task.js', import.meta.url);
 
@@ -23,7 +23,7 @@ export const PING = { kind: 'ping', id: 'ping' } as unknown as PublishTask;
 
 const PONG: PublishResult = { kind: 'published', id: 'ping', bytes: 0 };
 
-export default function runTask(task: BenchTask): Promise<RefreshResult | PublishResult> {
+export default function runTask(task: BenchTask): Promise<TaskResult> {
   if (task.kind !== 'ping') return run(task);
   // Begun like any task, so the pool's tracking is part of the round trip.
   beginTask(task);

@@ -71,7 +71,7 @@ async function workload(pool: UpdaterPool, tasks: RefreshTask[], publishDir: str
       const s = performance.now();
       const result = await pool.run(task);
       if (result.kind !== 'ok') throw new Error(`${task.id}: ${result.kind} ${'message' in result ? result.message : ''}`);
-      const page = await pool.run({ kind: 'publish', id: task.id, record: recordBytes(result), fetchedAt: Date.now(), publishDir });
+      const page = await pool.run({ kind: 'publish', id: task.id, record: recordBytes(result), hash: result.hash, fetchedAt: Date.now(), publishDir });
       if (page.kind === 'failed') throw new Error(`${task.id}: page not published: ${page.message}`);
       latencies.push(performance.now() - s);
     }),

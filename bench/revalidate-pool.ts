@@ -70,7 +70,7 @@ async function runRound(pool: UpdaterPool, tasks: RefreshTask[], count: number, 
         const result = await pool.run(t);
         if (result.kind !== expected) throw new Error(`${t.id}: ${result.kind}, not ${expected}`);
         if (result.kind === 'ok') {
-          const page = await pool.run({ kind: 'publish', id: t.id, record: recordBytes(result), fetchedAt: Date.now(), publishDir });
+          const page = await pool.run({ kind: 'publish', id: t.id, record: recordBytes(result), hash: result.hash, fetchedAt: Date.now(), publishDir });
           if (page.kind === 'failed') throw new Error(`${t.id}: page not published: ${page.message}`);
         }
         latencies.push(performance.now() - s);

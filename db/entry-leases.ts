@@ -3,6 +3,7 @@
 // SQL), fenced by owner and generation so that a late result of a lost lease
 // stores nothing. The miss path runs these, so they are written out, not built.
 import { storedFailureCode, type FailureCode } from '../shared/failures.js';
+import { shardKeyOf } from '../shared/publish-layout.js';
 import type { FreshnessPolicy } from '../shared/freshness-policy.js';
 import type { UpstreamFreshness, Validators } from '../shared/upstream.js';
 import type { EntryRow, EntryState } from './entries.js';
@@ -26,7 +27,7 @@ const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error',
 // The miss path's statements are written out, not built: knex's query builder
 // costs ~0.1-0.2 ms a statement. The same text runs on SQLite (3.35+) and Postgres.
 const CREATE_LEASED =
-  'insert into entries (id, lease_owner, lease_until, lease_generation, updated_at) values (?, ?, ?, 1, ?) ' +
+  'insert into entries (id, shard_key, lease_owner, lease_until, lease_generation, updated_at) values (?, ?, ?, ?, 1, ?) ' +
   `on conflict (id) do nothing returning ${LEASE_RETURNS.join(', ')}`;
 
 interface LeaseRow {
@@ -95,7 +96,7 @@ export async function claimLease(
   if (claim.create) {
     // A new entry is created already leased (one statement on the miss path);
     // if it exists after all, the conditional UPDATE below decides.
-    const created = rawRows<LeaseRow>(db, await db.raw(CREATE_LEASED, [id, owner, now + claim.leaseMs, now]));
+    const created = rawRows<LeaseRow>(db, await db.raw(CREATE_LEASED, [id, shardKeyOf(id), owner, now + claim.leaseMs, now]));
     if (created[0]) return leaseOf(id, owner, created[0]);
   }
   const bindings: Knex.RawBinding[] = [owner, now + claim.leaseMs, now, id, now];

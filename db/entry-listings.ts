@@ -1,37 +1,65 @@
-// Listings of the entries table for operators and for publishing: the index
-// of published pages, the re-publish command's pages of records, and the
-// status page's failing entries.
+// Listings of the entries table for operators and for publishing, each a
+// bounded read through an index: the re-publish command's and the page
+// repair's keyset pages of records, and the status page's failing entries.
+// (One index shard's entries: entry-shards.ts.)
 import { orNull } from './entries.js';
 import type { Db } from './knex.js';
-
-/** Every stored record's id and title, for the index of published pages. */
-export async function listTitles(db: Db): Promise<Array<{ id: string; title: string | null; fetchedAt: number }>> {
-  const rows = (await db('entries').select('id', 'title', 'fetched_at').where({ state: 'ok' }).orderBy('id')) as Array<{
-    id: string;
-    title: string | null;
-    fetched_at: number | string;
-  }>;
-  return rows.map((r) => ({ id: r.id, title: r.title, fetchedAt: Number(r.fetched_at) }));
-}
-
-export async function countRecords(db: Db): Promise<number> {
-  const row = (await db('entries').where({ state: 'ok' }).count({ n: '*' }).first()) as { n: number | string } | undefined;
-  return Number(row?.n ?? 0);
-}
 
 /** Stored records in id order, a page at a time (keyset: ids after `afterId`). */
 export async function listRecords(
   db: Db,
   afterId: string,
   limit: number,
-): Promise<Array<{ id: string; record: string; fetchedAt: number }>> {
+): Promise<Array<{ id: string; record: string; hash: string; fetchedAt: number }>> {
   const rows = (await db('entries')
-    .select('id', 'record', 'fetched_at')
+    .select('id', 'record', 'hash', 'fetched_at')
     .where({ state: 'ok' })
     .andWhere('id', '>', afterId)
     .orderBy('id')
-    .limit(limit)) as Array<{ id: string; record: string; fetched_at: number | string }>;
-  return rows.map((r) => ({ id: r.id, record: r.record, fetchedAt: Number(r.fetched_at) }));
+    .limit(limit)) as Array<{ id: string; record: string; hash: string; fetched_at: number | string }>;
+  return rows.map((r) => ({ id: r.id, record: r.record, hash: r.hash, fetchedAt: Number(r.fetched_at) }));
+}
+
+/** What the page repair compares an entry's page with: its record's hash (null: no record), and when that was fetched. */
+export interface PageState {
+  hash: string | null;
+  fetchedAt: number | null;
+}
+
+interface PageStateRow {
+  id: string;
+  hash: string | null;
+  state: string;
+  fetched_at: number | string | null;
+}
+
+const pageState = (r: PageStateRow): PageState => ({ hash: r.state === 'ok' ? r.hash : null, fetchedAt: r.fetched_at === null ? null : Number(r.fetched_at) });
+
+/** Every entry's page state in id order, a page at a time (keyset on the primary key). */
+export async function listRecordHashes(db: Db, afterId: string, limit: number): Promise<Array<{ id: string } & PageState>> {
+  const rows = (await db('entries').select('id', 'hash', 'state', 'fetched_at').where('id', '>', afterId).orderBy('id').limit(limit)) as PageStateRow[];
+  return rows.map((r) => ({ id: r.id, ...pageState(r) }));
+}
+
+/** The page states of these ids (no row: no record), by the primary key. */
+export async function recordHashesOf(db: Db, ids: readonly string[]): Promise<Map<string, PageState>> {
+  const found = new Map<string, PageState>(ids.map((id) => [id, { hash: null, fetchedAt: null }]));
+  if (ids.length === 0) return found;
+  const rows = (await db('entries').select('id', 'hash', 'state', 'fetched_at').whereIn('id', ids)) as PageStateRow[];
+  for (const r of rows) found.set(r.id, pageState(r));
+  return found;
+}
+
+/** The stored records of these ids (at most as many as asked: the primary key). */
+export async function recordsOf(db: Db, ids: readonly string[]): Promise<Array<{ id: string; record: string; hash: string; fetchedAt: number }>> {
+  if (ids.length === 0) return [];
+  const rows = (await db('entries').select('id', 'record', 'hash', 'fetched_at').whereIn('id', ids).andWhere({ state: 'ok' })) as Array<{
+    id: string;
+    record: string;
+    hash: string;
+    fetched_at: number | string;
+  }>;
+  return rows.map((r) => ({ id: r.id, record: r.record, hash: r.hash, fetchedAt: Number(r.fetched_at) }));
 }
 
 export interface RecentError {
@@ -45,7 +73,7 @@ export interface RecentError {
   ttlMs: number | null;
 }
 
-/** The latest refresh failures still standing (a success clears them). */
+/** The latest refresh failures still standing (a success clears them), through the partial index entries_errors. */
 export async function listRecentErrors(db: Db, limit: number): Promise<RecentError[]> {
   const rows = (await db('entries')
     .select('id', 'error_code', 'error', 'error_count', 'error_at', 'next_refresh_at', 'ttl_ms')

@@ -9,6 +9,7 @@ import * as m004 from './migrations/004-owners-of-any-length.js';
 import * as m005 from './migrations/005-refresh-requested.js';
 import * as m006 from './migrations/006-notify-stored.js';
 import * as m007 from './migrations/007-upstream-caching.js';
+import * as m008 from './migrations/008-catalogue.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '005-refresh-requested': m005,
   '006-notify-stored': m006,
   '007-upstream-caching': m007,
+  '008-catalogue': m008,
 };
 
 const source: Knex.MigrationSource<string> = {

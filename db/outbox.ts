@@ -2,6 +2,7 @@
 // cool-down upsert in the same transaction), claim a batch in one UPDATE with
 // an expiry, and mark each message sent, retried or dead.
 import type { Db } from './knex.js';
+import { estimateRows, inBatches, PRUNE_BATCH } from './bulk.js';
 import { isPostgres } from './knex.js';
 
 export type OutboxState = 'pending' | 'sending' | 'sent' | 'dead';
@@ -193,17 +194,25 @@ export async function countDue(db: Db, now: number): Promise<number> {
 }
 
 export interface OutboxStats {
+  /** pending, sending and dead: counted exactly; sent: estimated (see below). */
   counts: Record<OutboxState, number>;
   /** Age in seconds of the oldest message not yet sent (pending or sending), or null. */
   oldestUnsentSeconds: number | null;
 }
 
+/**
+ * Messages by state. Those still to send and the dead ones are counted
+ * exactly, through the (state, …) index: a backlog, bounded by retention.
+ * Sent messages are the bulk (kept OUTBOX_RETENTION_DAYS): their number is the
+ * table's estimated size (estimates.ts) less the others, never a count.
+ */
 export async function outboxStats(db: Db, now: number): Promise<OutboxStats> {
-  const rows = (await db('outbox').select('state').count({ n: '*' }).min({ oldest: 'created_at' }).groupBy('state')) as Array<{
-    state: OutboxState;
-    n: number | string;
-    oldest: number | string | null;
-  }>;
+  const [rows, total] = await Promise.all([
+    db('outbox').select('state').count({ n: '*' }).min({ oldest: 'created_at' }).whereIn('state', ['pending', 'sending', 'dead']).groupBy('state') as Promise<
+      Array<{ state: OutboxState; n: number | string; oldest: number | string | null }>
+    >,
+    estimateRows(db, 'outbox'),
+  ]);
   const counts: Record<OutboxState, number> = { pending: 0, sending: 0, sent: 0, dead: 0 };
   let oldest: number | null = null;
   for (const r of rows) {
@@ -212,6 +221,7 @@ export async function outboxStats(db: Db, now: number): Promise<OutboxStats> {
       oldest = oldest === null ? Number(r.oldest) : Math.min(oldest, Number(r.oldest));
     }
   }
+  counts.sent = Math.max(0, total - counts.pending - counts.sending - counts.dead);
   return { counts, oldestUnsentSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)) };
 }
 
@@ -224,18 +234,30 @@ export async function listMessages(db: Db, limit = 50, state?: OutboxState): Pro
 
 /**
  * Retention: sent and dead messages older than `before`, and cool-downs
- * older than `cooldownsBefore` (never within their own window).
- * Pending and sending rows are never pruned. Returns how many rows went.
+ * older than `cooldownsBefore` (never within their own window), in batches of
+ * `batch` rows, each its own statement (a short transaction) found through an
+ * index. Pending and sending rows are never pruned. Returns how many rows went.
  */
 export async function pruneOutbox(
   db: Db,
   before: number,
   cooldownsBefore: number,
+  batch = PRUNE_BATCH,
 ): Promise<{ messages: number; cooldowns: number }> {
-  const messages = await db('outbox')
-    .whereIn('state', ['sent', 'dead'])
-    .andWhere((q) => q.where('sent_at', '<', before).orWhere((q2) => q2.whereNull('sent_at').andWhere('created_at', '<', before)))
-    .delete();
-  const cooldowns = await db('mail_cooldowns').where('last_at', '<', cooldownsBefore).delete();
+  const messages = await inBatches(batch, (limit) =>
+    db('outbox')
+      .whereIn(
+        'id',
+        db('outbox')
+          .select('id')
+          .where((q) => q.where('state', 'sent').andWhere('sent_at', '<', before))
+          .orWhere((q) => q.where('state', 'dead').andWhere((q2) => q2.where('sent_at', '<', before).orWhere((q3) => q3.whereNull('sent_at').andWhere('created_at', '<', before))))
+          .limit(limit),
+      )
+      .delete(),
+  );
+  const cooldowns = await inBatches(batch, (limit) =>
+    db('mail_cooldowns').whereIn('key', db('mail_cooldowns').select('key').where('last_at', '<', cooldownsBefore).limit(limit)).delete(),
+  );
   return { messages, cooldowns };
 }

@@ -18,6 +18,12 @@ const METRICS_REQUEST = 'freshen:metrics-request';
 /** The primary tells a worker to stop (again: at once) by message, not signal. */
 export const STOP = 'freshen:stop';
 const METRICS_RESPONSE = 'freshen:metrics-response';
+/**
+ * The one worker that builds the page index and sweeps the pages (they share
+ * PUBLISH_DIR): the primary sets this in its environment, and in that of its
+ * replacement.
+ */
+export const PAGE_KEEPER_ENV = 'FRESHEN_PAGE_KEEPER';
 /** A worker stored an entry (SQLite has no LISTEN): the primary passes it to the other workers. */
 export const STORED = 'freshen:stored';
 
@@ -77,7 +83,11 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
   const deaths: number[] = [];
   let announced = false;
 
-  const fork = () => cluster.fork(env);
+  let keeper: Worker | undefined;
+  const fork = (asKeeper: boolean) => {
+    const worker = cluster.fork(asKeeper ? { ...env, [PAGE_KEEPER_ENV]: '1' } : env);
+    if (asKeeper) keeper = worker;
+  };
   cluster.on('listening', (worker, address) => {
     logger.info({ workerPid: worker.process.pid }, 'cluster worker listening');
     // It may have missed the word to stop, sent while it was starting.
@@ -127,14 +137,14 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
         return;
       }
       logger.error({ workerPid: worker.process.pid, code, signal }, 'cluster worker died; starting another');
-      fork();
+      fork(worker === keeper);
     });
     if (stopping) {
       // Stopped before any worker was started.
       onStopped?.();
       return;
     }
-    for (let i = 0; i < config.webConcurrency; i++) fork();
+    for (let i = 0; i < config.webConcurrency; i++) fork(i === 0);
     logger.info({ workers: config.webConcurrency }, 'cluster started');
   });
 }

@@ -1,7 +1,10 @@
 // `npm run republish`: renders every stored entry's page again from the
-// database (after a template change, say), on the updater pool, then the
-// index. Prints a progress line (count, rate, ETA) while it works.
-import { countRecords, listRecords } from '../db/entry-listings.js';
+// database (after a template change, say), on the updater pool, in keyset
+// pages of records (bounded memory), then every shard of the index. Prints a
+// progress line (count, rate, ETA against the table's estimated size) while
+// it works.
+import { estimateRows } from '../db/bulk.js';
+import { listRecords } from '../db/entry-listings.js';
 import { openDatabase } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { createUpdaterPool } from '../workers/pool.js';
@@ -12,12 +15,16 @@ import { createPageIndex } from './publishing/page-index.js';
 const PAGE_SIZE = 200;
 const PROGRESS_EVERY_MS = 500;
 
-function progressLine(done: number, total: number, failed: number, startedAt: number): string {
+/** `total`: the table's estimate (it counts rows with no record too), so the line says about, and the last line says what was done. */
+function progressLine(done: number, total: number, failed: number, startedAt: number, final: boolean): string {
   const seconds = (performance.now() - startedAt) / 1000;
   const rate = seconds > 0 ? done / seconds : 0;
-  const eta = rate > 0 ? Math.ceil((total - done) / rate) : '?';
-  const percent = total > 0 ? Math.floor((done / total) * 100) : 100;
-  return `republished ${done}/${total} pages (${percent}%) · ${rate.toFixed(0)} pages/s · ETA ${eta} s${failed ? ` · ${failed} failed` : ''}`;
+  const tail = `${rate.toFixed(0)} pages/s${failed ? ` · ${failed} failed` : ''}`;
+  if (final) return `republished ${done} pages in ${seconds.toFixed(1)} s · ${tail}`;
+  const left = Math.max(0, total - done);
+  const eta = rate > 0 ? `${Math.ceil(left / rate)} s` : '?';
+  const percent = total > 0 ? Math.min(99, Math.floor((done / total) * 100)) : 0;
+  return `republished ${done} of about ${total} pages (${percent}%) · ${tail} · ETA ${eta}`;
 }
 
 async function republish(config: Config): Promise<number> {
@@ -27,13 +34,14 @@ async function republish(config: Config): Promise<number> {
   const pool = createUpdaterPool(config.updater);
   const tty = process.stderr.isTTY;
   try {
-    const total = await countRecords(db);
+    // Estimated, not counted: a count would read the whole table first.
+    const total = await estimateRows(db, 'entries');
     const startedAt = performance.now();
     let done = 0;
     let failed = 0;
     let lastPrint = 0;
     const print = (final = false) => {
-      const line = progressLine(done, total, failed, startedAt);
+      const line = progressLine(done, total, failed, startedAt, final);
       process.stderr.write(tty && !final ? `\r${line}` : `${tty ? '\r' : ''}${line}\n`);
       lastPrint = performance.now();
     };
@@ -47,7 +55,7 @@ async function republish(config: Config): Promise<number> {
       for (let i = 0; i < page.length; i += inFlight) {
         const results = await Promise.all(
           page.slice(i, i + inFlight).map((r) =>
-            pool.run({ kind: 'publish', id: r.id, record: r.record, fetchedAt: r.fetchedAt, publishDir: config.publish.dir }),
+            pool.run({ kind: 'publish', id: r.id, record: r.record, hash: r.hash, fetchedAt: r.fetchedAt, publishDir: config.publish.dir }),
           ),
         );
         for (const result of results) {
@@ -60,7 +68,7 @@ async function republish(config: Config): Promise<number> {
         if (performance.now() - lastPrint >= PROGRESS_EVERY_MS) print();
       }
     }
-    await createPageIndex({ db, pool, config, logger }).write();
+    await createPageIndex({ db, pool, config, logger }).rebuild();
     print(true);
     process.stderr.write(`wrote ${done - failed} pages and the index to ${config.publish.dir}\n`);
     return failed > 0 ? 1 : 0;

@@ -25,6 +25,8 @@ import { createMetrics, type Metrics } from './ops/metrics.js';
 import type { MetricsText } from './http/routes/health.js';
 import { createNotifier } from './notices/notifier.js';
 import { createPageIndex } from './publishing/page-index.js';
+import { createPagePublisher } from './publishing/page-publisher.js';
+import { createPageRepair } from './publishing/page-repair.js';
 import { startRetention } from './ops/retention.js';
 import { createDatabaseWatch } from './ops/database-watch.js';
 import { watchUnexpected } from './ops/unexpected.js';
@@ -58,6 +60,8 @@ export interface ServiceOptions {
   metricsText?: (metrics: Metrics) => MetricsText;
   /** Take over the process's unhandled rejections and uncaught exceptions (the command line does). */
   watchUnexpected?: boolean;
+  /** Build the page index and sweep the pages (default): one process of a cluster, which share PUBLISH_DIR. */
+  pageKeeper?: boolean;
 }
 
 export async function startService(config: Config, options: ServiceOptions = {}): Promise<Service> {
@@ -116,9 +120,30 @@ export async function startService(config: Config, options: ServiceOptions = {})
       options.updaterBackend,
     );
     stops.push(() => pool.close());
+    // Pages: written after each refresh, listed in the index's shards, and
+    // repaired where this node's disagree with the copy (see README, Published pages).
     const pageIndex = createPageIndex({ db, pool, config, logger });
     stops.push(() => pageIndex.close());
-    pageIndex.changed();
+    const repair: { check?: (id: string) => void } = {};
+    const pages = createPagePublisher({
+      pool,
+      publishDir: config.publish.dir,
+      logger,
+      published: (id) => pageIndex.changed(id),
+      failed: (id) => repair.check?.(id),
+    });
+    const pageRepair = createPageRepair({
+      db,
+      pool,
+      pages,
+      publishDir: config.publish.dir,
+      logger,
+      sweepEveryMs: config.publish.repairEveryMs,
+      // The clock pages are stamped with (fetch times).
+      now: options.now ?? clock.now,
+    });
+    repair.check = (id) => pageRepair.check(id);
+    stops.push(() => pageRepair.stop());
 
     const database = createDatabaseWatch({ db, logger, notifier, now: clock.now });
     stops.push(async () => database.stop());
@@ -149,13 +174,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       upstreamUrl,
       logger,
       notifier,
-      published: () => pageIndex.changed(),
+      pages,
       observeRefresh: (outcome, seconds) => metrics.observeRefresh(outcome, seconds),
       now: options.now ?? clock.now,
       onDatabaseUnavailable: (err) => database.unavailable(err),
       onStored: announceStored,
     });
-    hearStored = (id, owner) => freshness.storedElsewhere(id, owner);
+    hearStored = (id, owner) => {
+      // Another node's store may have changed the record this node's page shows.
+      if (freshness.storedElsewhere(id, owner)) pageRepair.check(id);
+    };
     stops.push(() => freshness.close());
 
     const retention = startRetention({
@@ -176,6 +204,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       mailers: () => mailers.stats(),
       outbox: outboxReading,
       memoryEntries: () => freshness.memoryEntries(),
+      pages: () => pages.counts(),
       unexpected: () => unexpected?.counts() ?? {},
     });
     const accessLog = createAccessLog(config.logFile, (route, method, status, seconds) =>
@@ -232,6 +261,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
     });
     const { address, port } = server.address() as AddressInfo;
     const host = address.includes(':') ? `[${address}]` : address;
+    // Page upkeep starts once the server answers: a first index build or sweep does not hold up the start.
+    void pageIndex.start(`http://${host}:${port}`, options.pageKeeper !== false).catch((err: unknown) => logger.error({ err }, 'the page index could not start'));
+    if (options.pageKeeper !== false) pageRepair.start();
     return { url: `http://${host}:${port}`, upstreamUrl, demo, freshness, pool, mailers, server, close };
   } catch (err) {
     await close();

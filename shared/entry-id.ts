@@ -14,3 +14,4 @@ export function hasOwnPage(id: string): boolean {
 
 /** Ids in one list request, and the related ids kept of one record (the first ones, each once). */
 export const MAX_IDS = 100;
+

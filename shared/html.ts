@@ -18,10 +18,14 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A complete page; `main` and `head` are trusted HTML, `title` is escaped here. */
-export function layout(title: string, main: string, head = ''): string {
+/**
+ * A complete page; `main` and `head` are trusted HTML, `title` is escaped here.
+ * `record`: the hash of the record a published page was made from, in the
+ * first line of the page (data-record), where a check reads it cheaply.
+ */
+export function layout(title: string, main: string, head = '', record?: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="en"${record === undefined ? '' : ` data-record="${escapeHtml(record)}"`}><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="${PAGE_CSP}">
 <title>${escapeHtml(title)} · freshen</title><style>${STYLE}</style>${head}</head>
 <body><main>

@@ -96,7 +96,7 @@ describe('settings are checked once at start', () => {
         processTimeoutMs: 300_000,
         retentionMs: 30 * 86_400_000,
       },
-      publish: { dir: resolve('data/pages'), indexDelayMs: 5000 },
+      publish: { dir: resolve('data/pages'), indexDelayMs: 5000, indexShards: 256, repairEveryMs: 3_600_000, publicUrl: undefined },
       logFile: resolve('data/access.log'),
       logLevel: 'info',
       adminToken: undefined,

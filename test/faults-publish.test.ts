@@ -16,7 +16,7 @@ const TOKEN = 'an-operator-token-of-some-length';
 
 /** Did the log say that `id`'s page was not published? */
 const pageFailureLogged = (output: string, id: string) =>
-  output.split('\n').some((line) => line.includes('"msg":"page not published"') && line.includes(`"id":"${id}"`));
+  output.split('\n').some((line) => line.includes('"msg":"page not published; it is tried again later"') && line.includes(`"id":"${id}"`));
 
 async function titleAt(url: string, id: string): Promise<string | undefined> {
   const res = await fetch(`${url}/entries/${id}`);

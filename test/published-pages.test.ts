@@ -94,13 +94,18 @@ describe('published pages', () => {
     expect(bare.headers.get('location')).to.equal('/pages/');
   });
 
-  it('lists published entries on the index page', async () => {
-    const index = await waitFor(async () => {
+  it('lists published entries on the index, through the shard of each', async () => {
+    const shardLink = /<a href="(\/pages\/index\/\d+\.html)">/g;
+    const shard = await waitFor(async () => {
       const res = await service.get('/pages/');
-      const text = res.status === 200 ? await res.text() : '';
-      return text.includes('/pages/p1.html') ? text : undefined;
-    }, 'the index to list p1');
-    expect(index).to.include('<a href="/pages/p1.html">Harbour &#38; Lights</a>');
+      if (res.status !== 200) return undefined;
+      for (const [, link] of (await res.text()).matchAll(shardLink)) {
+        const text = await (await service.get(link as string)).text();
+        if (text.includes('/pages/p1.html')) return text;
+      }
+      return undefined;
+    }, 'a shard of the index to list p1');
+    expect(shard).to.include('<a href="/pages/p1.html">Harbour &#38; Lights</a>');
   });
 
   it('publishes nothing active from a malicious record, and nothing outside PUBLISH_DIR', async () => {
@@ -133,7 +138,8 @@ describe('published pages', () => {
     expect(html).not.to.include('/pages/../');
     // Only pages (and no leftover temporary files) in PUBLISH_DIR; nothing beside it.
     const names = await readdir(dir);
-    expect(names.every((n) => /^[A-Za-z0-9_-]+\.html$/.test(n)), names.join(' ')).to.equal(true);
+    const index = ['index', 'sitemaps', 'sitemap.xml'];
+    expect(names.every((n) => /^[A-Za-z0-9_-]+\.html$/.test(n) || index.includes(n)), names.join(' ')).to.equal(true);
     expect((await readdir(service.files)).toSorted()).to.deep.equal(['access.log', 'pages']);
   });
 
@@ -205,7 +211,7 @@ describe('published pages', () => {
     const publishDir = await mkdtemp(join(tmpdir(), 'freshen-pages-order-'));
     try {
       const publish = (title: string, fetchedAt: number) =>
-        runTask({ kind: 'publish', id: 'o1', record: JSON.stringify(record('o1', { title })), fetchedAt, publishDir });
+        runTask({ kind: 'publish', id: 'o1', record: JSON.stringify(record('o1', { title })), hash: title.replaceAll(/\W/g, ''), fetchedAt, publishDir });
       const newer = Date.UTC(2031, 5, 1, 12, 0, 0, 250);
       expect(await publish('Newer', newer)).to.include({ kind: 'published' });
       expect(await publish('Older', newer - 1000)).to.deep.equal({ kind: 'superseded', id: 'o1' });
@@ -225,7 +231,7 @@ describe('published pages', () => {
     const publishDir = await mkdtemp(join(tmpdir(), 'freshen-pages-race-'));
     try {
       const publish = (id: string, title: string, fetchedAt: number) =>
-        runTask({ kind: 'publish', id, record: JSON.stringify(record(id, { title })), fetchedAt, publishDir });
+        runTask({ kind: 'publish', id, record: JSON.stringify(record(id, { title })), hash: title, fetchedAt, publishDir });
       const newer = Date.UTC(2031, 5, 1, 12, 0, 0);
       const ids = Array.from({ length: 100 }, (_, n) => `race${n}`);
       // Each entry's two pages are written at once, older first or newer first by turns.

@@ -5,7 +5,7 @@
 // here, so they are the same for both runtimes.
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
-import type { PublishResult, RefreshResult, ResultOf, Task, TaskStarted } from './protocol.js';
+import type { ResultOf, Task, TaskResult, TaskStarted } from './protocol.js';
 import { isTaskStarted, WORKER_HEAP_MB } from './protocol.js';
 
 /** The operator's choice (UPDATER_RUNTIME). */
@@ -85,7 +85,7 @@ export class PoolFullError extends Error {
  * is closing).
  */
 export interface Backend {
-  run(task: Task): Promise<RefreshResult | PublishResult>;
+  run(task: Task): Promise<TaskResult>;
   workers(): number;
   queued(): number;
   completed(): number;
@@ -100,7 +100,7 @@ export type BackendFactory = (o: PoolOptions, onStarted: (m: TaskStarted) => voi
 const TASK_MODULE = new URL('./updater.js', import.meta.url);
 
 function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, onError: (err: Error) => void): Backend {
-  const pool = new Piscina<Task, RefreshResult | PublishResult>({
+  const pool = new Piscina<Task, TaskResult>({
     filename: (o.taskModule ?? TASK_MODULE).href,
     minThreads: o.minWorkers,
     maxThreads: o.maxWorkers,
@@ -151,7 +151,7 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
   return {
     run: async (task) => {
       try {
-        return ownBody((await pool.run(task, { channel })) as RefreshResult | PublishResult);
+        return ownBody((await pool.run(task, { channel })) as TaskResult);
       } finally {
         completed++;
       }
@@ -175,7 +175,7 @@ function tinypoolBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, on
  * was read from (and tinypool's hand-off copies that whole buffer): the
  * memory tier, which counts a body's length, keeps bytes of its own.
  */
-function ownBody(result: RefreshResult | PublishResult): RefreshResult | PublishResult {
+function ownBody(result: TaskResult): TaskResult {
   if (result.kind !== 'ok' || result.body.byteLength === result.body.buffer.byteLength) return result;
   const body = Buffer.allocUnsafeSlow(result.body.byteLength);
   body.set(result.body);

@@ -43,7 +43,23 @@ export interface PublishTask {
   id: string;
   /** The record's JSON text (or its UTF-8 bytes); null: the upstream no longer has the entry — its page is removed. */
   record: string | Uint8Array | null;
+  /** The record's hash (its ETag), written into the page: a later refresh tells by it whether the page is of this version. */
+  hash: string | null;
   fetchedAt: number;
+  publishDir: string;
+  /** Leave a page of this very version in place (a 304, the repair): write only a missing page or one of another version. */
+  unlessCurrent?: boolean;
+}
+
+/**
+ * Which of these pages disagree with the copy: missing, or of another version
+ * of the record than the hash given — or present though the entry has no
+ * record (hash null)? (The page repair.)
+ */
+export interface CheckPagesTask {
+  kind: 'check-pages';
+  id: 'check-pages';
+  pages: Array<{ id: string; hash: string | null }>;
   publishDir: string;
 }
 
@@ -53,12 +69,35 @@ export interface IndexEntry {
   fetchedAt: number;
 }
 
-/** Write the index page of every published entry. */
-export interface IndexTask {
-  kind: 'index';
-  id: 'index';
+/** Write one shard of the index: its page of links and its sitemap. */
+export interface IndexShardTask {
+  kind: 'index-shard';
+  /** `index-<shard>`, for the pool's bookkeeping. */
+  id: string;
+  shard: number;
+  shards: number;
   entries: IndexEntry[];
+  /** The shard holds more entries than one page lists (PUBLISH_INDEX_SHARDS is too small for the catalogue). */
+  truncated: boolean;
   publishDir: string;
+  /** PUBLIC_URL: sitemaps carry absolute URLs. */
+  publicUrl: string;
+}
+
+export interface ShardSummary {
+  shard: number;
+  entries: number;
+  /** When the shard was last written (epoch ms): the sitemap index's lastmod. */
+  writtenAt: number;
+}
+
+/** Write the top of the index: the page of shards, the sitemap index, and the manifest the server reads at start. */
+export interface IndexTopTask {
+  kind: 'index-top';
+  id: 'index';
+  shards: ShardSummary[];
+  publishDir: string;
+  publicUrl: string;
 }
 
 /** Set by the pool on each task it runs. */
@@ -69,7 +108,7 @@ interface Tracking {
   nice?: number;
 }
 
-export type Task = (RefreshTask | PublishTask | IndexTask) & Tracking;
+export type Task = (RefreshTask | PublishTask | CheckPagesTask | IndexShardTask | IndexTopTask) & Tracking;
 
 /** Sent by a worker when it starts a tracked task: which worker, when (epoch ms). */
 export interface TaskStarted {
@@ -88,13 +127,23 @@ export type PublishResult =
   | { kind: 'published'; id: string; bytes: number }
   /** A newer page of the entry was already in place. */
   | { kind: 'superseded'; id: string }
+  /** The page in place is of this version already (unlessCurrent). */
+  | { kind: 'current'; id: string }
   | { kind: 'removed'; id: string }
+  | { kind: 'failed'; id: string; code: PublishFailureCode; message: string };
+
+export type CheckPagesResult =
+  /** The ids whose page disagrees with the copy. */
+  | { kind: 'checked'; id: string; stale: string[] }
   | { kind: 'failed'; id: string; code: PublishFailureCode; message: string };
 
 /** Why a page was not written: the disk, or the pool. */
 export type PublishFailureCode = 'write-error' | PoolFailureCode;
 
-export type ResultOf<T extends Task> = T extends RefreshTask ? RefreshResult : PublishResult;
+/** Any task's result. */
+export type TaskResult = RefreshResult | PublishResult | CheckPagesResult;
+
+export type ResultOf<T extends Task> = T extends RefreshTask ? RefreshResult : T extends CheckPagesTask ? CheckPagesResult : PublishResult;
 
 export type RefreshResult =
   | {

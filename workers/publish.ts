@@ -7,7 +7,7 @@
 // Replacing a page (check its time, then rename) holds a lock on it, shared
 // with every process that publishes to the directory (proper-lockfile: a
 // lock directory beside the page, taken over when its holder died).
-import { mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, utimes, writeFile, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -16,7 +16,6 @@ import lockfile from 'proper-lockfile';
 import sanitizeHtml from 'sanitize-html';
 import { definitionList, escapeHtml, layout } from '../shared/html.js';
 import { hasOwnPage } from '../shared/entry-id.js';
-import type { IndexEntry } from './protocol.js';
 
 const marked = new Marked({ gfm: true, async: false });
 
@@ -35,7 +34,7 @@ export function renderMarkdown(markdown: string): string {
   return sanitizeHtml(marked.parse(markdown) as string, SANITIZE);
 }
 
-export function entryPageHtml(id: string, data: Record<string, unknown>, fetchedAt: number): string {
+export function entryPageHtml(id: string, data: Record<string, unknown>, fetchedAt: number, hash: string): string {
   const title = typeof data.title === 'string' && data.title.trim() !== '' ? data.title : id;
   // A body that opens with the title as its own heading would show it twice.
   const markdown = typeof data.body === 'string' ? data.body.replace(/^#[ \t]+(.*)\r?\n/, (line, heading: string) => (heading.trim() === title.trim() ? '' : line)) : '';
@@ -57,22 +56,29 @@ ${body}
 ${definitionList(data)}
 ${related ? `<h2>Related</h2>\n<ul class="entries">${related}</ul>` : ''}
 <p class="meta">Fetched <time datetime="${fetched}">${fetched}</time> · <a href="/pages/">all entries</a> · <a href="/entries/${escapeHtml(id)}">JSON</a></p>`,
+    '',
+    hash,
   );
 }
 
-export function indexPageHtml(entries: readonly IndexEntry[]): string {
-  const items = entries
-    .filter((e) => hasOwnPage(e.id))
-    .map((e) => `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`)
-    .join('\n');
-  return layout(
-    'Published entries',
-    `<h1>Published entries</h1>
-<p class="meta">${entries.length} entries · written ${new Date().toISOString()}</p>
-<ul class="entries">
-${items}
-</ul>`,
-  );
+// The record hash a published page carries in its first line (layout's data-record).
+const RECORD_MARK = /^<!doctype html>\n<html lang="en" data-record="([A-Za-z0-9_-]+)">/;
+
+/** The hash of the record `dir/name` was made from ('' when it carries none); undefined when there is no page. */
+export async function pageRecordHash(dir: string, name: string): Promise<string | undefined> {
+  let file: FileHandle;
+  try {
+    file = await open(join(dir, name), 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const head = Buffer.alloc(160);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return RECORD_MARK.exec(head.toString('latin1', 0, bytesRead))?.[1] ?? '';
+  } finally {
+    await file.close();
+  }
 }
 
 const madeDirs = new Set<string>();

@@ -1,7 +1,8 @@
 // The pool's task module, run off the main thread (a Piscina worker, or a
 // child process). A refresh fetches one upstream record, parses, validates it
 // against the JSON Schema and hashes it; it returns a plain result and touches
-// no SQL and no mail. Publish and index tasks (re)write pages.
+// no SQL and no mail. Publishing tasks (pages, their check, the index) are
+// publish-tasks.ts's.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -9,9 +10,9 @@ import { isMainThread, parentPort, threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { prepareBody } from '../shared/answer-body.js';
-import { INDEX_PAGE, MAX_IDS } from '../shared/entry-id.js';
-import { type IndexTask, type PublishResult, type PublishTask, type RefreshResult, type RefreshTask, type Task, type TaskStarted } from './protocol.js';
-import { entryPageHtml, indexPageHtml, pageFileName, removeUnlessNewer, writeAtomically } from './publish.js';
+import { MAX_IDS } from '../shared/entry-id.js';
+import type { RefreshResult, RefreshTask, Task, TaskResult, TaskStarted } from './protocol.js';
+import { checkPages, indexShard, indexTop, publish } from './publish-tasks.js';
 import { compileSchema, describeProblems } from './schema.js';
 import { upstreamFreshness } from './cache-control.js';
 import { upstreamUrl } from '../shared/upstream.js';
@@ -79,15 +80,19 @@ export function beginTask(task: Pick<Task, 'trackKey' | 'nice'>): void {
   if (task.trackKey !== undefined) reportStart(task.trackKey);
 }
 
-export default function run(task: Task): Promise<RefreshResult | PublishResult> {
+export default function run(task: Task): Promise<TaskResult> {
   beginTask(task);
   switch (task.kind) {
     case 'refresh':
       return refresh(task);
     case 'publish':
       return publish(task);
-    case 'index':
-      return publishIndex(task);
+    case 'check-pages':
+      return checkPages(task);
+    case 'index-shard':
+      return indexShard(task);
+    case 'index-top':
+      return indexTop(task);
   }
 }
 
@@ -188,29 +193,4 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
     }
   }
   return false;
-}
-
-async function publish(task: PublishTask): Promise<PublishResult> {
-  try {
-    if (task.record === null) {
-      const removed = await removeUnlessNewer(task.publishDir, pageFileName(task.id), task.fetchedAt);
-      return removed ? { kind: 'removed', id: task.id } : { kind: 'superseded', id: task.id };
-    }
-    const text = typeof task.record === 'string' ? task.record : Buffer.from(task.record.buffer, task.record.byteOffset, task.record.byteLength).toString();
-    const data = JSON.parse(text) as Record<string, unknown>;
-    const html = entryPageHtml(task.id, data, task.fetchedAt);
-    const bytes = await writeAtomically(task.publishDir, pageFileName(task.id), html, task.fetchedAt);
-    return bytes === undefined ? { kind: 'superseded', id: task.id } : { kind: 'published', id: task.id, bytes };
-  } catch (err) {
-    return { kind: 'failed', id: task.id, code: 'write-error', message: (err as Error).message };
-  }
-}
-
-async function publishIndex(task: IndexTask): Promise<PublishResult> {
-  try {
-    const bytes = await writeAtomically(task.publishDir, INDEX_PAGE, indexPageHtml(task.entries));
-    return { kind: 'published', id: task.id, bytes: bytes ?? 0 };
-  } catch (err) {
-    return { kind: 'failed', id: task.id, code: 'write-error', message: (err as Error).message };
-  }
 }

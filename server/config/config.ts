@@ -55,8 +55,13 @@ export interface Config {
   readonly mail: MailConfig;
   readonly publish: {
     readonly dir: string;
-    /** The index page is rewritten at most this often while pages change. */
+    /** Changed index shards are rewritten at most this often. */
     readonly indexDelayMs: number;
+    readonly indexShards: number;
+    /** Between sweeps of the page repair (0: only after start). */
+    readonly repairEveryMs: number;
+    /** Where clients reach freshen; undefined: http://HOST:PORT. */
+    readonly publicUrl: string | undefined;
   };
   /** The access log (JSON lines). */
   readonly logFile: string;

@@ -221,7 +221,31 @@ export const SETTINGS = {
   PUBLISH_INDEX_SECONDS: {
     at: 'publish.indexDelayMs',
     ...seconds(5, 0, 3600),
-    about: 'the index page is rewritten at most this often while pages change',
+    about: 'the index shards whose entries changed are rewritten at most this often',
+  },
+  PUBLISH_INDEX_SHARDS: {
+    at: 'publish.indexShards',
+    ...integer(256, 1, 65_536),
+    about: 'index pages (and sitemaps) the published entries are spread over, by a hash of their ids: a shard page lists at most 50,000 entries and 4 MiB, so allow one shard per ~10,000 entries',
+  },
+  PUBLISH_REPAIR_SECONDS: {
+    at: 'publish.repairEveryMs',
+    ...seconds(3600, 0, 604_800),
+    about: "how often every stored record's page here is checked against the record and written where missing or of another version (also soon after start; `0`: never)",
+  },
+  PUBLIC_URL: {
+    at: 'publish.publicUrl',
+    ...plain(
+      z
+        .string()
+        .regex(/^https?:\/\/[^/?#\s]+(\/[^?#\s]*)?$/)
+        .transform((url) => url.replace(/\/+$/, ''))
+        .optional(),
+      'an http:// or https:// URL with no query, the address clients reach freshen at',
+      undefined,
+    ),
+    unset: 'unset: http://HOST:PORT',
+    about: "where clients reach freshen (behind a proxy, its public address): the sitemaps' links are absolute",
   },
   LOG_FILE: {
     at: 'logFile',

@@ -10,7 +10,7 @@ import type { Db } from '../../db/knex.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import type { Config } from '../config/config.js';
 import type { Notifier } from '../notices/notifier.js';
-import { createPagePublisher } from '../publishing/page-publisher.js';
+import type { PagePublisher } from '../publishing/page-publisher.js';
 import { createDrain } from './drain.js';
 import { createMemoryTier } from './memory-tier.js';
 import type { FreshnessPolicy } from '../../shared/freshness-policy.js';
@@ -36,8 +36,8 @@ export interface Freshness {
   refreshing(id: string): boolean;
   /** Entries held in the memory tier. */
   memoryEntries(): number;
-  /** Another process stored the entry (lease owner `owner`): drop this process's copy unless it stored it. */
-  storedElsewhere(id: string, owner: string): void;
+  /** An entry was stored by lease owner `owner`: unless that is this process, its copy here is dropped, and true returned. */
+  storedElsewhere(id: string, owner: string): boolean;
   /** Stores by other processes may have gone unheard: drop every copy held in memory. */
   forgetAll(): void;
   /**
@@ -60,8 +60,8 @@ export interface FreshnessDeps {
   logger: Logger;
   /** Told (and awaited) when upstream data fails the schema. */
   notifier: Notifier;
-  /** Told when an entry's page was published. */
-  published?: (id: string) => void;
+  /** Writes each refreshed entry's page. */
+  pages: PagePublisher;
   /** Told each refresh's outcome and duration (pool hand-off to stored). */
   observeRefresh?: (outcome: string, seconds: number) => void;
   now?: () => number;
@@ -85,7 +85,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     refreshSkipped: 0,
     refreshes: { ok: 0, 'not-modified': 0, 'not-found': 0, invalid: 0, failed: 0 },
   };
-  const pages = createPagePublisher({ pool, publishDir: config.publish.dir, logger, published: deps.published });
+  const { pages } = deps;
   const refresher = createRefresher({
     db: deps.db,
     pool,
@@ -136,7 +136,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     refreshing: (id) => refresher.running(id),
     memoryEntries: () => memory.size,
     storedElsewhere(id, owner) {
-      if (owner !== refresher.owner) memory.delete(id);
+      if (owner === refresher.owner) return false;
+      memory.delete(id);
+      return true;
     },
     forgetAll: () => memory.clear(),
     drain(graceMs) {

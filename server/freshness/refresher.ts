@@ -192,7 +192,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         if (stored.stored) {
           memory.delete(id);
           deps.onStored?.(id);
-          pages.publish(id, null, at);
+          void pages.publish(id, null, null, at);
         }
         followRequest(id, stored);
         return { kind: 'done', result, view, nextRefreshAt: 0 };
@@ -201,7 +201,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       if (stored.stored) {
         memory.set(view);
         deps.onStored?.(id);
-        pages.publish(id, record, at);
+        void pages.publish(id, record, result.hash, at);
         await resolved(lease, at);
       } else {
         logger.warn({ id }, 'refresh result not stored: its lease was lost');
@@ -211,7 +211,9 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       return { kind: 'done', result, view, nextRefreshAt: 0 };
     }
     if (result.kind === 'not-modified') {
-      // Nothing downloaded, parsed, checked, hashed or published: the record stands, fresh again.
+      // Nothing downloaded, parsed, checked or hashed: the record stands, fresh
+      // again. Its page is written only where this node lacks it or holds
+      // one of another version (another node refreshed the record meanwhile).
       const stored = await leases.storeNotModified(db, lease, at, result);
       const row = stored.row;
       const view =
@@ -221,6 +223,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       if (view) {
         memory.set(view);
         deps.onStored?.(id);
+        void pages.publish(id, row?.record ?? null, row?.hash ?? null, at, 'revalidated');
         await resolved(lease, at);
       } else {
         logger.warn({ id }, 'not-modified result not stored: its lease was lost');
@@ -234,7 +237,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       if (stored.stored) {
         memory.set(view);
         deps.onStored?.(id);
-        pages.publish(id, null, at); // its page goes too
+        void pages.publish(id, null, null, at); // its page goes too
       }
       followRequest(id, stored);
       return { kind: 'done', result, view, nextRefreshAt: 0 };

@@ -1,5 +1,6 @@
 // What the operator endpoints show, gathered from the live parts: the outbox,
 // and the whole status of this process (settings, pool, cache, errors, mail).
+import { estimateRows } from '../../db/bulk.js';
 import { listRecentErrors, type RecentError } from '../../db/entry-listings.js';
 import type { Db } from '../../db/knex.js';
 import { listMessages, outboxStats, type OutboxStats } from '../../db/outbox.js';
@@ -33,6 +34,8 @@ export interface StatusView {
   pool: PoolStats;
   cache: FreshnessCounters;
   memoryEntries: number;
+  /** Rows in the entries table, estimated (db/bulk.ts: never counted). */
+  storedEntries: number;
   recentErrors: RecentError[];
   outbox: OutboxView;
 }
@@ -78,7 +81,7 @@ export function createAdminViews(deps: {
   return {
     outbox,
     async status() {
-      const [recentErrors, mail] = await Promise.all([listRecentErrors(db, 15), outbox()]);
+      const [recentErrors, mail, storedEntries] = await Promise.all([listRecentErrors(db, 15), outbox(), estimateRows(db, 'entries')]);
       return {
         pid: process.pid,
         startedAt: new Date(started).toISOString(),
@@ -87,6 +90,7 @@ export function createAdminViews(deps: {
         pool: pool.stats(),
         cache: freshness.counters(),
         memoryEntries: freshness.memoryEntries(),
+        storedEntries,
         recentErrors,
         outbox: mail,
       };

@@ -15,6 +15,8 @@ export interface MetricsSources {
   mailers: () => MailerStats;
   outbox: () => Promise<OutboxStats>;
   memoryEntries: () => number;
+  /** What became of published pages (server/publishing/page-publisher.ts). */
+  pages: () => Record<string, number>;
   /** Errors nobody handled, caught by server/ops/unexpected.ts (where installed). */
   unexpected?: () => Record<string, number>;
 }
@@ -150,6 +152,12 @@ export function createMetrics(): Metrics {
     return { abandoned: s.abandoned, worker_killed: s.killed, worker_died_idle: s.idleDeaths };
   });
 
+  mirror(
+    'freshen_pages_total',
+    'Published pages: written after a refresh, after a 304 (missing or of another version here), by the repair; removed; left as they were; not written (tried again later).',
+    'event',
+    () => (sources as MetricsSources).pages(),
+  );
   mirror('freshen_unexpected_errors_total', 'Unhandled rejections and uncaught exceptions, logged and served on.', 'kind', () => (sources as MetricsSources).unexpected?.() ?? {});
 
   function gauge(name: string, help: string, aggregator: 'sum' | 'max' | 'average', read: (g: Gauge) => void | Promise<void>, labelNames: string[] = []): void {

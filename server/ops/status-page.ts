@@ -72,6 +72,7 @@ ${card('misses', cache.miss)}
 ${card('collapsed', cache.collapsed)}
 ${card('refreshes shed', cache.refreshSkipped, cache.refreshSkipped > 0 ? 'warn' : '')}
 ${card('in memory', s.memoryEntries)}
+${card('in the copy (≈)', s.storedEntries.toLocaleString('en'))}
 </div>
 <h2>Refreshes</h2>
 <div class="cards">
@@ -87,7 +88,7 @@ ${errors}
 <div class="cards">
 ${card('unsent', unsent, unsent > 0 ? 'warn' : '')}
 ${card('oldest unsent', outbox.oldestUnsentSeconds === null ? '–' : `${outbox.oldestUnsentSeconds} s`)}
-${card('sent', outbox.counts.sent)}
+${card('sent (≈)', outbox.counts.sent)}
 ${card('dead', outbox.counts.dead, outbox.counts.dead > 0 ? 'bad' : '')}
 ${card('mailers running', outbox.mailers.running)}
 </div>

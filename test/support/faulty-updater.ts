@@ -9,14 +9,14 @@ import { writeFileSync } from 'node:fs';
 import { valueSymbol } from 'piscina';
 import { recordBytes } from '../../shared/answer-body.js';
 import run, { reportStart } from '../../workers/updater.js';
-import type { PublishResult, RefreshResult, Task } from '../../workers/protocol.js';
+import type { Task, TaskResult } from '../../workers/protocol.js';
 
 interface Faults {
   fault?: string;
   mark?: string;
 }
 
-export default async function faulty(task: Task): Promise<RefreshResult | PublishResult> {
+export default async function faulty(task: Task): Promise<TaskResult> {
   if (task.trackKey !== undefined) reportStart(task.trackKey);
   const result = await run({ ...task, trackKey: undefined });
   if (task.kind === 'publish' && task.record !== null) {
@@ -31,7 +31,7 @@ export default async function faulty(task: Task): Promise<RefreshResult | Publis
     return result;
   }
   // On a worker thread the result comes marked to be moved: the result itself is inside.
-  const value = ((result as unknown as Record<symbol, unknown>)[valueSymbol] ?? result) as RefreshResult | PublishResult;
+  const value = ((result as unknown as Record<symbol, unknown>)[valueSymbol] ?? result) as TaskResult;
   const fault = value.kind === 'ok' ? (JSON.parse(recordBytes(value).toString()) as Faults).fault : undefined;
   if (fault === 'crash') process.exit(70);
   if (fault === 'throw') throw new Error('the updater task failed on purpose');

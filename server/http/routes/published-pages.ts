@@ -1,17 +1,22 @@
-// Serves the published static pages: /pages/ (the index) and /pages/<id>.html,
-// read from PUBLISH_DIR with ETag and Last-Modified and a short cache life.
-// Only a name made of a valid id reaches the file system.
+// Serves the published static files from PUBLISH_DIR, with ETag and
+// Last-Modified and a short cache life: /pages/ (the top of the index),
+// /pages/<id>.html, the index's shards /pages/index/<n>.html, and the
+// sitemaps /pages/sitemap.xml and /pages/sitemaps/<n>.xml. Only a name made
+// of a valid id or a shard number reaches the file system.
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.js';
 import { notModified } from '../conditional.js';
-import { ENTRY_ID, INDEX_PAGE } from '../../../shared/entry-id.js';
+import { ENTRY_ID } from '../../../shared/entry-id.js';
+import { INDEX_PAGE, SHARD_PAGES, SHARD_SITEMAPS, SITEMAP_INDEX } from '../../../shared/publish-layout.js';
 import { NotFound } from '../errors.js';
 import { setHtml } from '../html-views.js';
 
 const PAGE = /^(.+)\.html$/;
+const SHARD = /^(\d{1,5})\.(html|xml)$/;
+const XML = 'application/xml; charset=utf-8';
 const MAX_AGE_SECONDS = 60;
 
 export function pageRoutes(router: Router, deps: AppDeps): void {
@@ -26,14 +31,29 @@ export function pageRoutes(router: Router, deps: AppDeps): void {
     }
     await sendFile(ctx, join(dir, INDEX_PAGE));
   });
+  // Before /pages/:file, which would take the name for an entry's page.
+  router.get('/pages/sitemap.xml', async (ctx) => {
+    await sendFile(ctx, join(dir, SITEMAP_INDEX), XML);
+  });
   router.get('/pages/:file', async (ctx) => {
     const id = PAGE.exec(ctx.params.file as string)?.[1];
     if (id === undefined || !ENTRY_ID.test(id)) throw new NotFound('There is no such page.');
     await sendFile(ctx, join(dir, `${id}.html`));
   });
+  router.get(`/pages/${SHARD_PAGES}/:file`, async (ctx) => {
+    const shard = SHARD.exec(ctx.params.file as string);
+    if (shard?.[2] !== 'html') throw new NotFound('There is no such index page.');
+    await sendFile(ctx, join(dir, SHARD_PAGES, `${shard[1]}.html`));
+  });
+  router.get(`/pages/${SHARD_SITEMAPS}/:file`, async (ctx) => {
+    const shard = SHARD.exec(ctx.params.file as string);
+    if (shard?.[2] !== 'xml') throw new NotFound('There is no such sitemap.');
+    await sendFile(ctx, join(dir, SHARD_SITEMAPS, `${shard[1]}.xml`), XML);
+  });
 }
 
-async function sendFile(ctx: Koa.Context, path: string): Promise<void> {
+/** `type`: an HTML page (with its security headers) unless given. */
+async function sendFile(ctx: Koa.Context, path: string, type?: string): Promise<void> {
   // Open first, then stat the open file: a page renamed over meanwhile cannot
   // make the length and the bytes disagree.
   let file: FileHandle;
@@ -54,7 +74,8 @@ async function sendFile(ctx: Koa.Context, path: string): Promise<void> {
   ctx.set('ETag', etag);
   ctx.set('Last-Modified', lastModified);
   ctx.set('Cache-Control', `public, max-age=${MAX_AGE_SECONDS}`);
-  setHtml(ctx);
+  if (type === undefined) setHtml(ctx);
+  else ctx.type = type;
   if (notModified(ctx, etag, lastModified)) {
     await file.close();
     ctx.status = 304;

@@ -1,0 +1,173 @@
+// The OpenAPI document's paths: every route of the HTTP contract, each with
+// the answers it can give; HEAD and OPTIONS are added for every path.
+import { MAX_IDS } from '../../../shared/entry-id.js';
+import type { JsonObject } from './json.js';
+import { adminFailures, adminSecurity, entryFailures, header, html, idParameter, json, page, response } from './parts.js';
+
+/** A published XML file (a sitemap), as a page is served. */
+const xmlFile: JsonObject = {
+  ...page,
+  '200': { ...(page['200'] as JsonObject), description: 'The sitemap.', content: { 'application/xml': { schema: { type: 'string' } } } },
+};
+
+export const paths: Record<string, Record<string, JsonObject>> = {
+  '/': {
+    get: {
+      operationId: 'home',
+      summary: 'What this is and where to look: a page for a browser, JSON otherwise.',
+      responses: { '200': { description: 'The links.', content: { ...json('Home'), ...html } } },
+    },
+  },
+  '/entries/{id}': {
+    get: {
+      operationId: 'getEntry',
+      summary: 'One entry, through the freshness check; a page for a client that prefers HTML.',
+      parameters: [idParameter],
+      responses: {
+        '200': {
+          description: 'The entry, fresh or stale (Cache-Status says which).',
+          headers: { 'Cache-Status': header('CacheStatus'), Age: header('Seconds'), ETag: header('EntityTag') },
+          content: { ...json('Entry'), ...html },
+        },
+        '304': {
+          description: 'The entry has not changed (If-None-Match).',
+          headers: { 'Cache-Status': header('CacheStatus'), Age: header('Seconds'), ETag: header('EntityTag') },
+        },
+        ...entryFailures,
+      },
+    },
+  },
+  '/entries': {
+    get: {
+      operationId: 'listEntries',
+      summary: `Up to ${MAX_IDS} entries at once, each through the same check.`,
+      parameters: [
+        {
+          name: 'ids',
+          in: 'query',
+          required: true,
+          description: 'Comma-separated ids; `?ids=a&ids=b` says the same.',
+          schema: { type: 'string' },
+        },
+      ],
+      responses: {
+        '200': { description: 'The entries found, and why the others are not there.', content: json('EntryList') },
+        '400': response('BadRequest'),
+        '503': response('Unavailable'),
+      },
+    },
+  },
+  '/entries/{id}/related': {
+    get: {
+      operationId: 'getRelated',
+      summary: "The entries named by the record's `related` ids, each through the same check.",
+      parameters: [idParameter],
+      responses: {
+        '200': { description: 'The related entries, and why the others are not there.', content: json('RelatedList') },
+        ...entryFailures,
+      },
+    },
+  },
+  '/entries/{id}/refresh': {
+    post: {
+      operationId: 'refreshEntry',
+      summary: "An operator's refresh, queued (Bearer only: a browser's remembered Basic password is refused).",
+      parameters: [idParameter],
+      security: [{ bearer: [] }],
+      responses: {
+        '202': { description: 'The refresh is queued.', content: json('RefreshQueued') },
+        '400': response('BadRequest'),
+        ...adminFailures,
+      },
+    },
+  },
+  '/pages': {
+    get: {
+      operationId: 'pagesRedirect',
+      responses: {
+        '301': {
+          description: 'The index lives at /pages/.',
+          headers: { Location: { required: true, schema: { const: '/pages/' } } },
+          content: { 'text/html': { schema: { type: 'string' } }, 'text/plain': { schema: { type: 'string' } } },
+        },
+      },
+    },
+  },
+  '/pages/': { get: { operationId: 'pageIndex', summary: 'The top of the index of published pages: its shards.', responses: page } },
+  '/pages/index/{shard}': {
+    get: {
+      operationId: 'getIndexShard',
+      summary: 'One shard of the index, `<n>.html`: links to the pages of the entries whose id hashes into it.',
+      parameters: [{ name: 'shard', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: page,
+    },
+  },
+  '/pages/sitemap.xml': { get: { operationId: 'sitemapIndex', summary: 'The sitemap index (sitemaps.org): one sitemap per shard.', responses: xmlFile } },
+  '/pages/sitemaps/{shard}': {
+    get: {
+      operationId: 'getSitemap',
+      summary: "One shard's sitemap, `<n>.xml`: its entries' page URLs with lastmod.",
+      parameters: [{ name: 'shard', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: xmlFile,
+    },
+  },
+  '/pages/{page}': {
+    get: {
+      operationId: 'getPage',
+      summary: "An entry's published page, `<id>.html`; any other name is 404.",
+      parameters: [{ name: 'page', in: 'path', required: true, schema: { type: 'string' } }],
+      responses: page,
+    },
+  },
+  '/admin': {
+    get: {
+      operationId: 'status',
+      summary: 'The status page: HTML for a browser, JSON otherwise (admin token as Bearer or as the Basic password).',
+      security: adminSecurity,
+      responses: { '200': { description: 'The status of this process.', content: { ...json('Status'), ...html } }, ...adminFailures },
+    },
+  },
+  '/admin/outbox': {
+    get: {
+      operationId: 'outbox',
+      summary: 'The outbox at a glance.',
+      security: adminSecurity,
+      responses: { '200': { description: 'Counts by state, the mailers, the latest messages.', content: json('Outbox') }, ...adminFailures },
+    },
+  },
+  '/healthz': {
+    get: { operationId: 'liveness', responses: { '200': { description: 'The process runs.', content: json('Health') } } },
+  },
+  '/readyz': {
+    get: {
+      operationId: 'readiness',
+      responses: {
+        '200': { description: 'The database answers and the updater pool is up.', content: json('Readiness') },
+        '503': { description: 'Not ready (or stopping).', content: json('Readiness') },
+      },
+    },
+  },
+  '/metrics': {
+    get: {
+      operationId: 'metrics',
+      responses: { '200': { description: 'Prometheus text.', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      operationId: 'openapi',
+      summary: 'This document.',
+      responses: {
+        '200': { description: 'This document.', headers: { ETag: header('EntityTag') }, content: json('OpenApiDocument') },
+        '304': { description: 'Unchanged (If-None-Match).', headers: { ETag: header('EntityTag') } },
+      },
+    },
+  },
+};
+
+// HEAD is GET without a body, and OPTIONS lists the methods, on every path (as the router answers them).
+for (const [path, item] of Object.entries(paths)) {
+  const get = item.get;
+  if (get) item.head = { ...get, operationId: `${String(get.operationId)}Head` };
+  item.options = { operationId: `options${path.replace(/[^A-Za-z0-9]+/g, '_')}`, responses: { '200': response('Options') } };
+}

@@ -1,0 +1,96 @@
+// The published index, in shards, as sitemaps are split (sitemaps.org: at
+// most 50,000 URLs and 50 MB a file): each shard — the entries whose id
+// hashes into it (shared/entry-id.ts) — has a page of links
+// (index/<n>.html) and a sitemap (sitemaps/<n>.xml); the top of the index is
+// a page of the shards (index.html), a sitemap index (sitemap.xml) and the
+// manifest the server reads at start (index/shards.json). Rendering only:
+// the writing is publish-tasks.ts's.
+import { escapeHtml, layout } from '../shared/html.js';
+import { hasOwnPage } from '../shared/entry-id.js';
+import { SHARD_PAGES, SHARD_SITEMAPS, SITEMAP_INDEX, shardName } from '../shared/publish-layout.js';
+import type { IndexEntry, ShardSummary } from './protocol.js';
+
+/** Entries one shard's page and sitemap list at most (sitemaps.org's limit). */
+export const SHARD_MAX_ENTRIES = 50_000;
+/** Bytes one shard's page may reach (long titles): the rest is left to its sitemap. */
+export const SHARD_PAGE_MAX_BYTES = 4 * 1024 * 1024;
+
+
+export interface Manifest {
+  shards: number;
+  written: ShardSummary[];
+}
+
+const count = (n: number) => n.toLocaleString('en');
+
+function xml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+}
+
+/** The page of one shard: a link to each entry's page, in id order. */
+export function shardPageHtml(shard: number, shards: number, entries: readonly IndexEntry[], truncated: boolean, writtenAt: number): string {
+  const name = shardName(shard, shards);
+  const items: string[] = [];
+  let bytes = 0;
+  let listed = 0;
+  for (const e of entries) {
+    if (!hasOwnPage(e.id)) continue;
+    const item = `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`;
+    if (bytes + item.length > SHARD_PAGE_MAX_BYTES) break;
+    bytes += item.length;
+    items.push(item);
+    listed++;
+  }
+  const cut =
+    truncated || listed < entries.length
+      ? `<p class="meta">This page lists the first ${count(listed)} entries of its shard; the shard holds more. (Raise PUBLISH_INDEX_SHARDS.)</p>`
+      : '';
+  return layout(
+    `Published entries, index page ${name}`,
+    `<p class="status"><a href="/pages/">Published entries</a></p>
+<h1>Index page ${name} of ${count(shards)}</h1>
+<p class="meta">${count(listed)} entries · written ${new Date(writtenAt).toISOString()} · <a href="/pages/${SHARD_SITEMAPS}/${name}.xml">sitemap</a></p>
+${cut}<ul class="entries">
+${items.join('\n')}
+</ul>`,
+  );
+}
+
+/** The sitemap of one shard: each entry page's absolute URL and when it was fetched. */
+export function shardSitemapXml(entries: readonly IndexEntry[], publicUrl: string): string {
+  const base = xml(`${publicUrl}/pages/`);
+  const urls = entries
+    .filter((e) => hasOwnPage(e.id))
+    .slice(0, SHARD_MAX_ENTRIES)
+    .map((e) => `<url><loc>${base}${e.id}.html</loc><lastmod>${new Date(e.fetchedAt).toISOString()}</lastmod></url>`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${urls.join('\n')}\n</urlset>\n`;
+}
+
+/** The top of the index: the shards that hold entries, with their counts. */
+export function topIndexHtml(manifest: Manifest, writtenAt: number): string {
+  const filled = manifest.written.filter((s) => s.entries > 0);
+  const total = filled.reduce((n, s) => n + s.entries, 0);
+  const items = filled
+    .map((s) => {
+      const name = shardName(s.shard, manifest.shards);
+      return `<li><a href="/pages/${SHARD_PAGES}/${name}.html">Index page ${name}</a> <span class="meta">${count(s.entries)} entries</span></li>`;
+    })
+    .join('\n');
+  return layout(
+    'Published entries',
+    `<h1>Published entries</h1>
+<p class="meta">${count(total)} entries on ${count(filled.length)} index pages · written ${new Date(writtenAt).toISOString()} · <a href="/pages/${SITEMAP_INDEX}">sitemap</a></p>
+<ul class="entries">
+${items}
+</ul>`,
+  );
+}
+
+/** The sitemap index: one sitemap per shard that holds entries, with when it was written. */
+export function sitemapIndexXml(manifest: Manifest, publicUrl: string): string {
+  const base = xml(`${publicUrl}/pages/${SHARD_SITEMAPS}/`);
+  const items = manifest.written
+    .filter((s) => s.entries > 0)
+    .map((s) => `<sitemap><loc>${base}${shardName(s.shard, manifest.shards)}.xml</loc><lastmod>${new Date(s.writtenAt).toISOString()}</lastmod></sitemap>`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${items.join('\n')}\n</sitemapindex>\n`;
+}
