@@ -13,6 +13,12 @@ import type { DatabaseConfig, Knex } from './knex.js';
 export interface EntryReads {
   /** The stored row of one entry, if there is one. */
   one(id: string): Promise<EntryRow | undefined>;
+  /**
+   * A read-only statement of some rows (an index shard), off the write
+   * connection: on SQLite a reader connection, mapped, so a long read never
+   * holds up claims and stores; on Postgres the pool.
+   */
+  all<T>(sql: string, bindings: readonly unknown[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -130,10 +136,23 @@ export async function openEntryReads(config: DatabaseConfig, db: Knex, connectio
     }
   };
   const batcher = batching(readMany);
+  const listings = new Set<Promise<unknown>>();
   return {
     one: batcher.one,
+    all<T>(sql: string, bindings: readonly unknown[]) {
+      let reader = readers[0] as SqliteReader;
+      for (const r of readers) if (r.inFlight < reader.inFlight) reader = r;
+      reader.inFlight++;
+      const read = new Promise<T[]>((resolve, reject) => reader.db.all<T>(sql, bindings, (err, rows) => (err ? reject(err) : resolve(rows)))).finally(
+        () => reader.inFlight--,
+      );
+      listings.add(read);
+      void read.then(() => listings.delete(read), () => listings.delete(read));
+      return read;
+    },
     async close() {
       await batcher.drain();
+      await Promise.allSettled(listings);
       await Promise.all(readers.map(closeSqliteReader));
     },
   };
@@ -152,7 +171,11 @@ function postgresReads(db: Knex): EntryReads {
     }
   };
   const batcher = batching(readMany);
-  return { one: batcher.one, close: () => batcher.drain() };
+  return {
+    one: batcher.one,
+    all: async <T>(sql: string, bindings: readonly unknown[]) => ((await db.raw(sql, bindings as Knex.RawBinding[])) as { rows: T[] }).rows,
+    close: () => batcher.drain(),
+  };
 }
 
 function prepared(reader: SqliteReader, n: number): Promise<sqlite3.Statement> {

@@ -3,6 +3,7 @@
 // rows stored before the key existed (or seeded by the database), and one
 // shard's published records read as one indexed range.
 import { shardKeyOf, shardRange } from '../shared/publish-layout.js';
+import type { EntryReads } from './entry-reads.js';
 import { rawRows, type Db, type Knex } from './knex.js';
 
 const FILL_BATCH = 1000;
@@ -39,16 +40,13 @@ export interface ShardEntry {
 
 /**
  * The published records of one index shard in id order, at most `limit` of
- * them: one range of the shard-key index.
+ * them: one range of the shard-key index, read off the write connection.
  */
-export async function listShard(db: Db, shard: number, shards: number, limit: number): Promise<ShardEntry[]> {
+export async function listShard(reads: Pick<EntryReads, 'all'>, shard: number, shards: number, limit: number): Promise<ShardEntry[]> {
   const { from, to } = shardRange(shard, shards);
-  const rows = rawRows<{ id: string; title: string | null; fetched_at: number | string }>(
-    db,
-    await db.raw(
-      "select id, title, fetched_at from entries where shard_key >= ? and shard_key < ? and state = 'ok' order by id limit ?",
-      [from, to, limit],
-    ),
+  const rows = await reads.all<{ id: string; title: string | null; fetched_at: number | string }>(
+    "select id, title, fetched_at from entries where shard_key >= ? and shard_key < ? and state = 'ok' order by id limit ?",
+    [from, to, limit],
   );
   return rows.map((r) => ({ id: r.id, title: r.title, fetchedAt: Number(r.fetched_at) }));
 }

@@ -5,6 +5,7 @@
 // it works.
 import { estimateRows } from '../db/bulk.js';
 import { listRecords } from '../db/entry-listings.js';
+import { openEntryReads } from '../db/entry-reads.js';
 import { openDatabase } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { createUpdaterPool } from '../workers/pool.js';
@@ -68,7 +69,12 @@ async function republish(config: Config): Promise<number> {
         if (performance.now() - lastPrint >= PROGRESS_EVERY_MS) print();
       }
     }
-    await createPageIndex({ db, pool, config, logger }).rebuild();
+    const reads = await openEntryReads(config.database, db, 1);
+    try {
+      await createPageIndex({ rows: reads, pool, config, logger }).rebuild();
+    } finally {
+      await reads.close();
+    }
     print(true);
     process.stderr.write(`wrote ${done - failed} pages and the index to ${config.publish.dir}\n`);
     return failed > 0 ? 1 : 0;

@@ -122,7 +122,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     stops.push(() => pool.close());
     // Pages: written after each refresh, listed in the index's shards, and
     // repaired where this node's disagree with the copy (see README, Published pages).
-    const pageIndex = createPageIndex({ db, pool, config, logger });
+    const pageIndex = createPageIndex({ rows, pool, config, logger });
     stops.push(() => pageIndex.close());
     const repair: { check?: (id: string) => void } = {};
     const pages = createPagePublisher({

@@ -23,47 +23,91 @@ export interface Manifest {
 
 const count = (n: number) => n.toLocaleString('en');
 
+// Lines per block of IndexShardTask.entries: ~300 × ~150 bytes, under V8's 128 KiB for young objects.
+const LINES_PER_BLOCK = 300;
+
+/** A shard's entries as blocks of lines (IndexShardTask.entries), for the server to send. */
+export function indexBlocks(entries: readonly IndexEntry[]): string[] {
+  const blocks: string[] = [];
+  for (let i = 0; i < entries.length; i += LINES_PER_BLOCK) {
+    blocks.push(
+      entries
+        .slice(i, i + LINES_PER_BLOCK)
+        .map((e) => `${e.id}\t${e.fetchedAt}\t${(e.title ?? '').replace(/[\t\n\r]/g, ' ')}`)
+        .join('\n'),
+    );
+  }
+  return blocks;
+}
+
+/** The entries of the blocks, one at a time. */
+function* indexLines(blocks: readonly string[]): Generator<IndexEntry> {
+  for (const block of blocks) yield* blockLines(block);
+}
+
+function* blockLines(block: string): Generator<IndexEntry> {
+  for (let at = 0; at < block.length; ) {
+    let end = block.indexOf('\n', at);
+    if (end < 0) end = block.length;
+    const tab1 = block.indexOf('\t', at);
+    const tab2 = block.indexOf('\t', tab1 + 1);
+    const title = block.slice(tab2 + 1, end);
+    yield { id: block.slice(at, tab1), fetchedAt: Number(block.slice(tab1 + 1, tab2)), title: title === '' ? null : title };
+    at = end + 1;
+  }
+}
+
 function xml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
-/** The page of one shard: a link to each entry's page, in id order. */
-export function shardPageHtml(shard: number, shards: number, entries: readonly IndexEntry[], truncated: boolean, writtenAt: number): string {
+/**
+ * The page of one shard: a link to each entry's page, in id order, as pieces
+ * to write one after another (a shard may list thousands).
+ */
+export function* shardPageHtml(shard: number, shards: number, entries: readonly string[], truncated: boolean, writtenAt: number): Generator<string> {
   const name = shardName(shard, shards);
-  const items: string[] = [];
-  let bytes = 0;
   let listed = 0;
-  for (const e of entries) {
-    if (!hasOwnPage(e.id)) continue;
-    const item = `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>`;
-    if (bytes + item.length > SHARD_PAGE_MAX_BYTES) break;
-    bytes += item.length;
-    items.push(item);
-    listed++;
+  let bytes = 0;
+  for (const e of indexLines(entries)) {
+    if (hasOwnPage(e.id)) listed++;
   }
-  const cut =
-    truncated || listed < entries.length
-      ? `<p class="meta">This page lists the first ${count(listed)} entries of its shard; the shard holds more. (Raise PUBLISH_INDEX_SHARDS.)</p>`
-      : '';
-  return layout(
+  const [head, foot] = layout(
     `Published entries, index page ${name}`,
     `<p class="status"><a href="/pages/">Published entries</a></p>
 <h1>Index page ${name} of ${count(shards)}</h1>
 <p class="meta">${count(listed)} entries · written ${new Date(writtenAt).toISOString()} · <a href="/pages/${SHARD_SITEMAPS}/${name}.xml">sitemap</a></p>
-${cut}<ul class="entries">
-${items.join('\n')}
+<ul class="entries">
+\u0000
 </ul>`,
-  );
+  ).split('\u0000') as [string, string];
+  yield head;
+  let shown = 0;
+  for (const e of indexLines(entries)) {
+    if (!hasOwnPage(e.id)) continue;
+    const item = `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>\n`;
+    bytes += item.length;
+    if (bytes > SHARD_PAGE_MAX_BYTES) break;
+    shown++;
+    yield item;
+  }
+  if (truncated || shown < listed) {
+    yield `</ul>\n<p class="meta">This page lists the first ${count(shown)} entries of its shard; the shard holds more. (Raise PUBLISH_INDEX_SHARDS.)</p>\n<ul class="entries">`;
+  }
+  yield foot;
 }
 
-/** The sitemap of one shard: each entry page's absolute URL and when it was fetched. */
-export function shardSitemapXml(entries: readonly IndexEntry[], publicUrl: string): string {
+/** The sitemap of one shard, in pieces: each entry page's absolute URL and when it was fetched. */
+export function* shardSitemapXml(entries: readonly string[], publicUrl: string): Generator<string> {
   const base = xml(`${publicUrl}/pages/`);
-  const urls = entries
-    .filter((e) => hasOwnPage(e.id))
-    .slice(0, SHARD_MAX_ENTRIES)
-    .map((e) => `<url><loc>${base}${e.id}.html</loc><lastmod>${new Date(e.fetchedAt).toISOString()}</lastmod></url>`);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n${urls.join('\n')}\n</urlset>\n`;
+  yield '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n';
+  let n = 0;
+  for (const e of indexLines(entries)) {
+    if (!hasOwnPage(e.id)) continue;
+    if (n++ >= SHARD_MAX_ENTRIES) break;
+    yield `<url><loc>${base}${e.id}.html</loc><lastmod>${new Date(e.fetchedAt).toISOString()}</lastmod></url>\n`;
+  }
+  yield '</urlset>\n';
 }
 
 /** The top of the index: the shards that hold entries, with their counts. */

@@ -109,7 +109,7 @@ function piscinaBackend(o: PoolOptions, onStarted: (m: TaskStarted) => void, onE
     concurrentTasksPerWorker: o.tasksPerWorker,
     idleTimeout: 30_000,
     // A runaway task (a huge record) kills its worker, not the server.
-    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
+    resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: 8 },
     // Piscina's default ('sync') freezes an idle worker's event loop: it then
     // never sees the upstream close a kept-alive connection, and the next fetch
     // fails on the dead socket (seen: 8 of 20 refreshes after 7 s idle).

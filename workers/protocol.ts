@@ -76,7 +76,13 @@ export interface IndexShardTask {
   id: string;
   shard: number;
   shards: number;
-  entries: IndexEntry[];
+  /**
+   * Its entries in id order, one line each — `id TAB fetchedAt TAB title` —
+   * in blocks of text: a copy to the worker of a few strings, not thousands
+   * of objects, each small enough for V8's young generation (a large string
+   * would live in the old one until a full collection).
+   */
+  entries: string[];
   /** The shard holds more entries than one page lists (PUBLISH_INDEX_SHARDS is too small for the catalogue). */
   truncated: boolean;
   publishDir: string;

@@ -90,16 +90,16 @@ let sequence = 0;
  * time, and a file already modified later is left alone (undefined returned):
  * two refreshes of one entry never leave the older page in place.
  */
-export async function writeAtomically(dir: string, name: string, content: string, modifiedAt?: number): Promise<number | undefined> {
+export async function writeAtomically(dir: string, name: string, content: string | Iterable<string>, modifiedAt?: number): Promise<number | undefined> {
   if (!madeDirs.has(dir)) {
     await mkdir(dir, { recursive: true });
     madeDirs.add(dir);
   }
   const target = join(dir, name);
   const temp = join(dir, `.${name}.${process.pid}-${threadId}-${++sequence}.tmp`);
-  const bytes = Buffer.from(content);
+  let bytes = 0;
   try {
-    await writeFile(temp, bytes);
+    bytes = typeof content === 'string' ? await writeText(temp, content) : await writePieces(temp, content);
     if (modifiedAt === undefined) {
       await rename(temp, target);
     } else {
@@ -119,7 +119,43 @@ export async function writeAtomically(dir: string, name: string, content: string
     await rm(temp, { force: true });
     throw err;
   }
+  return bytes;
+}
+
+async function writeText(path: string, content: string): Promise<number> {
+  const bytes = Buffer.from(content);
+  await writeFile(path, bytes);
   return bytes.length;
+}
+
+// Pieces are gathered into writes of about this size.
+const WRITE_BYTES = 64 * 1024;
+
+/**
+ * A large file (an index shard) written as its pieces are made, a write at a
+ * time: the worker never holds the whole text, so rendering thousands of
+ * links leaves short-lived garbage, not a heap that grows.
+ */
+async function writePieces(path: string, pieces: Iterable<string>): Promise<number> {
+  const file = await open(path, 'w');
+  let bytes = 0;
+  try {
+    let pending = '';
+    for (const piece of pieces) {
+      pending += piece;
+      if (pending.length >= WRITE_BYTES) {
+        // writeFile, unlike write, writes it all (from the file's position on).
+        await file.writeFile(pending);
+        bytes += Buffer.byteLength(pending);
+        pending = '';
+      }
+    }
+    await file.writeFile(pending);
+    bytes += Buffer.byteLength(pending);
+  } finally {
+    await file.close();
+  }
+  return bytes;
 }
 
 /** Remove `dir/name` unless it was modified after `modifiedAt`; false when it was kept. */

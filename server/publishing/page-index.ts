@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { listShard } from '../../db/entry-shards.js';
-import type { Db } from '../../db/knex.js';
+import type { EntryReads } from '../../db/entry-reads.js';
 import { MANIFEST, SHARD_PAGES, shardKeyOf, shardOf } from '../../shared/publish-layout.js';
-import { SHARD_MAX_ENTRIES, type Manifest } from '../../workers/index-pages.js';
+import { indexBlocks, SHARD_MAX_ENTRIES, type Manifest } from '../../workers/index-pages.js';
 import { PoolFullError, type UpdaterPool } from '../../workers/pool.js';
 import type { ShardSummary } from '../../workers/protocol.js';
 import type { Config } from '../config/config.js';
@@ -35,8 +35,9 @@ export interface PageIndex {
 // How often a long build says how far it got.
 const PROGRESS_MS = 5000;
 
-export function createPageIndex(deps: { db: Db; pool: UpdaterPool; config: Config; logger: Logger }): PageIndex {
-  const { db, pool, config, logger } = deps;
+/** `rows`: where shards are read (off SQLite's write connection). */
+export function createPageIndex(deps: { rows: Pick<EntryReads, 'all'>; pool: UpdaterPool; config: Config; logger: Logger }): PageIndex {
+  const { rows: reads, pool, config, logger } = deps;
   const { dir, indexShards: shards, indexDelayMs } = config.publish;
   // PUBLIC_URL, else where this server listens (set at start), else HOST:PORT.
   let publicUrl = config.publish.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
@@ -58,7 +59,7 @@ export function createPageIndex(deps: { db: Db; pool: UpdaterPool; config: Confi
     let written = 0;
     for (const [i, shard] of todo.entries()) {
       if (closed) return;
-      const rows = await listShard(db, shard, shards, SHARD_MAX_ENTRIES + 1);
+      const rows = await listShard(reads, shard, shards, SHARD_MAX_ENTRIES + 1);
       // Empty, and known to be (or never written): no file to write or remove.
       if (rows.length === 0 && (summaries[shard] as ShardSummary).entries === 0) continue;
       const truncated = rows.length > SHARD_MAX_ENTRIES;
@@ -66,7 +67,7 @@ export function createPageIndex(deps: { db: Db; pool: UpdaterPool; config: Confi
       const listed = truncated ? rows.slice(0, SHARD_MAX_ENTRIES) : rows;
       let result;
       try {
-        result = await pool.run({ kind: 'index-shard', id: `index-${shard}`, shard, shards, entries: listed, truncated, publishDir: dir, publicUrl });
+        result = await pool.run({ kind: 'index-shard', id: `index-${shard}`, shard, shards, entries: indexBlocks(listed), truncated, publishDir: dir, publicUrl });
       } catch (err) {
         if (!(err instanceof PoolFullError)) throw err;
         // The pool is busy with refreshes: these shards wait for the next round.
