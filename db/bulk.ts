@@ -23,14 +23,24 @@ export async function inBatches(limit: number, step: (limit: number) => Promise<
   }
 }
 
+/** Up to this many rows a table's size is counted (a bounded read); past it, estimated. */
+export const EXACT_UP_TO = 10_000;
+
 /**
- * About how many rows `table` holds, without counting them. Postgres: the
+ * About how many rows `table` holds, never counting past EXACT_UP_TO: a
+ * smaller table is counted exactly, a larger one estimated. Postgres: the
  * planner's figure (pg_class.reltuples), as of the table's last VACUUM or
- * ANALYZE — autovacuum keeps it within a few percent; 0 before the first.
- * SQLite: the span of rowids (max − min + 1), from the ends of the rowid
- * tree: exact while no row was deleted, an upper bound after.
+ * ANALYZE — autovacuum keeps it within a few percent. SQLite: the span of
+ * rowids (max − min + 1), from the ends of the rowid tree: exact while no
+ * row was deleted, an upper bound after.
  */
 export async function estimateRows(db: Db, table: 'entries' | 'outbox'): Promise<number> {
+  const [counted] = rawRows<{ n: number | string }>(db, await db.raw(`select count(*) as n from (select 1 from ${table} limit ${EXACT_UP_TO + 1}) as firsts`));
+  const n = Number(counted?.n ?? 0);
+  return n <= EXACT_UP_TO ? n : Math.max(n, await engineEstimate(db, table));
+}
+
+async function engineEstimate(db: Db, table: 'entries' | 'outbox'): Promise<number> {
   if (isPostgres(db)) {
     const [row] = rawRows<{ n: number | string | null }>(db, await db.raw('select reltuples as n from pg_class where oid = to_regclass(?)', [table]));
     return Math.max(0, Math.round(Number(row?.n ?? 0)));

@@ -6,7 +6,7 @@ import { storedFailureCode, type FailureCode } from '../shared/failures.js';
 import { shardKeyOf } from '../shared/publish-layout.js';
 import type { FreshnessPolicy } from '../shared/freshness-policy.js';
 import type { UpstreamFreshness, Validators } from '../shared/upstream.js';
-import type { EntryRow, EntryState } from './entries.js';
+import { orNull, type EntryRow, type EntryState, type SqlRow } from './entries.js';
 import { rawRows, type Db, type Knex } from './knex.js';
 
 export interface Lease {
@@ -15,14 +15,16 @@ export interface Lease {
   generation: number;
   /** Consecutive failures before this refresh, for the backoff of the next one. */
   errorCount: number;
-  /** The failure standing before this refresh (a success after 'invalid' is news to the content team). */
+  /** The failure standing before this refresh. */
   errorCode: FailureCode | null;
   error: string | null;
+  /** The problems the content team was last told of, until a good record (then it is news to them). */
+  invalidError: string | null;
   /** The stored record's validators, when there is a record to keep on a 304. */
   validators: Validators | undefined;
 }
 
-const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error', 'state', 'upstream_etag', 'upstream_last_modified'];
+const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error', 'invalid_error', 'state', 'upstream_etag', 'upstream_last_modified'];
 
 // The miss path's statements are written out, not built: knex's query builder
 // costs ~0.1-0.2 ms a statement. The same text runs on SQLite (3.35+) and Postgres.
@@ -35,6 +37,7 @@ interface LeaseRow {
   error_count: number;
   error_code: string | null;
   error: string | null;
+  invalid_error: string | null;
   state: EntryState;
   upstream_etag: string | null;
   upstream_last_modified: string | null;
@@ -49,6 +52,7 @@ function leaseOf(id: string, owner: string, row: LeaseRow): Lease {
     errorCount: Number(row.error_count),
     errorCode: storedFailureCode(row.error_code),
     error: row.error,
+    invalidError: row.invalid_error,
     validators: conditional ? { etag: row.upstream_etag, lastModified: row.upstream_last_modified } : undefined,
   };
 }
@@ -139,15 +143,18 @@ async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>)
   return { stored: row !== undefined, refreshRequested: Boolean(row?.refresh_requested) };
 }
 
-/** The upstream's validators and freshness of a record, as columns. */
-function cachingColumns(validators: Validators, freshness: UpstreamFreshness): Record<string, unknown> {
+/** What the upstream said of a record's freshness, as columns. */
+function freshnessColumns(freshness: UpstreamFreshness): Record<string, unknown> {
   return {
-    upstream_etag: validators.etag,
-    upstream_last_modified: validators.lastModified,
     ttl_ms: freshness.ttlMs,
     stale_while_revalidate_ms: freshness.staleWhileRevalidateMs,
     stale_if_error_ms: freshness.staleIfErrorMs,
   };
+}
+
+/** The upstream's validators and freshness of a record, as columns. */
+function cachingColumns(validators: Validators, freshness: UpstreamFreshness): Record<string, unknown> {
+  return { upstream_etag: validators.etag, upstream_last_modified: validators.lastModified, ...freshnessColumns(freshness) };
 }
 
 const noCaching = cachingColumns({ etag: null, lastModified: null }, { ttlMs: null, staleWhileRevalidateMs: null, staleIfErrorMs: null, noStore: false });
@@ -170,6 +177,7 @@ export async function storeRecord(
     state: 'ok',
     ...cachingColumns(record.validators, record.freshness),
     ...noError,
+    invalid_error: null,
     ...released,
     updated_at: now,
   });
@@ -177,34 +185,48 @@ export async function storeRecord(
 
 /**
  * The upstream answered 304: the stored record is fresh again from `now`,
- * with the freshness the 304 carried (and its validators, where it sent new
- * ones). Returns the record, to answer from, unless the lease was lost.
+ * with the freshness the 304 carried, if it carried any (null: the stored
+ * freshness stands), and its validators, where it sent new ones. Returns the
+ * record and its freshness, to answer from, unless the lease was lost.
  */
 export async function storeNotModified(
   db: Db,
   lease: Lease,
   now: number,
-  answer: { validators: Validators; freshness: UpstreamFreshness },
-): Promise<Stored & { row?: Pick<EntryRow, 'record' | 'hash' | 'related'> }> {
+  answer: { validators: Validators; freshness: UpstreamFreshness | null },
+): Promise<Stored & { row?: Pick<EntryRow, 'record' | 'hash' | 'related' | 'ttlMs' | 'staleWhileRevalidateMs' | 'staleIfErrorMs'> }> {
   const { validators, freshness } = answer;
   const rows = (await heldBy(db, lease).update(
     {
       fetched_at: now,
-      ...cachingColumns(validators, freshness),
+      ...(freshness === null ? {} : freshnessColumns(freshness)),
       upstream_etag: db.raw('coalesce(?, upstream_etag)', [validators.etag]),
       upstream_last_modified: db.raw('coalesce(?, upstream_last_modified)', [validators.lastModified]),
       ...noError,
+      invalid_error: null,
       ...released,
       updated_at: now,
     },
-    ['refresh_requested', 'record', 'hash', 'related'],
-  )) as Array<{ refresh_requested: unknown; record: string | null; hash: string | null; related: string | null }>;
+    ['refresh_requested', 'record', 'hash', 'related', 'ttl_ms', 'stale_while_revalidate_ms', 'stale_if_error_ms'],
+  )) as Array<
+    { refresh_requested: unknown; record: string | null; hash: string | null; related: string | null } & Pick<
+      SqlRow,
+      'ttl_ms' | 'stale_while_revalidate_ms' | 'stale_if_error_ms'
+    >
+  >;
   const row = rows[0];
   if (!row) return { stored: false, refreshRequested: false };
   return {
     stored: true,
     refreshRequested: Boolean(row.refresh_requested),
-    row: { record: row.record, hash: row.hash, related: row.related ? (JSON.parse(row.related) as string[]) : [] },
+    row: {
+      record: row.record,
+      hash: row.hash,
+      related: row.related ? (JSON.parse(row.related) as string[]) : [],
+      ttlMs: orNull(row.ttl_ms),
+      staleWhileRevalidateMs: orNull(row.stale_while_revalidate_ms),
+      staleIfErrorMs: orNull(row.stale_if_error_ms),
+    },
   };
 }
 
@@ -261,6 +283,8 @@ export async function storeFailure(
   return updateHeld(db, lease, {
     error_code: failure.code,
     error: plainText(failure.message.slice(0, 4000)),
+    // What the content team is told of stays until a good record: other failures may come between.
+    ...(failure.code === 'invalid' ? { invalid_error: plainText(failure.message.slice(0, 4000)) } : {}),
     error_at: now,
     error_count: lease.errorCount + 1,
     next_refresh_at: failure.nextRefreshAt,
@@ -271,9 +295,11 @@ export async function storeFailure(
 
 /**
  * An operator's refresh could not claim the lease (another process holds it):
- * leave the request on the row for the holder. False when there is no row.
+ * leave the request on the row for the holder, whose store reads it back. A
+ * lease that ended meanwhile would never read it: false then (and when there
+ * is no row), and the caller claims the entry itself.
  */
 export async function requestRefresh(db: Db, id: string, now: number): Promise<boolean> {
-  const n = await db('entries').where({ id }).update({ refresh_requested: true, updated_at: now });
+  const n = await db('entries').where({ id }).andWhere('lease_until', '>=', now).update({ refresh_requested: true, updated_at: now });
   return n > 0;
 }

@@ -104,7 +104,7 @@ function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): Batcher {
 }
 
 interface PgConnection {
-  query(q: { name: string; text: string; values: unknown[] }): Promise<{ rows: SqlRow[] }>;
+  query(q: { name?: string; text: string; values: unknown[] }): Promise<{ rows: SqlRow[] }>;
 }
 
 interface SqliteReader {
@@ -116,10 +116,11 @@ interface SqliteReader {
 
 /**
  * `db`: the handle whose pool Postgres reads borrow from. `connections`: how
- * many SQLite connections read at once.
+ * many SQLite connections read at once. `namedStatements`: Postgres reads by
+ * id as one named statement per connection (DATABASE_NAMED_STATEMENTS).
  */
-export async function openEntryReads(config: DatabaseConfig, db: Knex, connections: number): Promise<EntryReads> {
-  if (config.client === 'postgres') return postgresReads(db);
+export async function openEntryReads(config: DatabaseConfig, db: Knex, connections: number, namedStatements = false): Promise<EntryReads> {
+  if (config.client === 'postgres') return postgresReads(db, namedStatements);
   const readers = await Promise.all(Array.from({ length: Math.max(1, connections) }, () => openSqliteReader(config.filename)));
   const readMany = async (ids: string[]): Promise<SqlRow[]> => {
     let reader = readers[0] as SqliteReader;
@@ -158,14 +159,17 @@ export async function openEntryReads(config: DatabaseConfig, db: Knex, connectio
   };
 }
 
-function postgresReads(db: Knex): EntryReads {
+function postgresReads(db: Knex, namedStatements: boolean): EntryReads {
   // One statement for any number of ids: an array parameter.
   const text = `select ${COLUMNS} from entries where id = any($1::text[])`;
+  // Unnamed by default: a named statement outlives its transaction, and a
+  // pooler in transaction mode would hand it to another session ("already exists").
+  const query = namedStatements ? { name: 'freshen_entries_by_id', text } : { text };
   const readMany = async (ids: string[]): Promise<SqlRow[]> => {
     // Borrowed and given back as knex does, so its pool keeps its bound and its health checks.
     const conn = (await db.client.acquireConnection()) as PgConnection;
     try {
-      return (await conn.query({ name: 'freshen_entries_by_id', text, values: [ids] })).rows;
+      return (await conn.query({ ...query, values: [ids] })).rows;
     } finally {
       await db.client.releaseConnection(conn);
     }

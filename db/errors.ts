@@ -10,10 +10,11 @@ const PG_UNAVAILABLE = new Set(['08000', '08001', '08003', '08004', '08006', '53
 // Socket errors from the driver.
 const SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
 const SQLITE = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED']);
-// node-postgres raises these two without a code; their text is its API. knex
+// node-postgres raises these without a code; their text is its API (the
+// last, its own bound on a statement: DATABASE_STATEMENT_TIMEOUT_MS). knex
 // puts the statement in front ("BEGIN; - Connection terminated unexpectedly")
 // even with compileSqlOnError off, for the BEGIN of a transaction.
-const PG_CLIENT = /(^|; - )Connection terminated (unexpectedly|due to connection timeout)$/;
+const PG_CLIENT = /(^|; - )(Connection terminated (unexpectedly|due to connection timeout)|Query read timeout)$/;
 
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;

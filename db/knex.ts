@@ -17,12 +17,18 @@ export interface DatabasePool {
   readonly max: number;
   /** How long a query waits for a connection before failing (knex's default is 60 s). */
   readonly acquireTimeoutMs: number;
-  /** Postgres cancels a longer statement; 0: no limit (migrations). */
+  /** A Postgres statement not answered this long fails on freshen's side, its connection closed; 0: no limit (migrations). */
   readonly statementTimeoutMs: number;
+  /**
+   * Postgres reads by id as a named statement, parsed and planned once per
+   * connection: only on connections that last (direct, or a pooler in
+   * session mode); a pooler in transaction mode hands them to other sessions.
+   */
+  readonly namedStatements: boolean;
 }
 
 /** Used where no setting applies (tests, a mailer's own few connections). */
-export const DEFAULT_POOL: DatabasePool = { max: 5, acquireTimeoutMs: 2000, statementTimeoutMs: 10_000 };
+export const DEFAULT_POOL: DatabasePool = { max: 5, acquireTimeoutMs: 2000, statementTimeoutMs: 10_000, namedStatements: false };
 export type { Knex };
 
 // knex is CommonJS; under NodeNext its default export arrives as the module object.
@@ -64,9 +70,21 @@ export function openDatabase(config: DatabaseConfig, pool: DatabasePool = DEFAUL
     connection: {
       connectionString: config.url,
       connectionTimeoutMillis: pool.acquireTimeoutMs,
-      ...(pool.statementTimeoutMs > 0 ? { statement_timeout: pool.statementTimeoutMs } : {}),
+      // Bounded from this side, not with a start-up parameter (a pooler in
+      // transaction mode refuses those): a statement not answered in time fails
+      // here, whether the server is slow or the network lost its packets.
+      ...(pool.statementTimeoutMs > 0 ? { query_timeout: pool.statementTimeoutMs } : {}),
+      // A connection whose peer vanished (a NAT that forgot it, a failover) is found out.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
     },
-    pool: { min: 0, max: pool.max },
+    pool: {
+      min: 0,
+      max: pool.max,
+      // A connection whose statement timed out still waits for its answer:
+      // it is closed, never handed to the next statement to wait behind.
+      validate: (connection: { readyForQuery?: boolean }) => connection.readyForQuery === true,
+    },
     acquireConnectionTimeout: pool.acquireTimeoutMs,
     // An error's message must not embed the statement and its bindings: it is
     // logged, and fingerprinted for the admins' notices.

@@ -10,6 +10,7 @@ import * as m005 from './migrations/005-refresh-requested.js';
 import * as m006 from './migrations/006-notify-stored.js';
 import * as m007 from './migrations/007-upstream-caching.js';
 import * as m008 from './migrations/008-catalogue.js';
+import * as m009 from './migrations/009-changes-and-notices.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '006-notify-stored': m006,
   '007-upstream-caching': m007,
   '008-catalogue': m008,
+  '009-changes-and-notices': m009,
 };
 
 const source: Knex.MigrationSource<string> = {

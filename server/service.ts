@@ -86,7 +86,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Reads by id have connections of their own on SQLite (DATABASE_POOL_MAX - 1),
     // so a read never queues behind a write waiting for a lock, and reads run at
     // once (WAL); on Postgres they borrow from the pool.
-    const rows = await openEntryReads(config.database, db, Math.max(1, config.databasePool.max - 1));
+    const rows = await openEntryReads(config.database, db, Math.max(1, config.databasePool.max - 1), config.databasePool.namedStatements);
     stops.push(() => rows.close());
     // Leases, claims, backoff and fetched-at are in the database's time.
     const clock = await startDbClock(db, {
@@ -153,13 +153,17 @@ export async function startService(config: Config, options: ServiceOptions = {})
     let announceStored: ((id: string) => void) | undefined;
     let hearStored: ((id: string, owner: string) => void) | undefined;
     if (config.database.client === 'postgres') {
-      const listener = listenForStored(config.database.url, {
+      const listener = listenForStored(config.database.url, db, {
         stored: (id, owner) => hearStored?.(id, owner),
         resumed: () => {
           logger.info('listening for other nodes’ refreshes again; this process’s memory tier starts afresh');
           freshness.forgetAll();
         },
         lost: (err) => logger.warn({ why: (err as Error).message }, 'not hearing other nodes’ refreshes; trying again'),
+        mode: (how, why) =>
+          how === 'listen'
+            ? logger.info({ why }, 'hearing other nodes’ refreshes by LISTEN')
+            : logger.warn({ why }, 'LISTEN does not hear here: polling for other nodes’ refreshes every second instead'),
       });
       stops.push(() => listener.close());
     } else if (cluster.isWorker) {
@@ -225,7 +229,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       readiness: {
         async check() {
           const checks: Record<string, string> = {};
-          checks.database = await ping(db).then(
+          // Writes and reads by id may go different ways (SQLite's reader connections; a pooler): both must answer.
+          checks.database = await Promise.all([ping(db), rows.all('select 1', [])]).then(
             () => 'ok',
             () => 'unreachable',
           );

@@ -12,7 +12,7 @@ export interface FreshnessPolicy {
   ttlMs: number;
   /** The upstream's 404 is answered from the copy this long: ENTRY_NOT_FOUND_TTL_SECONDS. */
   notFoundTtlMs: number;
-  /** Older records are not served without a refresh (unless the upstream said otherwise): ENTRY_MAX_STALE_SECONDS. */
+  /** How long past its TTL a record may be served stale (unless the upstream said otherwise): ENTRY_MAX_STALE_SECONDS. */
   maxStaleMs: number;
   /** A hit past this fraction of its TTL refreshes the entry behind the answer (0: never): ENTRY_REFRESH_AHEAD. */
   refreshAhead: number;
@@ -28,9 +28,9 @@ export interface EntryFreshness {
   errorCode: FailureCode | null;
   /** The upstream's own TTL for this entry (Cache-Control, Expires); null: the policy's. */
   ttlMs: number | null;
-  /** stale-while-revalidate: served stale this long past its TTL while refreshed; null: to maxStaleMs. */
+  /** stale-while-revalidate: served stale this long past its TTL while refreshed; null: maxStaleMs. */
   staleWhileRevalidateMs: number | null;
-  /** stale-if-error: served stale this long past its TTL while refreshing fails; null: to maxStaleMs. */
+  /** stale-if-error: served stale this long past its TTL while refreshing fails; null: maxStaleMs. */
   staleIfErrorMs: number | null;
 }
 
@@ -50,11 +50,13 @@ export function refreshDueAtAgeMs(entry: Pick<EntryFreshness, 'state' | 'ttlMs'>
 }
 
 /**
- * How stale is too stale: the oldest a record may be served, while one of its
- * refreshes runs (stale-while-revalidate) or while its refreshes fail
- * (stale-if-error), else ENTRY_MAX_STALE_SECONDS from its fetch.
+ * How stale is too stale: may a record `ageMs` old be served stale? For a
+ * window past its own TTL — while one of its refreshes runs
+ * (stale-while-revalidate) or while its refreshes fail (stale-if-error), as
+ * the upstream said, else ENTRY_MAX_STALE_SECONDS — so every entry keeps its
+ * window, however long its TTL. A window of 0: never stale.
  */
-export function staleLimitMs(entry: EntryFreshness, policy: FreshnessPolicy): number {
-  const window = entry.errorCode === null ? entry.staleWhileRevalidateMs : entry.staleIfErrorMs;
-  return window === null ? policy.maxStaleMs : ttlOf(entry, policy) + window;
+export function servableStale(entry: EntryFreshness, ageMs: number, policy: FreshnessPolicy): boolean {
+  const window = (entry.errorCode === null ? entry.staleWhileRevalidateMs : entry.staleIfErrorMs) ?? policy.maxStaleMs;
+  return window > 0 && ageMs <= ttlOf(entry, policy) + window;
 }

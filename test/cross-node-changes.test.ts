@@ -50,7 +50,7 @@ describe('a refresh stored by another node', function () {
   /** Node B's listening connections (its pool's run other statements). */
   const listenersOfB = async () =>
     Number(
-      ((await admin.raw("select count(*) as n from pg_stat_activity where usename = 'node_b' and query ilike 'listen %'")) as { rows: Array<{ n: string }> })
+      ((await admin.raw("select count(*) as n from pg_stat_activity where usename = 'node_b' and application_name = 'freshen-listen'")) as { rows: Array<{ n: string }> })
         .rows[0]?.n,
     );
 
@@ -79,7 +79,7 @@ describe('a refresh stored by another node', function () {
 
     // B can open no connection now; its listening one is cut (its pool's stay).
     await admin.raw('alter role node_b nologin');
-    await admin.raw("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'node_b' and query ilike 'listen %'");
+    await admin.raw("select pg_terminate_backend(pid) from pg_stat_activity where usename = 'node_b' and application_name = 'freshen-listen'");
     await waitFor(async () => (await listenersOfB()) === 0 || undefined, "node B's listener cut");
 
     // Meanwhile node A stores a new version: its notice reaches nobody on B.

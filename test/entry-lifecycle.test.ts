@@ -68,9 +68,9 @@ describe('an entry through its life: miss, hit, stale, fresh', () => {
     expect(upstream.count('a1')).to.equal(2);
   });
 
-  it('treats a row older than ENTRY_MAX_STALE_SECONDS as a miss and waits for the refresh', async () => {
+  it('treats a row more than ENTRY_MAX_STALE_SECONDS past its TTL as a miss and waits for the refresh', async () => {
     upstream.set('a1', { record: record('a1', { title: 'Third' }) });
-    clock.advance(601_000);
+    clock.advance(661_000);
     const res = await service.get('/entries/a1');
     expect(res.headers.get('cache-status')).to.equal('freshen; fwd=miss; stored');
     expect(((await res.json()) as { data: { title: string } }).data.title).to.equal('Third');

@@ -125,3 +125,27 @@ describe('a database that goes away between a delivery and its record', function
     expect(smtp.received.map((r) => r.mail.messageId)).to.deep.equal(['<dbgone-0@example.test>']);
   });
 });
+
+describe('a mailer told to stop in the middle of a slow send', function () {
+  this.timeout(60_000);
+  let setup: MailSetup;
+
+  before(async () => {
+    // The SMTP server takes 3.5 s to accept a message: within SMTP_TIMEOUT_SECONDS, past 2 s.
+    setup = await startMailSetup({ ADMINS: 'ops@example.test', SMTP_TIMEOUT_SECONDS: '5', MAIL_CLAIM_SECONDS: '20', SHUTDOWN_TIMEOUT_SECONDS: '10' });
+    setup.smtp.dataDelayMs = 3500;
+  });
+  after(() => setup?.stop());
+
+  it('finishes the message in hand within the shutdown bound, and records it sent: it does not go out again', async () => {
+    const { smtp, db, service } = setup;
+    await outbox.enqueue(db, testMessage(0, 'slow'), Date.now(), 3_600_000);
+    service.mailers.kick();
+    await waitFor(() => smtp.dataEnded === 1 || undefined, 'the message to reach the SMTP server', 10_000);
+    // SIGTERM now, SIGKILL only at the bound: the send has its time.
+    await service.mailers.stop(0, 9000);
+    const [row] = (await outbox.listMessages(db, 10)).filter((m) => m.dedupeKey === 'slow:0');
+    expect(row?.state).to.equal('sent');
+    expect(smtp.received.filter((r) => r.mail.messageId === '<slow-0@example.test>')).to.have.length(1);
+  });
+});

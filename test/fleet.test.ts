@@ -7,7 +7,10 @@
 // stale entry refreshed once per staleness window, 1,000 messages are
 // delivered once each while the mailers of all three nodes drain the outbox,
 // and a node killed with SIGKILL mid-run loses nothing: its lease and its
-// claims are taken over once they expire.
+// claims are taken over once they expire. In the Postgres half (one runtime)
+// the fleet runs once more behind PgBouncer in transaction mode, with its
+// default settings, where LISTEN hears nothing and nodes poll for each
+// other's stores instead.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, type Knex } from '../db/knex.js';
@@ -17,6 +20,7 @@ import { loadConfig } from '../server/config/config.js';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 import { useFreshenProcesses, type FreshenProcess } from './support/freshen-process.js';
 import { createTestNetwork, type TestNetwork } from './support/netns.js';
+import { startPgBouncer, type PgBouncer } from './support/pgbouncer.js';
 import { startPostgresServer, type PostgresServer } from './support/postgres-server.js';
 import { startTestSmtp, type TestSmtp } from './support/smtp.js';
 import { record, startTestUpstream, type TestUpstream } from './support/upstream.js';
@@ -27,12 +31,24 @@ const ENTRIES = 30;
 // Long enough that every entry refreshed in one round is still fresh when the round is checked.
 const TTL_MS = 8000;
 const ids = Array.from({ length: ENTRIES }, (_, i) => `f${i}`);
+const TOKEN = 'a-fleet-operator-token';
 
-describe('a fleet of three nodes on one database', function () {
+async function titleOn(url: string): Promise<string> {
+  return ((await (await fetch(`${url}/entries/news`)).json()) as { data: { title: string } }).data.title;
+}
+
+fleetOf('a fleet of three nodes on one database', false);
+if (process.env.TEST_DATABASE_URL && process.env.TEST_UPDATER_RUNTIME !== 'process') {
+  fleetOf('a fleet of three nodes behind PgBouncer in transaction mode', true);
+}
+
+function fleetOf(name: string, behindPooler: boolean): void {
+describe(name, function () {
   this.timeout(180_000);
-  const fleet = useFreshenProcesses('fleet');
+  const fleet = useFreshenProcesses(behindPooler ? 'fleet-pooler' : 'fleet');
   let network: TestNetwork;
   let pg: PostgresServer | undefined;
+  let pooler: PgBouncer | undefined;
   let sqlite: TestDatabase | undefined;
   let databaseUrl: string;
   let db: Knex;
@@ -45,6 +61,10 @@ describe('a fleet of three nodes on one database', function () {
     if (process.env.TEST_DATABASE_URL) {
       pg = await startPostgresServer(undefined, { listen: [network.gateway], trust: network.cidr });
       databaseUrl = pg.url.replace('127.0.0.1', network.gateway);
+      if (behindPooler) {
+        pooler = await startPgBouncer(pg, network.gateway);
+        databaseUrl = pooler.url;
+      }
       db = openDatabase(loadConfig({ DATABASE_URL: pg.url }).database);
     } else {
       // Namespaces share the file system: one SQLite file serves every node.
@@ -71,6 +91,7 @@ describe('a fleet of three nodes on one database', function () {
           MAIL_CLAIM_SECONDS: '4',
           SMTP_TIMEOUT_SECONDS: '1',
           MAIL_BATCH_SIZE: '20',
+          ADMIN_TOKEN: TOKEN,
         },
         host.wrap,
       );
@@ -89,6 +110,7 @@ describe('a fleet of three nodes on one database', function () {
     await db?.destroy();
     await upstream?.close();
     await smtp?.close();
+    await pooler?.stop();
     pg?.destroy();
     await sqlite?.drop();
   });
@@ -122,6 +144,22 @@ describe('a fleet of three nodes on one database', function () {
     // A second read of every entry on every node now finds it fresh: no third fetch.
     await readAll(nodes, 3);
     for (const id of ids) expect(upstream.count(id), id).to.equal(2);
+  });
+
+  // Nodes hear each other's stores through Postgres (SQLite has no such way between machines).
+  if (process.env.TEST_DATABASE_URL) it("drops a node's old copy when another node stores a new version, by LISTEN or else by polling", async () => {
+    upstream.set('news', { record: record('news', { title: 'first' }) });
+    const [a, b] = nodes as [(typeof nodes)[number], (typeof nodes)[number]];
+    expect(await titleOn(a.url)).to.equal('first');
+    expect(await titleOn(b.url)).to.equal('first');
+    expect((await fetch(`${b.url}/entries/news`)).headers.get('cache-status')).to.match(/^freshen; hit/);
+    upstream.set('news', { record: record('news', { title: 'second' }) });
+    const asked = await fetch(`${a.url}/entries/news/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+    expect(asked.status).to.equal(202);
+    await waitFor(async () => (await titleOn(a.url)) === 'second', 'node A to store the new version', 10_000);
+    // B held the first version fresh for its TTL (8 s): it answers the second well before.
+    await waitFor(async () => (await titleOn(b.url)) === 'second', "node B to drop its copy", 4000);
+    expect(b.process.output()).to.match(behindPooler ? /polling for other nodes’ refreshes/ : /hearing other nodes’ refreshes by LISTEN/);
   });
 
   it('delivers 1,000 messages once each while every node drains, and loses nothing when a node is killed mid-run', async () => {
@@ -166,3 +204,4 @@ describe('a fleet of three nodes on one database', function () {
     );
   });
 });
+}

@@ -16,7 +16,9 @@ describe('the freshness decision', () => {
     const short = { ...policy, ttlMs: 1000, maxStaleMs: 5000 };
     expect(decide(record(999), 'sql', now, short)).to.deep.equal(SERVE);
     expect(decide(record(1000), 'sql', now, short)).to.deep.equal({ action: 'serve-stale', refresh: true });
-    expect(decide(record(5001), 'sql', now, short)).to.deep.equal({ action: 'wait' });
+    // ENTRY_MAX_STALE counts from the end of the TTL.
+    expect(decide(record(6000), 'sql', now, short)).to.deep.equal({ action: 'serve-stale', refresh: true });
+    expect(decide(record(6001), 'sql', now, short)).to.deep.equal({ action: 'wait' });
   });
 
   it('serves nothing stale when ENTRY_MAX_STALE is zero', () => {

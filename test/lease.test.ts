@@ -42,7 +42,7 @@ describe('the refresh lease', () => {
   });
 
   it('does not store a late result from a lost lease over a newer one', async () => {
-    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, validators: undefined };
+    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined };
     expect((await leases.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
     const row = await entries.getEntry(db, 'l1');
     expect(row?.record).to.equal(null);
@@ -50,7 +50,7 @@ describe('the refresh lease', () => {
   });
 
   it('stores the holder’s result and releases the lease', async () => {
-    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, validators: undefined };
+    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined };
     expect((await leases.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
     const row = await entries.getEntry(db, 'l1');
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });
@@ -66,6 +66,17 @@ describe('the refresh lease', () => {
     expect((await leases.storeFailure(db, late, t0 + 1500, { code: 'timeout', message: 'late', nextRefreshAt: t0 + 5000 })).stored).to.equal(false);
     expect(await entries.getEntry(db, 'l2')).to.include({ record: null, errorCode: null, leaseOwner: 'same-owner', leaseGeneration: second?.generation });
     expect((await leases.storeRecord(db, second as leases.Lease, t0 + 1500, result)).stored).to.equal(true);
+  });
+
+  it("leaves an operator's request only on a row whose lease is live: a lease that ended would never read it", async () => {
+    const held = await claim('holder', t0 + 3000, { id: 'l3' });
+    expect(await leases.requestRefresh(db, 'l3', t0 + 3500)).to.equal(true);
+    await leases.storeRecord(db, held as leases.Lease, t0 + 3600, result);
+    // Released: the request is not left on it (the operator's refresh claims the entry instead).
+    await db('entries').where({ id: 'l3' }).update({ refresh_requested: false });
+    expect(await leases.requestRefresh(db, 'l3', t0 + 3700)).to.equal(false);
+    expect((await db('entries').where({ id: 'l3' }).first()).refresh_requested).to.be.oneOf([false, 0]);
+    expect(await leases.requestRefresh(db, 'no-such-row', t0 + 3700)).to.equal(false);
   });
 
   it('is not claimed for an entry that is still fresh, or in backoff, unless forced', async () => {

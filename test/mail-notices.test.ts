@@ -112,6 +112,26 @@ describe('notices about invalid upstream data', () => {
     expect(resolvedNotices()).to.have.length(1);
   });
 
+  it('tells the team it is valid again though another failure came between the invalid data and the good record', async () => {
+    const before = resolvedNotices().length;
+    /** Refresh by hand, and wait until that refresh is recorded. */
+    const refreshed = async (what: string) => {
+      const asked = upstream.count('inv1') + 1;
+      await refresh('inv1');
+      await waitFor(() => (upstream.count('inv1') === asked && !service.freshness.refreshing('inv1')) || undefined, what);
+    };
+    // Problems of another kind than before: not within the earlier notices' cool-down.
+    upstream.set('inv1', { record: record('inv1', { title: 'Broken again', updatedAt: 'later' }) });
+    await refreshed('the invalid data recorded');
+    // The upstream is down for a while: a failure of another kind replaces "invalid" on the row.
+    upstream.set('inv1', { status: 503 });
+    await refreshed('the outage recorded');
+    upstream.set('inv1', { record: record('inv1', { title: 'Mended at last' }) });
+    await refreshed('the good record');
+    await waitFor(() => resolvedNotices().length > before || undefined, 'the resolved notice', 10_000);
+    expect(resolvedNotices().at(-1)?.mail.text).to.include('/updatedAt must match format');
+  });
+
   it('keeps upstream text from adding headers to the message', async () => {
     upstream.set('inject', {
       record: record('inject', { title: 'Hello\r\nBcc: attacker@evil.test\r\nX-Injected: yes', tags: 7 }),

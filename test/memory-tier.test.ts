@@ -44,6 +44,23 @@ describe('the memory tier', () => {
     expect(sizeOf({ ...view('own', []), body })).to.be.below(body.length + 512);
   });
 
+  it('refuses a row read before the entry was dropped: another node stored it while the read was under way', () => {
+    const memory = createMemoryTier(100_000);
+    const mark = memory.mark();
+    // The read is under way; another node's store is heard.
+    memory.delete('raced');
+    memory.offer(view('raced', []), mark);
+    expect(memory.get('raced')).to.equal(undefined);
+    // A read begun after that keeps what it read; one begun before everything was forgotten does not.
+    const after = memory.mark();
+    memory.offer(view('raced', []), after);
+    expect(memory.get('raced')?.id).to.equal('raced');
+    const before = memory.mark();
+    memory.clear();
+    memory.offer(view('other', []), before);
+    expect(memory.get('other')).to.equal(undefined);
+  });
+
   it('keeps small entries by the hundred under the same bound', () => {
     const memory = createMemoryTier(100_000);
     for (let i = 0; i < 200; i++) memory.set(view(`e${i}`, []));

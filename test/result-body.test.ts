@@ -2,10 +2,9 @@
 // by the updater (its fetch time a slot the server stamps), in bytes of its
 // own, the record's text within it at the offsets given.
 import { expect } from 'chai';
-import { BUNDLED_SCHEMA } from '../server/config/config.js';
 import { recordBytes, stampFetchedAt } from '../shared/answer-body.js';
 import { createUpdaterPool, type UpdaterPool } from '../workers/pool.js';
-import { record, startTestUpstream, type TestUpstream } from './support/upstream.js';
+import { record, refreshTask, startTestUpstream, type TestUpstream } from './support/upstream.js';
 
 for (const runtime of ['thread', 'process'] as const) {
   describe(`a refresh's result on ${runtime}s`, () => {
@@ -21,16 +20,7 @@ for (const runtime of ['thread', 'process'] as const) {
       await upstream?.close();
     });
 
-    const refresh = (id: string) =>
-      pool.run({
-        kind: 'refresh',
-        id,
-        upstreamUrl: upstream.url,
-        timeoutMs: 5000,
-        maxBytes: 1_000_000,
-        schemaPath: BUNDLED_SCHEMA,
-        cacheControl: { obey: true, minTtlMs: 1000, maxTtlMs: 86_400_000 },
-      });
+    const refresh = (id: string) => pool.run(refreshTask(upstream, id));
 
     it('is the answer body in bytes of its own, the record within it, the fetch time stamped in place', async () => {
       // Non-ASCII text: offsets are bytes, not characters.

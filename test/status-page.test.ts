@@ -79,8 +79,15 @@ describe('the status page', function () {
     expect(curl.headers.get('content-type')).to.match(/^application\/json/);
     const res = await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: 'application/json' });
     expect(res.status).to.equal(200);
-    const status = (await res.json()) as { pool: { runtime: string }; cache: { hit: number } };
+    const status = (await res.json()) as { pool: { runtime: string }; cache: { hit: number }; startedAt: string; uptimeSeconds: number };
     expect(status.pool.runtime).to.equal(service.config.updater.runtime);
     expect(status.cache.hit).to.equal(1);
+  });
+
+  it('says when this process started, as a time of day, consistent with its uptime', async () => {
+    const res = await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: 'application/json' });
+    const status = (await res.json()) as { startedAt: string; uptimeSeconds: number };
+    const started = Date.parse(status.startedAt);
+    expect(Date.now() - started).to.be.within(status.uptimeSeconds * 1000, (status.uptimeSeconds + 60) * 1000);
   });
 });

@@ -66,12 +66,16 @@ describe(`updater worker faults (${process.env.TEST_UPDATER_RUNTIME || 'thread'}
     await waitFor(() => existsSync(join(service.config.publish.dir, 'after-bye.html')), 'the page of after-bye');
   });
 
-  it('kills and replaces a worker that hangs past UPDATER_TASK_TIMEOUT_MS; the reader gets 504 in time', async () => {
+  it('kills and replaces a worker that hangs past UPDATER_TASK_TIMEOUT_MS; the reader gets 504 (or 503) in time', async () => {
     const killed = service.pool.stats().killed;
     upstream.set('hang1', { record: record('hang1', { fault: 'hang' }) });
     const started = performance.now();
     const res = await service.get('/entries/hang1');
-    expect(res.status).to.equal(504);
+    // 504 when the reader's wait ends first; 503 (the worker's failure) when a
+    // background task on the same worker passed its own bound first and the
+    // watchdog killed the worker under both: either way, in time, with Retry-After.
+    expect(res.status, `${res.headers.get('cache-status')} ${await res.text()}`).to.be.oneOf([503, 504]);
+    expect(res.headers.get('retry-after')).to.match(/^\d+$/);
     expect(performance.now() - started).to.be.below(1500 + 1500);
     await waitFor(() => service.pool.stats().killed === killed + 1, 'the hung worker to be killed');
     // The only worker was the hung one: its replacement does the next refresh.

@@ -22,6 +22,18 @@ function seconds(n: number | undefined): number | null {
   return n === undefined || n < 0 ? null : n * 1000;
 }
 
+/**
+ * The longest stale window kept: a year. The upstream's number may be any
+ * size (stale-if-error=99999999999999999), and past Postgres's bigint every
+ * store of its entry would fail.
+ */
+export const MAX_STALE_WINDOW_MS = 365 * 86_400_000;
+
+function windowMs(n: number | undefined): number | null {
+  const ms = seconds(n);
+  return ms === null ? null : Math.min(ms, MAX_STALE_WINDOW_MS);
+}
+
 const SAID_NOTHING: UpstreamFreshness = { ttlMs: null, staleWhileRevalidateMs: null, staleIfErrorMs: null, noStore: false };
 
 export function upstreamFreshness(headers: FreshnessHeaders, policy: CacheControlPolicy, now = Date.now()): UpstreamFreshness {
@@ -39,8 +51,8 @@ export function upstreamFreshness(headers: FreshnessHeaders, policy: CacheContro
   const ageMs = headers.age !== null && /^\s*\d+\s*$/.test(headers.age) ? Number(headers.age) * 1000 : 0;
   return {
     ttlMs: lifetimeMs === null ? null : Math.min(policy.maxTtlMs, Math.max(policy.minTtlMs, lifetimeMs - ageMs)),
-    staleWhileRevalidateMs: seconds(directives['stale-while-revalidate']),
-    staleIfErrorMs: seconds(directives['stale-if-error']),
+    staleWhileRevalidateMs: windowMs(directives['stale-while-revalidate']),
+    staleIfErrorMs: windowMs(directives['stale-if-error']),
     noStore: false,
   };
 }

@@ -6,7 +6,7 @@
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
 import type { ResultOf, Task, TaskResult, TaskStarted } from './protocol.js';
-import { isTaskStarted, WORKER_HEAP_MB } from './protocol.js';
+import { BACKGROUND_KINDS, isTaskStarted, WORKER_HEAP_MB } from './protocol.js';
 
 /** The operator's choice (UPDATER_RUNTIME). */
 export type UpdaterRuntime = 'thread' | 'process';
@@ -51,6 +51,8 @@ export interface PoolStats {
   idleDeaths: number;
   /** Busy worker time over available worker time since the pool started (0..1). */
   utilization: number;
+  /** Background tasks (pages, the index) waiting for a worker slot refreshes leave free. */
+  backgroundWaiting: number;
 }
 
 export interface UpdaterPool {
@@ -65,6 +67,9 @@ export interface UpdaterPool {
   stats(): PoolStats;
   close(): Promise<void>;
 }
+
+/** Background tasks waiting at most; past it, a page is left to the repair. */
+const BACKGROUND_WAITING_MAX = 10_000;
 
 /**
  * Raised by run() when the pool already holds as many tasks as its workers and
@@ -254,8 +259,43 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
     }
   }
 
+  /** Tasks the libraries hold for callers that still wait (given-up ones end at once when they start). */
+  const pending = () => watched.size - givenUp.size;
+  const givenUp = new Set<number>();
+
+  // Background work waits here, outside the libraries' queue, for a worker
+  // slot that leaves one free for a miss (all of a pool of one), a few at a time.
+  const waiting: Array<() => void> = [];
+  let backgroundRunning = 0;
+  const backgroundMax = Math.max(1, Math.floor(capacity / 2));
+  const backgroundMayStart = () => backgroundRunning < backgroundMax && (capacity === 1 ? pending() === 0 : pending() + 1 < capacity);
+
+  function startBackground(): void {
+    while (waiting.length > 0 && backgroundMayStart()) {
+      backgroundRunning++;
+      (waiting.shift() as () => void)();
+    }
+  }
+
   async function run<T extends Task>(task: T): Promise<ResultOf<T>> {
-    if (!hasCapacity()) throw new PoolFullError(capacity, options.maxQueue);
+    if (!BACKGROUND_KINDS.has(task.kind)) {
+      if (!hasCapacity()) throw new PoolFullError(capacity, options.maxQueue);
+      return dispatch(task);
+    }
+    if (waiting.length === 0 && backgroundMayStart()) backgroundRunning++;
+    else {
+      if (waiting.length >= BACKGROUND_WAITING_MAX) throw new PoolFullError(capacity, options.maxQueue);
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    try {
+      return await dispatch(task);
+    } finally {
+      backgroundRunning--;
+      startBackground();
+    }
+  }
+
+  async function dispatch<T extends Task>(task: T): Promise<ResultOf<T>> {
     const key = nextKey++;
     tracked.set(key, { kind: task.kind, submittedAt: Date.now() });
     inFlight++;
@@ -266,6 +306,8 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
     const deadline = new Promise<ResultOf<T>>((resolve) => {
       timer = setTimeout(() => {
         abandoned++;
+        // Still queued, perhaps: it no longer counts against the bound, and does nothing when it starts.
+        if (watched.has(key)) givenUp.add(key);
         resolve({
           kind: 'failed',
           id: task.id,
@@ -274,7 +316,7 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
         } as Failed);
       }, options.taskTimeoutMs);
     });
-    const attempt = () => backend.run({ ...task, trackKey: key, nice: options.nice }) as Promise<ResultOf<T>>;
+    const attempt = () => backend.run({ ...task, trackKey: key, nice: options.nice, deadline: Date.now() + options.taskTimeoutMs }) as Promise<ResultOf<T>>;
     watched.set(key, {});
     const work = attempt()
       .catch((err: Error) => {
@@ -288,6 +330,8 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
       .finally(() => {
         clearTimeout(watched.get(key)?.timer);
         watched.delete(key);
+        givenUp.delete(key);
+        startBackground();
       });
     try {
       return await Promise.race([work, deadline]);
@@ -299,12 +343,13 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
   }
 
   /**
-   * A task counts until its worker is done with it, its caller waiting or not
-   * (one abandoned in the queue still takes a place there): the libraries have
-   * no bound of their own, so this is the queue's one bound.
+   * A task counts until its worker is done with it, or its caller gives up (a
+   * task given up does nothing when it starts): the libraries have no bound of
+   * their own, so this is the queue's one bound. Background tasks waiting
+   * for a slot do not count.
    */
   function hasCapacity(): boolean {
-    return watched.size < capacity + options.maxQueue;
+    return pending() < capacity + options.maxQueue;
   }
 
   return {
@@ -325,8 +370,13 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
         killed,
         idleDeaths: workerErrors,
         utilization: elapsed > 0 ? Math.min(1, busyArea / (elapsed * options.maxWorkers)) : 0,
+        backgroundWaiting: waiting.length,
       };
     },
-    close: () => backend.close(),
+    close: () => {
+      // What still waits is let through to the closing pool, which fails it as a result.
+      for (const go of waiting.splice(0)) go();
+      return backend.close();
+    },
   };
 }

@@ -112,7 +112,12 @@ interface Tracking {
   trackKey?: number;
   /** The scheduling priority (nice, 0-19) the worker's thread or process runs at. */
   nice?: number;
+  /** Epoch ms past which its caller no longer waits: a task that only starts then does nothing. */
+  deadline?: number;
 }
+
+/** Tasks no reader waits for (pages, their check, the index): they never take a worker slot or queue place a refresh needs. */
+export const BACKGROUND_KINDS: ReadonlySet<Task['kind']> = new Set(['publish', 'check-pages', 'index-shard', 'index-top']);
 
 export type Task = (RefreshTask | PublishTask | CheckPagesTask | IndexShardTask | IndexTopTask) & Tracking;
 
@@ -173,7 +178,8 @@ export type RefreshResult =
       freshness: UpstreamFreshness;
     }
   /** The upstream answered a conditional request 304: the stored record stands, fresh again. */
-  | { kind: 'not-modified'; id: string; validators: Validators; freshness: UpstreamFreshness }
+  /** `freshness` null: the 304 said nothing of it (no Cache-Control, no Expires), so the stored record's stands (RFC 9111 §4.3.4). */
+  | { kind: 'not-modified'; id: string; validators: Validators; freshness: UpstreamFreshness | null }
   | { kind: 'not-found'; id: string }
   | {
       kind: 'invalid';

@@ -82,6 +82,10 @@ export function beginTask(task: Pick<Task, 'trackKey' | 'nice'>): void {
 
 export default function run(task: Task): Promise<TaskResult> {
   beginTask(task);
+  // Its caller gave up while it waited in the queue: no upstream request, no page, for nobody.
+  if (task.deadline !== undefined && Date.now() > task.deadline) {
+    return Promise.resolve({ kind: 'failed', id: task.id, code: 'pool-timeout', message: `${task.kind} not started: its caller gave up waiting (UPDATER_TASK_TIMEOUT_MS)` });
+  }
   switch (task.kind) {
     case 'refresh':
       return refresh(task);
@@ -111,7 +115,11 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
   const validators = { etag: headers.etag, lastModified: headers.lastModified };
   const freshness = upstreamFreshness(headers, task.cacheControl);
   // Only an answer to a conditional request may say "not modified".
-  if (status === 304 && task.validators) return { kind: 'not-modified', id, validators, freshness };
+  if (status === 304 && task.validators) {
+    // A 304 updates only what it carries: without Cache-Control or Expires, the stored freshness stands.
+    const said = headers.cacheControl !== null || headers.expires !== null;
+    return { kind: 'not-modified', id, validators, freshness: said ? freshness : null };
+  }
   if (status === 404 || status === 410) return { kind: 'not-found', id };
   if (status === 304) {
     return { kind: 'failed', id, code: 'bad-status', status, message: 'upstream answered 304 to a request that was not conditional' };

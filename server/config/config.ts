@@ -148,15 +148,6 @@ function crossChecks(p: Partial<Values>, env: NodeJS.ProcessEnv): string[] {
       `ENTRY_TTL_MIN_SECONDS=${p.ENTRY_TTL_MIN_SECONDS} is not allowed: expected at most ENTRY_TTL_MAX_SECONDS (${p.ENTRY_TTL_MAX_SECONDS})`,
     );
   }
-  if (
-    p.ENTRY_MAX_STALE_SECONDS !== undefined &&
-    p.ENTRY_TTL_SECONDS !== undefined &&
-    p.ENTRY_MAX_STALE_SECONDS < p.ENTRY_TTL_SECONDS
-  ) {
-    problems.push(
-      `ENTRY_MAX_STALE_SECONDS=${p.ENTRY_MAX_STALE_SECONDS} is not allowed: expected at least ENTRY_TTL_SECONDS (${p.ENTRY_TTL_SECONDS})`,
-    );
-  }
   const schemaProblem = p.UPSTREAM_SCHEMA === undefined ? undefined : checkSchemaFile(p.UPSTREAM_SCHEMA);
   if (schemaProblem) {
     problems.push(

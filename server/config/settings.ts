@@ -47,8 +47,15 @@ export const SETTINGS = {
   },
   DATABASE_STATEMENT_TIMEOUT_MS: {
     at: 'databasePool.statementTimeoutMs',
-    ...integer(10_000, 100, 3_600_000),
-    about: 'Postgres cancels a statement that runs longer (migrations are exempt)',
+    ...integer(10_000, 0, 3_600_000),
+    about: "a Postgres statement not answered this long fails on freshen's side (a read is answered from memory or `503`) and its connection is closed, whatever the network or a pooler between does; `0`: no bound (migrations have none)",
+  },
+  DATABASE_NAMED_STATEMENTS: {
+    at: 'databasePool.namedStatements',
+    ...oneOf(['off', 'on'], 'off or on', 'off'),
+    toConfig: (v: 'off' | 'on') => v === 'on',
+    show: (on: boolean) => (on ? 'on' : 'off'),
+    about: 'on: Postgres reads by id as a named statement, parsed once per connection; only where connections last (direct, or a pooler in session mode), never behind one in transaction mode',
   },
   WEB_CONCURRENCY: { at: 'webConcurrency', ...integer(1, 1, 64), status: true, about: 'Koa processes under node:cluster, each with its own updater pool' },
   SHUTDOWN_TIMEOUT_SECONDS: {
@@ -151,7 +158,7 @@ export const SETTINGS = {
     at: 'entries.maxStaleMs',
     ...seconds(86_400, 0, 31_536_000),
     status: true,
-    about: 'older rows are not served; a read waits for a refresh',
+    about: 'how long past its TTL an entry may be served stale while it is refreshed, or while refreshing fails (unless the upstream says otherwise: `stale-while-revalidate`, `stale-if-error`); later, a read waits for a refresh; `0`: never stale',
   },
   REFRESH_BACKOFF_MAX_SECONDS: { at: 'entries.backoffMaxMs', ...seconds(300, 1, 86_400), about: 'the longest wait between failing refreshes of one entry' },
   MEMORY_TIER_MAX_BYTES: {

@@ -6,7 +6,7 @@
 // which the lease claim asks too; nothing else restates them.
 // The clock is a parameter, so the rule is tested with no server and no sleep.
 import type { FailureCode } from '../../shared/failures.js';
-import { refreshDueAtAgeMs, staleLimitMs, type EntryFreshness, type FreshnessPolicy } from '../../shared/freshness-policy.js';
+import { refreshDueAtAgeMs, servableStale, type EntryFreshness, type FreshnessPolicy } from '../../shared/freshness-policy.js';
 
 /** What a memory view or a stored row says of an entry, as far as the rule cares. */
 export interface Known extends EntryFreshness {
@@ -22,7 +22,7 @@ export type Decision =
   | { action: 'serve'; refreshAhead: boolean }
   /** The upstream said 404 recently: answer 404 from the copy. */
   | { action: 'not-found' }
-  /** A stale record within its stale limit: answer it; refresh behind the answer unless backing off. */
+  /** A stale record within its stale window: answer it; refresh behind the answer unless backing off. */
   | { action: 'serve-stale'; refresh: boolean }
   /** Nothing to serve and the upstream failing: answer from the last failure until the backoff ends. */
   | { action: 'fail'; code: FailureCode; retryAt: number }
@@ -54,7 +54,7 @@ export function decide(known: Known | undefined, source: Source, now: number, po
   // SQL copy first: another process may have refreshed it.
   if (source === 'memory') return READ_SQL;
   if (known?.state === 'not-found' && fresh) return NOT_FOUND;
-  if (known?.state === 'ok' && age <= staleLimitMs(known, policy)) {
+  if (known?.state === 'ok' && servableStale(known, age, policy)) {
     return { action: 'serve-stale', refresh: known.nextRefreshAt <= now };
   }
   // Nothing to serve: ask the upstream again only once the backoff ends.

@@ -27,8 +27,14 @@ export interface EntryView {
 export interface MemoryTier {
   get(id: string): EntryView | undefined;
   set(view: EntryView): void;
-  /** Set unless the tier already holds a newer fetch (a read raced a refresh). */
-  offer(view: EntryView): void;
+  /** Taken before a read of the copy: what offer() is given with the row read. */
+  mark(): number;
+  /**
+   * Set unless the tier already holds a newer fetch (a read raced a refresh),
+   * or the entry was dropped after `mark` (another process stored it while the
+   * read was under way: the row read may be the older one).
+   */
+  offer(view: EntryView, mark: number): void;
   /** Another process stored a newer copy: the next read goes to SQL. */
   delete(id: string): void;
   clear(): void;
@@ -54,23 +60,47 @@ export function sizeOf(view: EntryView): number {
   return bytes;
 }
 
+// Drops remembered (by the count they were made at), for reads under way: past
+// this many, the oldest are forgotten and every read begun before them refused.
+const DROPS_KEPT = 10_000;
+
 export function createMemoryTier(maxBytes: number): MemoryTier {
   if (maxBytes === 0) {
-    return { get: nothing, set: nothing, offer: nothing, delete: nothing, clear: nothing, size: 0 };
+    return { get: nothing, set: nothing, mark: () => 0, offer: nothing, delete: nothing, clear: nothing, size: 0 };
   }
   const lru = new LRUCache<string, EntryView>({
     maxSize: maxBytes,
     sizeCalculation: sizeOf,
   });
+  let count = 0;
+  let forgottenUpTo = 0;
+  const dropped = new LRUCache<string, number>({
+    max: DROPS_KEPT,
+    dispose: (at, _id, reason) => {
+      if (reason === 'evict') forgottenUpTo = Math.max(forgottenUpTo, at);
+    },
+  });
+  /** Was `id` dropped since `mark`, as far as the tier can tell? */
+  const droppedSince = (id: string, mark: number) => mark < forgottenUpTo || (dropped.get(id) ?? 0) > mark;
   return {
     get: (id) => lru.get(id),
     set: (view) => void lru.set(view.id, view),
-    offer(view) {
+    mark: () => count,
+    offer(view, mark) {
+      if (droppedSince(view.id, mark)) return;
       const held = lru.peek(view.id);
       if (!held || held.fetchedAt <= view.fetchedAt) lru.set(view.id, view);
     },
-    delete: (id) => void lru.delete(id),
-    clear: () => lru.clear(),
+    delete(id) {
+      dropped.set(id, ++count);
+      lru.delete(id);
+    },
+    clear() {
+      // Every read under way read before this.
+      forgottenUpTo = ++count;
+      dropped.clear();
+      lru.clear();
+    },
     get size() {
       return lru.size;
     },

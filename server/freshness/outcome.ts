@@ -29,6 +29,8 @@ export interface Answer {
   cache: CacheOutcome;
   /** Seconds since the record was fetched (the Age header). */
   age: number;
+  /** The upstream said no-store: answered to the readers of its fetch, kept nowhere, by no one. */
+  noStore?: true;
 }
 
 /** Nothing to serve, and why. */

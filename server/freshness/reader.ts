@@ -139,6 +139,8 @@ export function createReader(deps: ReaderDeps): Reader {
     if (needSql.length === 0) return outcomes;
 
     let rows: Array<EntryRow | undefined>;
+    // A store heard from elsewhere while this read runs makes its rows too old to keep.
+    const mark = memory.mark();
     try {
       // One read each; those asked for in the same turn share a statement.
       rows = await Promise.all(needSql.map((i) => entryReads.one(ids[i] as string)));
@@ -153,7 +155,7 @@ export function createReader(deps: ReaderDeps): Reader {
       const id = ids[i] as string;
       const row = rows[k];
       const { view, known } = row ? knownOfRow(row) : { view: undefined, known: undefined };
-      if (view) memory.offer(view);
+      if (view) memory.offer(view, mark);
       const settled = settle(decide(known, 'sql', at, policy), view, at, 'read');
       if (settled !== 'wait') {
         outcomes[i] = settled;
@@ -242,7 +244,8 @@ export function createReader(deps: ReaderDeps): Reader {
     const { result, view } = outcome;
     if (result.kind === 'ok' && view) {
       // RFC 9211: 'stored' only when it was (not on the upstream's no-store).
-      return answer(view, at, joined ? COLLAPSED_MISS : result.freshness.noStore ? MISS : { kind: 'miss', stored: true });
+      if (result.freshness.noStore) return { ...answer(view, at, joined ? COLLAPSED_MISS : MISS), noStore: true };
+      return answer(view, at, joined ? COLLAPSED_MISS : { kind: 'miss', stored: true });
     }
     // Revalidated: the upstream said the stored record has not changed.
     if (result.kind === 'not-modified' && view) return answer(view, at, joined ? { kind: 'stale', collapsed: true } : { kind: 'stale', revalidated: true });
@@ -279,10 +282,11 @@ export function createReader(deps: ReaderDeps): Reader {
   async function rowAfterOtherRefresh(id: string): Promise<OtherRefreshEnd> {
     const deadline = performance.now() + deps.waitMs;
     for (;;) {
+      const mark = memory.mark();
       const row = await entryReads.one(id);
       if (!row || row.leaseOwner === null || row.leaseUntil < now()) {
         const view = row && viewOfRow(row);
-        if (view) memory.offer(view);
+        if (view) memory.offer(view, mark);
         return { row };
       }
       if (performance.now() >= deadline) return 'timeout';

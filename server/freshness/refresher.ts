@@ -119,22 +119,16 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       counters.refreshSkipped++;
       return { kind: 'overloaded' };
     }
-    const claimedAt = now();
-    const lease = await leases.claimLease(db, {
-      id,
-      owner,
-      now: claimedAt,
-      leaseMs: deps.leaseMs,
-      policy: deps.policy,
-      ahead: opts.ahead,
-      force: opts.force,
-      create: opts.create,
-    });
-    if (!lease) {
-      // Another process holds the lease: an operator's refresh waits on the row for it.
-      if (opts.force) await leases.requestRefresh(db, id, claimedAt);
-      return { kind: 'elsewhere' };
+    const claim = (at: number) =>
+      leases.claimLease(db, { id, owner, now: at, leaseMs: deps.leaseMs, policy: deps.policy, ahead: opts.ahead, force: opts.force, create: opts.create });
+    let lease = await claim(now());
+    // Another process holds the lease: an operator's refresh is left on the row
+    // for the holder — unless the lease ended meanwhile, when it is claimed here.
+    for (let tries = 0; !lease && opts.force && tries < 3; tries++) {
+      if (await leases.requestRefresh(db, id, now())) break;
+      lease = await claim(now());
     }
+    if (!lease) return { kind: 'elsewhere' };
     const startedAt = performance.now();
 
     let result: RefreshResult;
@@ -218,7 +212,16 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       const row = stored.row;
       const view =
         row?.record && row.hash
-          ? storedView(id, at, { state: 'ok', body: answerBody(id, row.record, at), etag: `W/"${row.hash}"`, related: row.related, ...result.freshness })
+          ? storedView(id, at, {
+              state: 'ok',
+              body: answerBody(id, row.record, at),
+              etag: `W/"${row.hash}"`,
+              related: row.related,
+              // As stored: what the 304 said, or what the record had when it said nothing.
+              ttlMs: row.ttlMs,
+              staleWhileRevalidateMs: row.staleWhileRevalidateMs,
+              staleIfErrorMs: row.staleIfErrorMs,
+            })
           : undefined;
       if (view) {
         memory.set(view);
@@ -275,11 +278,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
 
   /** A record the content team was told was invalid is valid again: they are told that too. */
   async function resolved(lease: leases.Lease, at: number): Promise<void> {
-    if (lease.errorCode !== 'invalid') return;
+    if (lease.invalidError === null) return;
     await deps.notifier.resolved({
       id: lease.id,
       url: maskUrl(upstreamUrl(deps.upstreamUrl, lease.id)),
-      problems: lease.error ?? '',
+      problems: lease.invalidError,
       resolvedAt: at,
     });
   }

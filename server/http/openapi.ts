@@ -16,10 +16,16 @@ export const openapi = {
       'Serves data owned by an upstream from a local SQL copy that is kept fresh in the background. ' +
       'Errors are application/problem+json (RFC 9457), or an HTML page for a client that prefers HTML; they never carry internals. ' +
       'Paths match as the router matches them: letter case aside, with or without one trailing slash.',
+    license: { name: 'MIT', identifier: 'MIT' },
   },
+  // The paths are served where freshen listens (PUBLIC_URL behind a proxy).
+  servers: [{ url: '/' }],
+  // Public unless an operation says otherwise (the admin endpoints).
+  security: [{}],
   paths,
   components,
-  // What the paths cannot say: the answers to requests they do not list, and to any request at all.
+  // What the paths cannot say: the answers to requests on paths they do not list (every listed
+  // operation has the answers to any request, 400, 431 and 500, among its own).
   'x-other-answers': {
     unlistedPath: { '404': response('NotFound') },
     unlistedMethod: { '405': response('MethodNotAllowed') },

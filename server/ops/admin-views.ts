@@ -55,7 +55,9 @@ export function createAdminViews(deps: {
   now: () => number;
 }): AdminViews {
   const { db, config, pool, freshness, mailers } = deps;
+  // Uptime counts on the monotonic clock; the start is shown as a wall-clock time.
   const started = performance.now();
+  const startedAt = new Date().toISOString();
   // The settings the table marks for this page, as --print-config shows them.
   const described = describeConfig(config);
   const settings = Object.fromEntries(SETTING_ROWS.filter(([, s]) => s.status).map(([name]) => [name, described[name]]));
@@ -84,7 +86,7 @@ export function createAdminViews(deps: {
       const [recentErrors, mail, storedEntries] = await Promise.all([listRecentErrors(db, 15), outbox(), estimateRows(db, 'entries')]);
       return {
         pid: process.pid,
-        startedAt: new Date(started).toISOString(),
+        startedAt,
         uptimeSeconds: Math.floor((performance.now() - started) / 1000),
         settings,
         pool: pool.stats(),

@@ -178,6 +178,9 @@ export function createMetrics(): Metrics {
   gauge('freshen_updater_busy_workers', 'Updater workers running a task now.', 'sum', (g) => g.set((sources as MetricsSources).pool().busyWorkers));
   gauge('freshen_updater_queue_depth', 'Pool tasks waiting for a worker.', 'sum', (g) => g.set((sources as MetricsSources).pool().queued));
   gauge('freshen_updater_in_flight', 'Pool tasks handed in and not answered yet.', 'sum', (g) => g.set((sources as MetricsSources).pool().inFlight));
+  gauge('freshen_updater_background_waiting', 'Background tasks (pages, the index) waiting for a worker slot that refreshes leave free.', 'sum', (g) =>
+    g.set((sources as MetricsSources).pool().backgroundWaiting),
+  );
   gauge('freshen_updater_utilization', 'Busy worker time over worker time since start (0..1).', 'average', (g) => g.set((sources as MetricsSources).pool().utilization));
   gauge('freshen_memory_tier_entries', 'Entries held in the memory tier.', 'sum', (g) => g.set((sources as MetricsSources).memoryEntries()));
   gauge('freshen_mailers_running', 'Mailer child processes running.', 'sum', (g) => g.set((sources as MetricsSources).mailers().running));

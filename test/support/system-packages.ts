@@ -32,6 +32,8 @@ const NEEDS: readonly Need[] = [
   { pkg: 'faketime', why: 'the fleet node whose clock is off', present: () => onPath('faketime') },
   { pkg: 'util-linux', why: 'the fleet node with a long host name (unshare --uts)', present: () => onPath('unshare') },
   { pkg: 'iproute2', why: 'fleet nodes in network namespaces of their own (ip netns)', present: () => onPath('ip') },
+  { pkg: 'iptables', why: "the fleet node whose packets to the database are dropped", present: () => onPath('iptables') || existsSync('/usr/sbin/iptables') },
+  { pkg: 'pgbouncer', why: 'the fleet behind a pooler in transaction mode', present: () => existsSync('/usr/sbin/pgbouncer') },
 ];
 
 /** Installs what is missing (as root) or says how; false when the suite cannot run. */

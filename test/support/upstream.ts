@@ -4,6 +4,8 @@
 // counts, so tests can prove exactly how many requests freshen made.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { BUNDLED_SCHEMA } from '../../server/config/config.js';
+import type { RefreshTask } from '../../workers/protocol.js';
 
 export type Behaviour =
   /**
@@ -162,5 +164,18 @@ export function record(id: string, fields: Record<string, unknown> = {}): Record
     updatedAt: '2030-01-01T00:00:00Z',
     related: [],
     ...fields,
+  };
+}
+
+/** The refresh task of one entry of this upstream, as the service sends it to the pool. */
+export function refreshTask(upstream: Pick<TestUpstream, 'url'>, id: string): RefreshTask {
+  return {
+    kind: 'refresh',
+    id,
+    upstreamUrl: upstream.url,
+    timeoutMs: 5000,
+    maxBytes: 1_000_000,
+    schemaPath: BUNDLED_SCHEMA,
+    cacheControl: { obey: true, minTtlMs: 1000, maxTtlMs: 86_400_000 },
   };
 }

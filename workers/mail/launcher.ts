@@ -91,6 +91,9 @@ export function createMailers(deps: {
     // Settings go on stdin, not argv or env: they hold the database and SMTP passwords.
     const child = execa(process.execPath, [SCRIPT], {
       input: JSON.stringify(settings),
+      // Past its time limit a mailer is stuck: asked to stop, then killed 2 s
+      // later (its claims expire and are retried). Only this kill is execa's:
+      // a stop (stopAll) has the shutdown bound.
       timeout: config.mail.processTimeoutMs,
       forceKillAfterDelay: 2000,
       buffer: false,
@@ -169,8 +172,16 @@ export function createMailers(deps: {
     // A mailer usually ends on its own soon (nothing left due): it may. Past
     // finishMs it is asked to stop (the message in hand, the rest given
     // back), and at killMs it is killed.
+    // Sent to the pid, not through execa, whose kill would add its own SIGKILL
+    // a few seconds later: the send in hand has until killMs.
     const ask = setTimeout(() => {
-      for (const child of running) child.kill('SIGTERM');
+      for (const child of running) {
+        try {
+          if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGTERM');
+        } catch {
+          // It ended meanwhile.
+        }
+      }
     }, finishMs);
     const kill = setTimeout(() => {
       for (const child of running) child.kill('SIGKILL');

@@ -95,8 +95,14 @@ export const components: JsonObject = {
       properties: {
         counts: {
           type: 'object',
+          description: 'pending, sending and dead counted; sent estimated past 10,000 rows.',
           required: ['pending', 'sending', 'sent', 'dead'],
-          additionalProperties: { type: 'integer', minimum: 0 },
+          properties: {
+            pending: { type: 'integer', minimum: 0 },
+            sending: { type: 'integer', minimum: 0 },
+            sent: { type: 'integer', minimum: 0 },
+            dead: { type: 'integer', minimum: 0 },
+          },
         },
         oldestUnsentSeconds: { type: ['number', 'null'], minimum: 0 },
         mailers: { type: 'object' },
@@ -106,6 +112,9 @@ export const components: JsonObject = {
             type: 'object',
             required: ['id', 'kind', 'state', 'subject', 'attempts', 'createdAt', 'sentAt', 'lastError'],
             properties: {
+              id: { type: 'integer' },
+              kind: { type: 'string' },
+              subject: { type: 'string' },
               state: { enum: ['pending', 'sending', 'sent', 'dead'] },
               attempts: { type: 'integer', minimum: 0 },
               createdAt: { type: 'string', format: 'date-time' },
@@ -128,7 +137,7 @@ export const components: JsonObject = {
         cache: { type: 'object' },
         memoryEntries: { type: 'integer', minimum: 0 },
         storedEntries: { type: 'integer', minimum: 0, description: 'Rows in the copy, estimated (never counted).' },
-        recentErrors: { type: 'array', items: { type: 'object', required: ['id', 'code'] } },
+        recentErrors: { type: 'array', items: { type: 'object', required: ['id', 'code'], properties: { id: schema('EntryId'), code: { type: 'string' } } } },
         outbox: schema('Outbox'),
       },
     },
@@ -146,7 +155,7 @@ export const components: JsonObject = {
     OpenApiDocument: {
       type: 'object',
       required: ['openapi', 'info', 'paths'],
-      properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' } },
+      properties: { openapi: { type: 'string', pattern: '^3\\.1\\.' }, info: { type: 'object' }, paths: { type: 'object' } },
     },
   },
   responses: {

@@ -84,6 +84,7 @@ export const paths: Record<string, Record<string, JsonObject>> = {
   '/pages': {
     get: {
       operationId: 'pagesRedirect',
+      summary: 'A redirect to the index, /pages/.',
       responses: {
         '301': {
           description: 'The index lives at /pages/.',
@@ -136,11 +137,12 @@ export const paths: Record<string, Record<string, JsonObject>> = {
     },
   },
   '/healthz': {
-    get: { operationId: 'liveness', responses: { '200': { description: 'The process runs.', content: json('Health') } } },
+    get: { operationId: 'liveness', summary: 'Liveness: the process runs.', responses: { '200': { description: 'The process runs.', content: json('Health') } } },
   },
   '/readyz': {
     get: {
       operationId: 'readiness',
+      summary: 'Readiness: the database answers (writes and reads), the pool is up, the server is not stopping.',
       responses: {
         '200': { description: 'The database answers and the updater pool is up.', content: json('Readiness') },
         '503': { description: 'Not ready (or stopping).', content: json('Readiness') },
@@ -150,6 +152,7 @@ export const paths: Record<string, Record<string, JsonObject>> = {
   '/metrics': {
     get: {
       operationId: 'metrics',
+      summary: 'Prometheus metrics of this process (of every worker, in a cluster).',
       responses: { '200': { description: 'Prometheus text.', content: { 'text/plain': { schema: { type: 'string' } } } } },
     },
   },
@@ -165,9 +168,23 @@ export const paths: Record<string, Record<string, JsonObject>> = {
   },
 };
 
-// HEAD is GET without a body, and OPTIONS lists the methods, on every path (as the router answers them).
+// What every path answers besides its own operations, as the router answers
+// it: HEAD is GET without a body, OPTIONS lists the methods, any other method
+// is 405 with Allow; and any request may be refused by Node's parser (400),
+// have headers past its limit (431), or meet a fault of this service (500).
+const OTHER_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
+const anyRequest: JsonObject = { '400': response('RefusedByParser'), '431': response('HeadersTooLarge'), '500': response('Internal') };
 for (const [path, item] of Object.entries(paths)) {
+  const name = path.replace(/[^A-Za-z0-9]+/g, '_');
+  const parameters = ((item.get ?? item.post)?.parameters ?? []) as JsonObject[];
   const get = item.get;
-  if (get) item.head = { ...get, operationId: `${String(get.operationId)}Head` };
-  item.options = { operationId: `options${path.replace(/[^A-Za-z0-9]+/g, '_')}`, responses: { '200': response('Options') } };
+  if (get) item.head = { ...get, operationId: `${String(get.operationId)}Head`, summary: `${String(get.summary)} Headers only.` };
+  item.options = { operationId: `options${name}`, summary: 'The methods this path allows.', parameters, responses: { '200': response('Options') } };
+  for (const method of OTHER_METHODS) {
+    item[method] ??= { operationId: `${method}${name}`, summary: `Not taken here: 405 with Allow.`, parameters, responses: { '405': response('MethodNotAllowed') } };
+  }
+  for (const operation of Object.values(item)) {
+    const responses = operation.responses as JsonObject;
+    for (const [status, answer] of Object.entries(anyRequest)) responses[status] ??= answer;
+  }
 }

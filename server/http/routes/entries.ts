@@ -113,7 +113,8 @@ function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): voi
   ctx.state.cache = answer.cache;
   res.setHeader('Cache-Status', status);
   res.setHeader('Age', String(answer.age));
-  res.setHeader('Cache-Control', 'no-cache');
+  // Revalidated by clients on each use; a record the upstream marked no-store is kept by none.
+  res.setHeader('Cache-Control', answer.noStore ? 'no-store' : 'no-cache');
   res.setHeader('Vary', 'Accept');
   ctx.status = 200;
   if (html) {
