@@ -210,6 +210,7 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
   let inFlight = 0;
   let abandoned = 0;
   let killed = 0;
+  const killing = new Set<number>();
   const startedAt = performance.now();
   let busyArea = 0; // busy workers × ms
   let lastChange = startedAt;
@@ -233,6 +234,10 @@ export function createUpdaterPool(options: PoolOptions, makeBackend: BackendFact
       // A task running this long is hung (it bounds its own upstream wait, which
       // is shorter): its worker is replaced. Time spent queued does not count.
       w.timer = setTimeout(() => {
+        // Each task on a hung worker has its watchdog: the worker is killed (and counted) once.
+        if (killing.has(m.worker)) return;
+        killing.add(m.worker);
+        setTimeout(() => killing.delete(m.worker), options.taskTimeoutMs).unref();
         killed++;
         backend.kill(m.worker);
       }, options.taskTimeoutMs);
