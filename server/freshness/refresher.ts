@@ -9,17 +9,14 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import * as leases from '../../db/entry-leases.js';
 import type { Db } from '../../db/knex.js';
-import { answerBody, recordBytes, stampFetchedAt } from '../../shared/answer-body.js';
 import { backoffMs } from '../../shared/backoff.js';
-import type { FailureCode } from '../../shared/failures.js';
 import type { FreshnessPolicy } from '../../shared/freshness-policy.js';
-import { maskUrl } from '../../shared/mask-url.js';
-import { upstreamUrl, type UpstreamFreshness } from '../../shared/upstream.js';
 import type { UpdaterPool } from '../../workers/pool.js';
 import { PoolFullError } from '../../workers/pool.js';
 import type { CacheControlPolicy, RefreshResult } from '../../workers/protocol.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { PagePublisher } from '../publishing/page-publisher.js';
+import { createRefreshStore } from './refresh-store.js';
 import type { EntryView, MemoryTier } from './memory-tier.js';
 
 export type RefreshOutcome =
@@ -96,7 +93,7 @@ export interface RefresherDeps {
 }
 
 export function createRefresher(deps: RefresherDeps): Refresher {
-  const { db, pool, memory, pages, logger, counters, now } = deps;
+  const { db, pool, pages, logger, counters, now } = deps;
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const inflight = new Map<string, Promise<RefreshOutcome>>();
   // Entries an operator asked to refresh again once the refresh under way ends.
@@ -104,6 +101,13 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   // The fetch of each entry a refresh ahead was tried for: one try per fetch.
   const aheadTried = new Map<string, number>();
   let stopped = false;
+  const store = createRefreshStore({
+    ...deps,
+    // An operator asked for a refresh while this one held the lease: another one follows it.
+    followUp: (id) => {
+      if (!stopped) requestNow(id);
+    },
+  });
 
   function run(id: string, opts: RefreshOptions): Promise<RefreshOutcome> {
     const running = inflight.get(id);
@@ -167,130 +171,6 @@ export function createRefresher(deps: RefresherDeps): Refresher {
     return outcome;
   }
 
-  async function store(lease: leases.Lease, result: RefreshResult, at: number): Promise<RefreshOutcome> {
-    const { id } = lease;
-    if (result.kind === 'ok') {
-      // Prepared by the updater: only its fetch time is written here, in place.
-      const body = stampFetchedAt(result.body, at);
-      const record = recordBytes(result);
-      const view = storedView(id, at, {
-        state: 'ok',
-        body,
-        etag: `W/"${result.hash}"`,
-        related: result.related,
-        ...result.freshness,
-      });
-      if (result.freshness.noStore) {
-        // Answered to the readers of this refresh, kept nowhere.
-        const stored = await leases.storeNothing(db, lease, at);
-        if (stored.stored) {
-          memory.delete(id);
-          deps.onStored?.(id);
-          void pages.publish(id, null, null, at);
-        }
-        followRequest(id, stored);
-        return { kind: 'done', result, view, nextRefreshAt: 0 };
-      }
-      const stored = await leases.storeRecord(db, lease, at, { ...result, record });
-      if (stored.stored) {
-        memory.set(view);
-        deps.onStored?.(id);
-        void pages.publish(id, record, result.hash, at);
-        await resolved(lease, at);
-      } else {
-        logger.warn({ id }, 'refresh result not stored: its lease was lost');
-      }
-      followRequest(id, stored);
-      logger.debug({ id, bytes: result.bytes }, 'entry refreshed');
-      return { kind: 'done', result, view, nextRefreshAt: 0 };
-    }
-    if (result.kind === 'not-modified') {
-      // Nothing downloaded, parsed, checked or hashed: the record stands, fresh
-      // again. Its page is written only where this node lacks it or holds
-      // one of another version (another node refreshed the record meanwhile).
-      const stored = await leases.storeNotModified(db, lease, at, result);
-      const row = stored.row;
-      const view =
-        row?.record && row.hash
-          ? storedView(id, at, {
-              state: 'ok',
-              body: answerBody(id, row.record, at),
-              etag: `W/"${row.hash}"`,
-              related: row.related,
-              // As stored: what the 304 said, or what the record had when it said nothing.
-              ttlMs: row.ttlMs,
-              staleWhileRevalidateMs: row.staleWhileRevalidateMs,
-              staleIfErrorMs: row.staleIfErrorMs,
-            })
-          : undefined;
-      if (view) {
-        memory.set(view);
-        deps.onStored?.(id);
-        void pages.publish(id, row?.record ?? null, row?.hash ?? null, at, 'revalidated');
-        await resolved(lease, at);
-      } else {
-        logger.warn({ id }, 'not-modified result not stored: its lease was lost');
-      }
-      followRequest(id, stored);
-      return view ? { kind: 'done', result, view, nextRefreshAt: 0 } : { kind: 'elsewhere' };
-    }
-    if (result.kind === 'not-found') {
-      const view = storedView(id, at, { state: 'not-found', body: undefined, etag: undefined, related: [] });
-      const stored = await leases.storeNotFound(db, lease, at);
-      if (stored.stored) {
-        memory.set(view);
-        deps.onStored?.(id);
-        void pages.publish(id, null, null, at); // its page goes too
-      }
-      followRequest(id, stored);
-      return { kind: 'done', result, view, nextRefreshAt: 0 };
-    }
-    const code: FailureCode = result.kind === 'invalid' ? 'invalid' : result.code;
-    // (narrowed: ok and not-modified returned above)
-    const message = result.kind === 'invalid' ? `invalid: ${result.problems.join('; ')}` : result.message;
-    // The upstream's Retry-After, if longer, is honoured (up to the backoff cap).
-    const asked = result.kind === 'failed' ? Math.min(result.retryAfterMs ?? 0, deps.backoffMaxMs) : 0;
-    const nextRefreshAt = at + Math.max(backoffMs(lease.errorCount + 1, deps.backoffMaxMs), asked);
-    const stored = await leases.storeFailure(db, lease, at, { code, message, nextRefreshAt });
-    followRequest(id, stored);
-    if (!stored.stored) {
-      // Another process has the entry now and may have succeeded: its row tells the reader.
-      logger.warn({ id, code }, 'refresh failure not stored: its lease was lost');
-      return { kind: 'elsewhere' };
-    }
-    if (result.kind === 'invalid') {
-      await deps.notifier.invalidData({
-        id,
-        problems: result.problems,
-        // The notice names the URL without the credentials it may carry.
-        url: maskUrl(result.url),
-        seenAt: at,
-        title: result.title,
-      });
-    }
-    const previous = memory.get(id);
-    if (previous) {
-      memory.set({ ...previous, errorCode: code, errorCount: lease.errorCount + 1, nextRefreshAt });
-    }
-    logger.warn({ id, code, failures: lease.errorCount + 1, retryInMs: nextRefreshAt - at, why: message }, 'refresh failed');
-    return { kind: 'done', result, view: undefined, nextRefreshAt };
-  }
-
-  /** A record the content team was told was invalid is valid again: they are told that too. */
-  async function resolved(lease: leases.Lease, at: number): Promise<void> {
-    if (lease.invalidError === null) return;
-    await deps.notifier.resolved({
-      id: lease.id,
-      url: maskUrl(upstreamUrl(deps.upstreamUrl, lease.id)),
-      problems: lease.invalidError,
-      resolvedAt: at,
-    });
-  }
-
-  /** An operator asked for a refresh while this one held the lease: another one follows it. */
-  function followRequest(id: string, stored: leases.Stored): void {
-    if (stored.stored && stored.refreshRequested && !stopped) requestNow(id);
-  }
 
   function inBackground(id: string): void {
     if (stopped || inflight.has(id)) return;
@@ -353,27 +233,5 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       await Promise.allSettled(inflight.values());
       await pages.settled();
     },
-  };
-}
-
-/** The memory view of what a refresh just stored: no failure, no backoff. */
-function storedView(
-  id: string,
-  fetchedAt: number,
-  record: Pick<EntryView, 'state' | 'body' | 'etag' | 'related'> & Partial<UpstreamFreshness>,
-): EntryView {
-  return {
-    id,
-    fetchedAt,
-    state: record.state,
-    body: record.body,
-    etag: record.etag,
-    related: record.related,
-    ttlMs: record.ttlMs ?? null,
-    staleWhileRevalidateMs: record.staleWhileRevalidateMs ?? null,
-    staleIfErrorMs: record.staleIfErrorMs ?? null,
-    errorCode: null,
-    errorCount: 0,
-    nextRefreshAt: 0,
   };
 }
