@@ -1,7 +1,7 @@
 // The measurements made over HTTP against freshen running as a process of its
 // own: the hit path against bare Koa and node:http, event-loop isolation per
 // updater runtime, the miss path's overhead, and hit latency with large data.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { freePort } from '../test/support/free-port.js';
 import type { BenchRuntime } from './baselines.js';
 import { load, mainThreadCpuMs, median, pairwise, percentile, round, startNode, type Running } from './lib.js';
 import { startNginx } from './nginx.js';
+import { throughput } from './wrk.js';
 
 export const TOKEN = 'benchmark-admin-token';
 /** Refresh requests per second in the isolation storm. */
@@ -28,7 +29,7 @@ export async function startDemo(latencyMs: number): Promise<Running> {
 }
 
 /** freshen as a process, on a fresh SQLite file, with the given settings. */
-export async function startFreshen(upstreamUrl: string, runtime: BenchRuntime, env: Record<string, string> = {}): Promise<Running & { dir: string }> {
+export async function startFreshen(upstreamUrl: string, runtime: BenchRuntime, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Running & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'freshen-bench-'));
   const running = await startNode(
     'dist/bench/freshen-server.js',
@@ -48,6 +49,8 @@ export async function startFreshen(upstreamUrl: string, runtime: BenchRuntime, e
       ...env,
     },
     /^READY (\S+)$/m,
+    30_000,
+    nodeArgs,
   );
   return {
     ...running,
@@ -104,16 +107,21 @@ export async function hitPath(plan: Plan, upstreamUrl: string) {
   const started: Array<{ stop(): Promise<void> }> = [freshen];
   try {
     await prefill(freshen.ready, ids);
-    // The baselines answer one body of the same size as freshen's answers.
-    const sample = await (await fetch(`${freshen.ready}${paths[Math.floor(paths.length / 2)]}`)).text();
-    const koa = await startNode('dist/bench/targets.js', ['koa', sample], {}, /^READY (\S+)$/m);
+    // The baselines answer the same bodies as freshen, by id.
+    const bodies: Record<string, string> = {};
+    for (const id of ids) bodies[id] = await (await fetch(`${freshen.ready}/entries/${id}`)).text();
+    const bodiesFile = join(freshen.dir, 'bodies.json');
+    writeFileSync(bodiesFile, JSON.stringify(bodies));
+    const sample = bodies[ids[Math.floor(ids.length / 2)] as string] ?? '';
+    const koa = await startNode('dist/bench/targets.js', ['koa', bodiesFile], {}, /^READY (\S+)$/m);
     started.push(koa);
-    const node = await startNode('dist/bench/targets.js', ['node', sample], {}, /^READY (\S+)$/m);
+    const node = await startNode('dist/bench/targets.js', ['node', bodiesFile], {}, /^READY (\S+)$/m);
     started.push(node);
     const nginx = await startNginx(new URL(upstreamUrl.replace('{id}', 'x')).origin);
     if (nginx) started.push(nginx);
     const targets: Record<string, string> = { freshen: freshen.ready, koa: koa.ready, node: node.ready };
     const runs: Record<string, Array<{ rps: number; p50: number; p99: number }>> = { freshen: [], koa: [], node: [], nginx: [] };
+    let generator = 'wrk';
     if (nginx) {
       // Every path once through nginx, so the measured reads are proxy_cache hits.
       for (const path of paths) await (await fetch(`${nginx.ready}${path}`)).arrayBuffer();
@@ -122,8 +130,10 @@ export async function hitPath(plan: Plan, upstreamUrl: string) {
     // Interleaved, so drift on a shared machine hits every target alike.
     for (let rep = 0; rep < plan.reps; rep++) {
       for (const [name, url] of Object.entries(targets)) {
-        const { rps, p50, p99 } = await load({ url, paths, connections: 50, seconds: plan.seconds });
-        runs[name]?.push({ rps, p50, p99 });
+        const result = await throughput(url, paths, { connections: 50, seconds: plan.seconds });
+        if (result.errors > 0) throw new Error(`hit path: ${name} answered ${result.errors} errors`);
+        generator = result.generator;
+        runs[name]?.push({ rps: result.rps, p50: result.p50, p99: result.p99 });
       }
     }
     const med = (name: string) => {
@@ -137,6 +147,7 @@ export async function hitPath(plan: Plan, upstreamUrl: string) {
     return {
       ...results,
       bodyBytes: Buffer.byteLength(sample),
+      generator,
       ids: ids.length,
       ratio: vsKoa.median,
       ratioSpread: { min: vsKoa.min, max: vsKoa.max, rounds: vsKoa.rounds },

@@ -32,8 +32,10 @@ export async function startNode(
   env: Record<string, string>,
   readyPattern: RegExp,
   timeoutMs = 30_000,
+  /** Node's own flags (--cpu-prof, which NODE_OPTIONS does not take). */
+  nodeArgs: string[] = [],
 ): Promise<Running> {
-  const child = spawn(process.execPath, [script, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

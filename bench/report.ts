@@ -20,7 +20,9 @@ export function markdown(r: Results): string {
   }
   if (r.coldPath) {
     const c = r.coldPath.sqlite;
-    lines.push(`| \`coldPath.ratio\` ≥ 0.5, p99 ≤ 10 ms | ${fmt(c.ratio, 3)}${range(c.ratioSpread, 3)}, p99 ${fmt(c.cold.p99)} ms | ${mark(t.coldPathRatio)} |`);
+    lines.push(`| \`coldPath.sqlite.ratio\` ≥ 0.8, p99 ≤ 10 ms | ${fmt(c.ratio, 3)}${range(c.ratioSpread, 3)}, p99 ${fmt(c.cold.p99)} ms | ${mark(t.coldPathRatio)} |`);
+    const pg = r.coldPath.postgres;
+    if (pg) lines.push(`| \`coldPath.postgres.ratio\` ≥ 0.6 (direct) | ${fmt(pg.ratio, 3)}${range(pg.ratioSpread, 3)} | ${mark(t.coldPathPostgres)} |`);
   }
   lines.push(`| \`miss.overheadMs.p50\` ≤ 2 | ${fmt(r.miss.overheadMs.p50)} ms | ${mark(t.missOverhead)} |`);
   lines.push(`| mail ≥ 200 messages/s, ≤ 1 process per batch | ${fmt(r.mail.messagesPerSecond, 1)} /s, ${fmt(r.mail.processesPerBatch, 3)} per batch | ${mark(t.mail)} |`, '');
@@ -71,7 +73,11 @@ export function coldPathMarkdown(c: ColdPath): string {
     '| database | cold req/s | p50 / p99 ms | memory hits req/s | ratio (spread) | bytes per entry on disk / in memory |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const [name, x] of [['SQLite', c.sqlite], ['Postgres', c.postgres]] as const) {
+  for (const [name, x] of [
+    ['SQLite', c.sqlite],
+    ['Postgres, named statements (direct)', c.postgres],
+    ['Postgres, unnamed (pooler-safe default)', c.postgresPoolerSafe],
+  ] as const) {
     if (!x) continue;
     lines.push(
       `| ${name} | ${x.cold.rps} | ${fmt(x.cold.p50)} / ${fmt(x.cold.p99)} | ${x.hot.rps} | **${fmt(x.ratio, 3)}** (${fmt(x.ratioSpread.min, 3)}–${fmt(x.ratioSpread.max, 3)}) | ${x.bytesOnDiskPerEntry} / ${x.bytesInMemoryPerEntry} |`,

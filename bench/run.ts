@@ -14,6 +14,7 @@ import { chart, markdown } from './report.js';
 import { revalidateMarkdown } from './revalidate-report.js';
 import { revalidate, type RevalidateResults } from './revalidate-section.js';
 import { webConcurrency } from './scaling-section.js';
+import { BENCH_NEEDS, ensureSystemPackages } from '../test/support/system-packages.js';
 import { catalogue, catalogueMarkdown, type Catalogue } from './catalogue-section.js';
 import { coldPath, type ColdPath } from './cold-path-section.js';
 
@@ -50,6 +51,8 @@ function step(name: string): () => void {
 }
 
 async function main(): Promise<void> {
+  // wrk, installed here when missing (as the suite installs its packages); without it, autocannon (capped) measures.
+  ensureSystemPackages((line) => process.stderr.write(`bench: ${line}\n`), BENCH_NEEDS);
   const quick = process.argv.includes('--quick');
   // --only=hit,isolation,refresh,miss,mail,scaling,cold,revalidate,catalogue: a part, while working on it (results are
   // not written, but for a full run of revalidate: its figures replace that key of latest.json).
@@ -127,11 +130,12 @@ async function main(): Promise<void> {
       coldPath: cold,
       ...(catalogueResult ? { catalogue: catalogueResult } : {}),
       targets: {
-        coldPathRatio: cold.sqlite.ratio >= 0.5 && cold.sqlite.cold.p99 <= 10,
-        hitPathRatio: hit.ratio >= 0.95,
+        coldPathRatio: cold.sqlite.ratio >= 0.8 && cold.sqlite.cold.p99 <= 10,
+        coldPathPostgres: cold.postgres ? cold.postgres.ratio >= 0.6 : null,
+        hitPathRatio: hit.ratio >= 1.2,
         isolation_thread: (iso.thread?.p99Ratio ?? Infinity) <= 1.5,
         isolation_process: (iso.process?.p99Ratio ?? Infinity) <= 1.5,
-        missOverhead: miss.overheadMs.p50 <= 2,
+        missOverhead: miss.overheadMs.p50 <= 3,
         mail: mailResult.messagesPerSecond >= 200 && mailResult.processesPerBatch <= 1,
       },
       seconds: Math.round((performance.now() - started) / 1000),

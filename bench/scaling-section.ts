@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { openDatabase } from '../db/knex.js';
 import { loadConfig } from '../server/config/config.js';
 import { prefill, type Plan } from './http-sections.js';
-import { load, medianOf, startNode } from './lib.js';
+import { medianOf, startNode } from './lib.js';
+import { throughput } from './wrk.js';
 import { seedEntries } from './seed.js';
 
 export async function webConcurrency(plan: Plan, upstreamUrl: string) {
@@ -36,7 +37,7 @@ export async function webConcurrency(plan: Plan, upstreamUrl: string) {
       // Each worker fills its own memory tier from the shared SQL copy.
       for (let i = 0; i < n; i++) await prefill(server.ready, ids);
       const { rps } = await medianOf(plan.reps, async () => {
-        const r = await load({ url: server.ready, paths, connections: 50, seconds: plan.seconds });
+        const r = await throughput(server.ready, paths, { connections: 50, seconds: plan.seconds });
         return { rps: r.rps };
       });
       out[`webConcurrency${n}`] = Math.round(rps);

@@ -16,6 +16,7 @@ import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import { createMailers, type Mailers } from '../workers/mail/launcher.js';
 import { createUpdaterPool, type BackendFactory, type UpdaterPool } from '../workers/pool.js';
 import { createAccessLog } from './http/access-log.js';
+import { entryListener } from './http/entry-listener.js';
 import { createAdminViews } from './ops/admin-views.js';
 import { createApp } from './http/app.js';
 import type { Config } from './config/config.js';
@@ -241,10 +242,16 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
     });
     const handle = app.callback();
+    const listener = entryListener({
+      freshness,
+      accessLog,
+      observe: (route, method, status, seconds) => metrics.observeRequest(route, method, status, seconds),
+      next: (req, res) => void handle(req, res),
+    });
     const server = createServer((req, res) => {
       // While stopping, no connection is kept for another request.
       if (closing) res.setHeader('Connection', 'close');
-      void handle(req, res);
+      listener(req, res);
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -51,14 +51,26 @@ describe('the memory tier', () => {
     memory.delete('raced');
     memory.offer(view('raced', []), mark);
     expect(memory.get('raced')).to.equal(undefined);
-    // A read begun after that keeps what it read; one begun before everything was forgotten does not.
-    const after = memory.mark();
-    memory.offer(view('raced', []), after);
+    // A read begun after that keeps what it read (at its second read); one begun before everything was forgotten does not.
+    memory.offer(view('raced', []), memory.mark());
+    memory.offer(view('raced', []), memory.mark());
     expect(memory.get('raced')?.id).to.equal('raced');
+    memory.offer(view('other', []), memory.mark());
     const before = memory.mark();
     memory.clear();
     memory.offer(view('other', []), before);
     expect(memory.get('other')).to.equal(undefined);
+  });
+
+  it('keeps a row read from the copy at its second read, not its first: reads spread over a large copy do not churn it', () => {
+    const memory = createMemoryTier(100_000);
+    memory.offer(view('once', []), memory.mark());
+    expect(memory.get('once')).to.equal(undefined);
+    memory.offer(view('once', []), memory.mark());
+    expect(memory.get('once')?.id).to.equal('once');
+    // A refresh's own result is kept at once.
+    memory.set(view('fetched', []));
+    expect(memory.get('fetched')?.id).to.equal('fetched');
   });
 
   it('keeps small entries by the hundred under the same bound', () => {

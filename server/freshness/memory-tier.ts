@@ -30,9 +30,12 @@ export interface MemoryTier {
   /** Taken before a read of the copy: what offer() is given with the row read. */
   mark(): number;
   /**
-   * Set unless the tier already holds a newer fetch (a read raced a refresh),
-   * or the entry was dropped after `mark` (another process stored it while the
-   * read was under way: the row read may be the older one).
+   * A row read from the copy: kept unless the tier already holds a newer
+   * fetch (a read raced a refresh), or the entry was dropped after `mark`
+   * (another process stored it while the read was under way: the row read may
+   * be the older one) — and only at its second read in a while: reads spread
+   * over a copy far larger than the tier would churn it (and the heap) for
+   * nothing. A refresh's own result is always kept (set).
    */
   offer(view: EntryView, mark: number): void;
   /** Another process stored a newer copy: the next read goes to SQL. */
@@ -72,6 +75,8 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
     maxSize: maxBytes,
     sizeCalculation: sizeOf,
   });
+  // Ids read once from the copy and not kept (yet): ~100 bytes each, at most 64k.
+  const seenOnce = new LRUCache<string, true>({ max: Math.max(4096, Math.min(65_536, Math.floor(maxBytes / 1024))) });
   let count = 0;
   let forgottenUpTo = 0;
   const dropped = new LRUCache<string, number>({
@@ -81,7 +86,7 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
     },
   });
   /** Was `id` dropped since `mark`, as far as the tier can tell? */
-  const droppedSince = (id: string, mark: number) => mark < forgottenUpTo || (dropped.get(id) ?? 0) > mark;
+  const droppedSince = (id: string, mark: number) => mark < forgottenUpTo || (dropped.peek(id) ?? 0) > mark;
   return {
     get: (id) => lru.get(id),
     set: (view) => void lru.set(view.id, view),
@@ -89,7 +94,16 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
     offer(view, mark) {
       if (droppedSince(view.id, mark)) return;
       const held = lru.peek(view.id);
-      if (!held || held.fetchedAt <= view.fetchedAt) lru.set(view.id, view);
+      if (held) {
+        if (held.fetchedAt <= view.fetchedAt) lru.set(view.id, view);
+        return;
+      }
+      if (!seenOnce.has(view.id)) {
+        seenOnce.set(view.id, true);
+        return;
+      }
+      seenOnce.delete(view.id);
+      lru.set(view.id, view);
     },
     delete(id) {
       dropped.set(id, ++count);
@@ -99,6 +113,7 @@ export function createMemoryTier(maxBytes: number): MemoryTier {
       // Every read under way read before this.
       forgottenUpTo = ++count;
       dropped.clear();
+      seenOnce.clear();
       lru.clear();
     },
     get size() {

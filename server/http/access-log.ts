@@ -39,6 +39,10 @@ export interface AccessRecord {
 export interface AccessLog {
   /** Gives each request its id, and logs it once answered (the route's outcome from ctx.state.cache). */
   middleware: Middleware;
+  /** Log one request answered outside Koa (the entry listener). */
+  record(request: AccessRecord): void;
+  /** A request's id: the client's X-Request-Id if sane, else a new one. */
+  requestId(given: string | string[] | undefined): string;
   /** Flush and stop the writer thread. */
   close(): Promise<void>;
 }
@@ -101,7 +105,8 @@ export function createAccessLog(
   }
 
   const middleware: Middleware = async (ctx, next) => {
-    const started = performance.now();
+    // A request the entry listener handed on came earlier: its time counts from then.
+    const started = (ctx.req as { freshenStartedAt?: number }).freshenStartedAt ?? performance.now();
     const requestId = requestIdOf(ctx.req.headers['x-request-id']);
     ctx.state.requestId = requestId;
     ctx.res.setHeader('X-Request-Id', requestId);
@@ -117,6 +122,8 @@ export function createAccessLog(
 
   return {
     middleware,
+    record,
+    requestId: requestIdOf,
     close: () =>
       new Promise<void>((resolve) => {
         flush();

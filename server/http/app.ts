@@ -1,5 +1,6 @@
-// The Koa application: the access log, the hit path (which cannot fail), the
-// one place where errors become answers (respond-error.ts), then the routes.
+// The Koa application: the access log, the one place where errors become
+// answers (respond-error.ts), then the routes. A JSON read of one entry is
+// answered ahead of Koa (entry-listener.ts), which hands the rest here.
 import Koa, { type Middleware } from 'koa';
 import { Router } from '@koa/router';
 import type { Logger } from 'pino';
@@ -10,7 +11,7 @@ import type { Notifier } from '../notices/notifier.js';
 import type { AdminViews } from '../ops/admin-views.js';
 import type { DatabaseWatch } from '../ops/database-watch.js';
 import { adminRoutes } from './routes/admin.js';
-import { entryHits, entryRoutes } from './routes/entries.js';
+import { entryRoutes } from './routes/entries.js';
 import { pageRoutes } from './routes/published-pages.js';
 import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
@@ -37,7 +38,6 @@ export function createApp(deps: AppDeps): Koa {
   // respondError. Koa would print these to stderr; they go to the log instead.
   app.on('error', (err: Error & { code?: string }) => deps.logger.debug({ why: err.message, code: err.code }, 'a client connection failed'));
   if (deps.accessLog) app.use(deps.accessLog);
-  app.use(entryHits(deps));
   app.use(respondError(deps));
 
   const router = new Router();

@@ -1,13 +1,19 @@
 // HTML for people: an entry page and the friendly error page. Everything from
 // upstream is escaped; nothing internal is ever shown.
+import type { IncomingMessage } from 'node:http';
+import accepts from 'accepts';
 import type { Context } from 'koa';
 import { LRUCache } from 'lru-cache';
 import { hasOwnPage } from '../../shared/entry-id.js';
 import { definitionList, escapeHtml, layout, PAGE_CSP } from '../../shared/html.js';
 
-/** Prefers HTML only when the client ranks it ahead of JSON (browsers do). */
+/** Prefers HTML only when the client ranks it ahead of JSON (browsers do); from the Accept header alone. */
+export function prefersHtml(accept: string | undefined): boolean {
+  return accept !== undefined && accept.includes('html') && accepts({ headers: { accept } } as IncomingMessage).type(['json', 'html']) === 'html';
+}
+
 export function wantsHtml(ctx: Context): boolean {
-  return ctx.get('Accept').includes('html') && ctx.accepts('json', 'html') === 'html';
+  return prefersHtml(ctx.req.headers.accept);
 }
 
 /** Security headers for every HTML answer: no script, no framing. */

@@ -1,8 +1,8 @@
-// What the suite needs from Debian beside Node and npm, in one list: each
-// need is a program (or file) and the package that brings it. Before the
-// suite runs, whatever is missing is installed with apt-get when this runs as
-// root; otherwise the one command to run is printed and the suite does not
-// start (a suite that skipped its Postgres half would pass on less).
+// What the suite (and the benchmark) need from Debian beside Node and npm, in
+// one list each: each need is a program (or file) and the package that brings
+// it. Before the suite runs, whatever is missing is installed with apt-get
+// when this runs as root; otherwise the one command to run is printed and the
+// suite does not start (a suite that skipped its Postgres half would pass on less).
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
@@ -26,8 +26,10 @@ function onPath(command: string): boolean {
   });
 }
 
+const POSTGRES: Need = { pkg: 'postgresql', why: 'the Postgres half of the suite and the fleet tests', present: () => findPostgresBin() !== undefined };
+
 const NEEDS: readonly Need[] = [
-  { pkg: 'postgresql', why: 'the Postgres half of the suite and the fleet tests', present: () => findPostgresBin() !== undefined },
+  POSTGRES,
   { pkg: 'chromium', why: 'the status page, opened in a real browser', present: () => existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium') },
   { pkg: 'faketime', why: 'the fleet node whose clock is off', present: () => onPath('faketime') },
   { pkg: 'util-linux', why: 'the fleet node with a long host name (unshare --uts)', present: () => onPath('unshare') },
@@ -36,9 +38,16 @@ const NEEDS: readonly Need[] = [
   { pkg: 'pgbouncer', why: 'the fleet behind a pooler in transaction mode', present: () => existsSync('/usr/sbin/pgbouncer') },
 ];
 
+/** The benchmark's: wrk measures HTTP throughput (a Node generator tops out below a hit's rate), nginx and Postgres are peers. */
+export const BENCH_NEEDS: readonly Need[] = [
+  { pkg: 'wrk', why: 'HTTP throughput in the benchmark', present: () => onPath('wrk') },
+  { pkg: 'nginx', why: "the benchmark's proxy_cache peer", present: () => onPath('nginx') || existsSync('/usr/sbin/nginx') },
+  POSTGRES,
+];
+
 /** Installs what is missing (as root) or says how; false when the suite cannot run. */
-export function ensureSystemPackages(log: (line: string) => void): boolean {
-  const missing = NEEDS.filter((n) => !n.present());
+export function ensureSystemPackages(log: (line: string) => void, needs: readonly Need[] = NEEDS): boolean {
+  const missing = needs.filter((n) => !n.present());
   if (missing.length === 0) return true;
   const pkgs = missing.map((n) => n.pkg);
   for (const n of missing) log(`missing: ${n.pkg}, for ${n.why}`);
@@ -56,7 +65,7 @@ export function ensureSystemPackages(log: (line: string) => void): boolean {
       return false;
     }
   }
-  const still = NEEDS.filter((n) => !n.present()).map((n) => n.pkg);
+  const still = needs.filter((n) => !n.present()).map((n) => n.pkg);
   if (still.length > 0) log(`still missing after apt-get: ${still.join(' ')}`);
   return still.length === 0;
 }

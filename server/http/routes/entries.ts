@@ -4,7 +4,6 @@
 import { Readable } from 'node:stream';
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
-import type { Middleware } from 'koa';
 import type { AppDeps } from '../app.js';
 import { requireAdmin } from '../auth.js';
 import { ENTRY_ID, MAX_IDS } from '../../../shared/entry-id.js';
@@ -12,6 +11,7 @@ import { notModified } from '../conditional.js';
 import { isRefusal, type Answer, type Outcome } from '../../freshness/freshness.js';
 import { cacheStatus } from '../cache-status.js';
 import { BadRequest, Overloaded, problemFor } from '../errors.js';
+import { ENTRY_ROUTE, type HandedOn } from '../entry-listener.js';
 import { entryPage, setHtml, wantsHtml } from '../html-views.js';
 
 function checkId(id: string): string {
@@ -21,39 +21,14 @@ function checkId(id: string): string {
   return id;
 }
 
-const ENTRY_PATH = new RegExp(`^/entries/(${ENTRY_ID.source.slice(1, -1)})$`);
-const ENTRY_ROUTE = '/entries/:id';
-
-/**
- * The hit path, ahead of the error handler and the router: a GET of one entry
- * that the memory tier holds fresh is answered here, synchronously. Anything
- * else (a miss, a stale row, HTML, an id that needs decoding) goes on to the
- * route below, through the same freshness check. Measured (bench, --cpu-prof):
- * matching a dozen routes, two more middleware layers and Koa's header setters
- * cost a third of a hit.
- */
-export function entryHits(deps: AppDeps): Middleware {
-  const { freshness } = deps;
-  return (ctx, next) => {
-    if (ctx.method === 'GET' || ctx.method === 'HEAD') {
-      const id = ENTRY_PATH.exec(ctx.path)?.[1];
-      const answer = id === undefined || wantsHtml(ctx) ? undefined : freshness.peek(id);
-      if (answer) {
-        // The route label of the request metrics, as the router would set it.
-        (ctx as { routerPath?: string }).routerPath = ENTRY_ROUTE;
-        sendEntry(ctx, answer, false);
-        return Promise.resolve();
-      }
-    }
-    return next();
-  };
-}
-
 export function entryRoutes(router: Router, deps: AppDeps): void {
   const { freshness } = deps;
 
   router.get(ENTRY_ROUTE, async (ctx) => {
-    sendEntry(ctx, served(await freshness.get(checkId(ctx.params.id as string))));
+    // Handed on by the entry listener, which reached the outcome already (a refusal, or what it threw).
+    const reached = (ctx.req as HandedOn).freshenOutcome;
+    if (reached !== undefined && 'thrown' in reached) throw reached.thrown;
+    sendEntry(ctx, served(reached ?? (await freshness.get(checkId(ctx.params.id as string)))));
   });
 
   router.get('/entries', async (ctx) => {
@@ -105,6 +80,7 @@ function parseIds(raw: unknown): string[] {
   return ids;
 }
 
+/** An entry through Koa: as HTML for a browser (JSON ones are the entry listener's, ahead of Koa). */
 function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): void {
   const { view } = answer;
   // Straight onto the response: Koa's setters are a measurable part of a hit.
