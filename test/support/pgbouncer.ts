@@ -43,16 +43,16 @@ export async function startPgBouncer(server: { port: number }, listen = '127.0.0
       '',
     ].join('\n'),
   );
-  const asRoot = userInfo().uid === 0;
-  if (asRoot) {
+  // pgbouncer will not run as root: there it runs as postgres, spawned as that
+  // user directly (not through runuser, which left it running when stopped).
+  let user: { uid: number; gid: number } | undefined;
+  if (userInfo().uid === 0) {
     const uid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim());
     const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
     for (const f of ['', 'users.txt', 'pgbouncer.ini']) chownSync(join(dir, f), uid, gid);
+    user = { uid, gid };
   }
-  const args = [join(dir, 'pgbouncer.ini')];
-  const child: ChildProcess = asRoot
-    ? spawn('runuser', ['-u', 'postgres', '--', PGBOUNCER, ...args], { stdio: 'ignore' })
-    : spawn(PGBOUNCER, args, { stdio: 'ignore' });
+  const child: ChildProcess = spawn(PGBOUNCER, [join(dir, 'pgbouncer.ini')], { stdio: 'ignore', ...user });
   const log = () => {
     try {
       return readFileSync(join(dir, 'pgbouncer.log'), 'utf8');
