@@ -14,7 +14,7 @@ import { throughput } from './wrk.js';
 
 export const TOKEN = 'benchmark-admin-token';
 /** Refresh requests per second in the isolation storm. */
-const STORM_RATE = 60;
+export const STORM_RATE = 60;
 
 export interface Plan {
   quick: boolean;
