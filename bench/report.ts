@@ -14,7 +14,7 @@ export function markdown(r: Results): string {
   lines.push(`Measured ${r.machine.date} on ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memoryGiB} GiB, Node ${r.machine.node} (${r.mode} run: ${r.plan.reps} × ${r.plan.seconds} s, medians; each ratio is the median of ratios taken round by round, its spread in brackets${r.mode === 'quick' ? '; the spawn baseline only in the full run' : ''}).`, '');
   lines.push('| target | figure | met |', '| --- | --- | --- |');
   const range = (s: { min: number; max: number } | undefined, digits = 2) => (s ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '');
-  lines.push(`| \`hitPath.ratio\` ≥ 0.95 | ${fmt(r.hitPath.ratio, 3)}${range(r.hitPath.ratioSpread, 3)} | ${mark(t.hitPathRatio)} |`);
+  lines.push(`| \`hitPath.ratio\` ≥ 1.2 | ${fmt(r.hitPath.ratio, 3)}${range(r.hitPath.ratioSpread, 3)} | ${mark(t.hitPathRatio)} |`);
   for (const rt of ['thread', 'process'] as const) {
     lines.push(`| \`isolation.${rt}.p99Ratio\` ≤ 1.5 | ${fmt(r.isolation[rt]?.p99Ratio)}${range(r.isolation[rt]?.p99RatioSpread)} | ${mark(t[`isolation_${rt}`])} |`);
   }
@@ -24,10 +24,10 @@ export function markdown(r: Results): string {
     const pg = r.coldPath.postgres;
     if (pg) lines.push(`| \`coldPath.postgres.ratio\` ≥ 0.6 (direct) | ${fmt(pg.ratio, 3)}${range(pg.ratioSpread, 3)} | ${mark(t.coldPathPostgres)} |`);
   }
-  lines.push(`| \`miss.overheadMs.p50\` ≤ 2 | ${fmt(r.miss.overheadMs.p50)} ms | ${mark(t.missOverhead)} |`);
+  lines.push(`| \`miss.overheadMs.p50\` ≤ 3 | ${fmt(r.miss.overheadMs.p50)} ms | ${mark(t.missOverhead)} |`);
   lines.push(`| mail ≥ 200 messages/s, ≤ 1 process per batch | ${fmt(r.mail.messagesPerSecond, 1)} /s, ${fmt(r.mail.processesPerBatch, 3)} per batch | ${mark(t.mail)} |`, '');
 
-  lines.push('**Hit path** (GET /entries/:id, fresh rows over many ids, ~1 KB answers, 50 connections)', '');
+  lines.push(`**Hit path** (GET /entries/:id, fresh rows over many ids, ~1 KB answers, 50 connections; measured with ${r.hitPath.generator})`, '');
   lines.push('| server | requests/s | p50 ms | p99 ms |', '| --- | ---: | ---: | ---: |');
   const names = { freshen: 'freshen', koa: 'bare Koa + @koa/router', node: 'node:http', nginx: 'nginx proxy_cache' } as const;
   for (const name of ['freshen', 'koa', 'node', 'nginx'] as const) {
