@@ -11,6 +11,7 @@ import * as m006 from './migrations/006-notify-stored.js';
 import * as m007 from './migrations/007-upstream-caching.js';
 import * as m008 from './migrations/008-catalogue.js';
 import * as m009 from './migrations/009-changes-and-notices.js';
+import * as m010 from './migrations/010-upstream-health.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const migrations: Record<string, Migration> = {
   '007-upstream-caching': m007,
   '008-catalogue': m008,
   '009-changes-and-notices': m009,
+  '010-upstream-health': m010,
 };
 
 const source: Knex.MigrationSource<string> = {

@@ -209,6 +209,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       mailers: () => mailers.stats(),
       outbox: outboxReading,
       memoryEntries: () => freshness.memoryEntries(),
+      upstream: () => freshness.upstream(),
       pages: () => pages.counts(),
       unexpected: () => unexpected?.counts() ?? {},
     });

@@ -68,7 +68,20 @@ describe('settings are checked once at start', () => {
         tasksPerWorker: 8,
         nice: 10,
       },
-      upstream: { url: undefined, timeoutMs: 5000, maxBytes: 1_048_576, schemaPath: BUNDLED_SCHEMA, cacheControl: 'obey' },
+      upstream: {
+        url: undefined,
+        timeoutMs: 5000,
+        maxBytes: 1_048_576,
+        schemaPath: BUNDLED_SCHEMA,
+        cacheControl: 'obey',
+        maxConcurrency: 16,
+        maxRps: 0,
+        breakerFailurePercent: 50,
+        breakerMinAttempts: 20,
+        breakerWindowMs: 10_000,
+        breakerCoolOffMs: 5000,
+        breakerMaxCoolOffMs: 60_000,
+      },
       entries: {
         ttlMs: 300_000,
         ttlMinMs: 1000,
@@ -246,6 +259,14 @@ describe('settings are checked once at start', () => {
       allowed: 'expected at most ENTRY_TTL_MAX_SECONDS (60)',
     },
     { env: { UPSTREAM_CACHE_CONTROL: 'sometimes' }, name: 'UPSTREAM_CACHE_CONTROL', allowed: 'expected obey or ignore' },
+    { env: { UPSTREAM_MAX_RPS: '-5' }, name: 'UPSTREAM_MAX_RPS', allowed: integer(0, 100_000) },
+    { env: { UPSTREAM_MAX_CONCURRENCY: '0' }, name: 'UPSTREAM_MAX_CONCURRENCY', allowed: integer(1, 100_000) },
+    { env: { UPSTREAM_BREAKER_FAILURE_PERCENT: '150' }, name: 'UPSTREAM_BREAKER_FAILURE_PERCENT', allowed: integer(0, 100) },
+    {
+      env: { UPSTREAM_BREAKER_COOL_OFF_SECONDS: '120', UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS: '60' },
+      name: 'UPSTREAM_BREAKER_COOL_OFF_SECONDS',
+      allowed: 'expected at most UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS (60)',
+    },
     { env: { ENTRY_REFRESH_AHEAD: '1' }, name: 'ENTRY_REFRESH_AHEAD', allowed: 'expected a number from 0 to 0.99' },
     // A claim that expires mid-send: another mailer sends the message again.
     {

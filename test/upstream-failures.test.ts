@@ -26,8 +26,10 @@ describe('upstream failures with no stored row', () => {
 
   before(async () => {
     upstream = await startTestUpstream();
+    // Each entry's own answer, one failure at a time: the upstream's breaker,
+    // which a Retry-After opens for every entry, is off here (see upstream-breaker).
     service = await startTestService(upstream.url, {
-      env: { UPSTREAM_TIMEOUT_MS: '400', UPDATER_TASK_TIMEOUT_MS: '3000', UPSTREAM_MAX_BYTES: '65536' },
+      env: { UPSTREAM_TIMEOUT_MS: '400', UPDATER_TASK_TIMEOUT_MS: '3000', UPSTREAM_MAX_BYTES: '65536', UPSTREAM_BREAKER_FAILURE_PERCENT: '0' },
     });
   });
   after(async () => {

@@ -39,6 +39,16 @@ export interface Config {
     readonly schemaPath: string;
     /** obey: the upstream's Cache-Control and Expires set each entry's TTL. */
     readonly cacheControl: 'obey' | 'ignore';
+    /** Upstream requests in flight, and started per second (0: no cap), per process. */
+    readonly maxConcurrency: number;
+    readonly maxRps: number;
+    /** The circuit breaker: the failed share (0: off) of at least breakerMinAttempts refreshes in the window that opens it. */
+    readonly breakerFailurePercent: number;
+    readonly breakerMinAttempts: number;
+    readonly breakerWindowMs: number;
+    /** The first wait before a probe, doubled by each failed probe up to the longest. */
+    readonly breakerCoolOffMs: number;
+    readonly breakerMaxCoolOffMs: number;
   };
   readonly entries: {
     readonly ttlMs: number;
@@ -146,6 +156,15 @@ function crossChecks(p: Partial<Values>, env: NodeJS.ProcessEnv): string[] {
   if (p.ENTRY_TTL_MIN_SECONDS !== undefined && p.ENTRY_TTL_MAX_SECONDS !== undefined && p.ENTRY_TTL_MIN_SECONDS > p.ENTRY_TTL_MAX_SECONDS) {
     problems.push(
       `ENTRY_TTL_MIN_SECONDS=${p.ENTRY_TTL_MIN_SECONDS} is not allowed: expected at most ENTRY_TTL_MAX_SECONDS (${p.ENTRY_TTL_MAX_SECONDS})`,
+    );
+  }
+  if (
+    p.UPSTREAM_BREAKER_COOL_OFF_SECONDS !== undefined &&
+    p.UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS !== undefined &&
+    p.UPSTREAM_BREAKER_COOL_OFF_SECONDS > p.UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS
+  ) {
+    problems.push(
+      `UPSTREAM_BREAKER_COOL_OFF_SECONDS=${p.UPSTREAM_BREAKER_COOL_OFF_SECONDS} is not allowed: expected at most UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS (${p.UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS})`,
     );
   }
   const schemaProblem = p.UPSTREAM_SCHEMA === undefined ? undefined : checkSchemaFile(p.UPSTREAM_SCHEMA);

@@ -127,6 +127,40 @@ export const SETTINGS = {
     status: true,
     about: "`obey`: the upstream's `Cache-Control` (`s-maxage`, `max-age`, `no-store`, `stale-while-revalidate`, `stale-if-error`), `Expires` and `Age` set each entry's TTL; `ignore`: the settings below decide alone",
   },
+  UPSTREAM_MAX_CONCURRENCY: {
+    at: 'upstream.maxConcurrency',
+    ...integer(16, 1, 100_000),
+    status: true,
+    about: 'upstream requests one freshen process has in flight at most; past it, misses wait first and stale or ahead refreshes wait briefly or are dropped (the next read asks again). A fleet sends at most nodes × `WEB_CONCURRENCY` × this',
+  },
+  UPSTREAM_MAX_RPS: {
+    at: 'upstream.maxRps',
+    ...integer(0, 0, 100_000),
+    status: true,
+    about: "upstream requests one freshen process starts in any second at most (misses first; a miss that cannot start within `UPSTREAM_TIMEOUT_MS` is answered `503`); `0`: no cap. For a fleet: the upstream's budget ÷ (nodes × `WEB_CONCURRENCY`)",
+  },
+  UPSTREAM_BREAKER_FAILURE_PERCENT: {
+    at: 'upstream.breakerFailurePercent',
+    ...integer(50, 0, 100),
+    status: true,
+    about: 'the circuit breaker opens when this share of the last refreshes failed for the upstream (5xx, 429, timeouts, refused connections; not 404s or invalid data): no refresh is sent, stale rows are served, misses are answered `503` at once; `0`: never opens',
+  },
+  UPSTREAM_BREAKER_MIN_ATTEMPTS: {
+    at: 'upstream.breakerMinAttempts',
+    ...integer(20, 1, 1_000_000),
+    about: 'the breaker judges the last this many refreshes a process sent, once there are that many within the window',
+  },
+  UPSTREAM_BREAKER_WINDOW_SECONDS: { at: 'upstream.breakerWindowMs', ...seconds(10, 1, 3600), about: 'how recent the refreshes the breaker judges must be' },
+  UPSTREAM_BREAKER_COOL_OFF_SECONDS: {
+    at: 'upstream.breakerCoolOffMs',
+    ...seconds(5, 0.1, 3600),
+    about: 'an open breaker lets one probe through after this long (one across the fleet); each failed probe doubles the wait',
+  },
+  UPSTREAM_BREAKER_MAX_COOL_OFF_SECONDS: {
+    at: 'upstream.breakerMaxCoolOffMs',
+    ...seconds(60, 0.1, 86_400),
+    about: "the longest wait between probes, and the longest an upstream's `Retry-After` (on `429` or `503`) holds the breaker open",
+  },
   ENTRY_TTL_SECONDS: {
     at: 'entries.ttlMs',
     ...seconds(300, 0, 31_536_000),

@@ -16,7 +16,9 @@ import { createMemoryTier } from './memory-tier.js';
 import type { FreshnessPolicy } from '../../shared/freshness-policy.js';
 import type { Answer, Outcome } from './outcome.js';
 import { createReader, type ReadCounters } from './reader.js';
-import { createRefresher, type RefreshCounters } from './refresher.js';
+import { createBreaker, type BreakerCounters, type BreakerView } from './breaker.js';
+import { createRefresher, processOwner, type RefreshCounters } from './refresher.js';
+import { createUpstreamGate, type GateStats } from './upstream-gate.js';
 
 export { isRefusal, type Answer, type CacheOutcome, type Outcome, type Refusal } from './outcome.js';
 
@@ -36,6 +38,8 @@ export interface Freshness {
   refreshing(id: string): boolean;
   /** Entries held in the memory tier. */
   memoryEntries(): number;
+  /** The upstream's circuit breaker, as this process sees it. */
+  upstream(): BreakerView & BreakerCounters & { gate: GateStats };
   /** An entry was stored by lease owner `owner`: unless that is this process, its copy here is dropped, and true returned. */
   storedElsewhere(id: string, owner: string): boolean;
   /** Stores by other processes may have gone unheard: drop every copy held in memory. */
@@ -86,7 +90,32 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     refreshes: { ok: 0, 'not-modified': 0, 'not-found': 0, invalid: 0, failed: 0 },
   };
   const { pages } = deps;
+  const self = processOwner();
+  const { upstream } = config;
+  const breaker = createBreaker({
+    db: deps.db,
+    origin: upstreamOrigin(deps.upstreamUrl),
+    owner: self,
+    settings: {
+      failurePercent: upstream.breakerFailurePercent,
+      minAttempts: upstream.breakerMinAttempts,
+      windowMs: upstream.breakerWindowMs,
+      coolOffMs: upstream.breakerCoolOffMs,
+      maxCoolOffMs: upstream.breakerMaxCoolOffMs,
+      // A probe is one refresh: it ends by the task timeout, whatever the upstream does.
+      probeTimeoutMs: config.updater.taskTimeoutMs,
+    },
+    logger,
+    now,
+    opened: (info) => void deps.notifier.upstreamUnhealthy({ ...info, node: self }),
+    closed: (info) => void deps.notifier.upstreamHealthy({ ...info, node: self }),
+    onError: (err) => logger.debug({ why: (err as Error).message }, 'the upstream breaker could not reach the database; keeping its last state'),
+  });
+  const gate = createUpstreamGate({ maxConcurrency: upstream.maxConcurrency, maxRps: upstream.maxRps, missWaitMs: upstream.timeoutMs });
   const refresher = createRefresher({
+    owner: self,
+    breaker,
+    gate,
     db: deps.db,
     pool,
     memory,
@@ -106,6 +135,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   });
   const reader = createReader({
     memory,
+    upstreamHeld: breaker.isOpen,
     rows: deps.rows,
     refresher,
     policy,
@@ -135,6 +165,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     counters: () => counters,
     refreshing: (id) => refresher.running(id),
     memoryEntries: () => memory.size,
+    upstream: () => ({ ...breaker.view(), ...breaker.counters(), gate: gate.stats() }),
     storedElsewhere(id, owner) {
       if (owner === refresher.owner) return false;
       memory.delete(id);
@@ -147,6 +178,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     },
     async close() {
       refresher.stop();
+      breaker.stop();
       const deadline = sleep(config.updater.taskTimeoutMs, undefined, { ref: false });
       await Promise.race([refresher.settled(), deadline]);
     },
@@ -157,4 +189,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
 export function freshnessPolicy(config: Config): FreshnessPolicy {
   const { ttlMs, notFoundTtlMs, maxStaleMs, refreshAhead } = config.entries;
   return Object.freeze({ ttlMs, notFoundTtlMs, maxStaleMs, refreshAhead });
+}
+
+/** The origin of the URL template (`{id}` is in its path or query, never its host): what the breaker guards. */
+export function upstreamOrigin(template: string): string {
+  return new URL(template.replaceAll('{id}', 'id')).origin;
 }

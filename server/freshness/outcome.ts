@@ -7,7 +7,7 @@ import type { FailureCode } from '../../shared/failures.js';
 import type { EntryView } from './memory-tier.js';
 
 /** Why an answer is what it is, beyond hit, stale or miss. */
-export type CacheDetail = 'backoff' | 'invalid-upstream' | 'database-unavailable' | 'overloaded';
+export type CacheDetail = 'backoff' | 'invalid-upstream' | 'database-unavailable' | 'overloaded' | 'upstream-unhealthy';
 
 export interface CacheOutcome {
   /** hit: answered from the copy, fresh; stale: answered stale, the upstream asked behind it; miss: the upstream was asked first. */

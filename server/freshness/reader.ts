@@ -34,6 +34,8 @@ export interface ReaderDeps {
   /** Rows by id, prepared and batched (db/entry-reads.ts). */
   rows: EntryReads;
   refresher: Refresher;
+  /** Is the upstream's breaker open (nothing is sent to it)? */
+  upstreamHeld: () => boolean;
   policy: FreshnessPolicy;
   counters: ReadCounters;
   draining: Drain;
@@ -53,6 +55,8 @@ const POLL_MS = 25;
 // The outcomes that carry nothing of their entry, made once.
 const MISS: CacheOutcome = { kind: 'miss' };
 const COLLAPSED_MISS: CacheOutcome = { kind: 'miss', collapsed: true };
+const HELD: CacheOutcome = { kind: 'miss', detail: 'upstream-unhealthy' };
+const HELD_COLLAPSED: CacheOutcome = { kind: 'miss', collapsed: true, detail: 'upstream-unhealthy' };
 const SHUTTING_DOWN: Refusal = { refused: 'shutting-down' };
 const WAITED_TOO_LONG: Refusal = { refused: 'waited-too-long', cache: MISS };
 const OVERLOADED: Refusal = { refused: 'overloaded', cache: { kind: 'miss', detail: 'overloaded' } };
@@ -223,7 +227,8 @@ export function createReader(deps: ReaderDeps): Reader {
   function serveStale(view: EntryView, at: number, refresh: boolean): Answer {
     counters.stale++;
     const cache: CacheOutcome = { kind: 'stale', ttlSeconds: ttlLeft(view, at) };
-    if (view.errorCount > 0) cache.detail = view.errorCode !== null && failureKind(view.errorCode) === 'bad-answer' ? 'invalid-upstream' : 'backoff';
+    if (deps.upstreamHeld()) cache.detail = 'upstream-unhealthy';
+    else if (view.errorCount > 0) cache.detail = view.errorCode !== null && failureKind(view.errorCode) === 'bad-answer' ? 'invalid-upstream' : 'backoff';
     if (refresh) refresher.inBackground(view.id);
     return answer(view, at, cache);
   }
@@ -241,6 +246,8 @@ export function createReader(deps: ReaderDeps): Reader {
     if (outcome.kind === 'elsewhere') return answerFromOtherRefresher(id, retried);
     if (joined) counters.collapsed++;
     if (outcome.kind === 'overloaded') return OVERLOADED;
+    // The upstream is held off: answered at once, to come back when the next probe may go.
+    if (outcome.kind === 'held') return failure('unavailable', outcome.retryAt, now(), joined ? HELD_COLLAPSED : HELD);
     const { result, view } = outcome;
     if (result.kind === 'ok' && view) {
       // RFC 9211: 'stored' only when it was (not on the upstream's no-store).

@@ -16,7 +16,9 @@ import { PoolFullError } from '../../workers/pool.js';
 import type { CacheControlPolicy, RefreshResult } from '../../workers/protocol.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { PagePublisher } from '../publishing/page-publisher.js';
+import type { Admission, Breaker } from './breaker.js';
 import { createRefreshStore } from './refresh-store.js';
+import type { UpstreamGate } from './upstream-gate.js';
 import type { EntryView, MemoryTier } from './memory-tier.js';
 
 export type RefreshOutcome =
@@ -27,6 +29,8 @@ export type RefreshOutcome =
       nextRefreshAt: number;
     }
   | { kind: 'overloaded' }
+  // The upstream's breaker is open: nothing was sent; try again at retryAt.
+  | { kind: 'held'; retryAt: number }
   // Another process holds the lease, or another refresher just finished: read the row.
   | { kind: 'elsewhere' };
 
@@ -69,7 +73,14 @@ export interface Refresher {
   settled(): Promise<void>;
 }
 
+/** A name for this process on the leases it claims (`host:pid:nonce`): unique across restarts. */
+export function processOwner(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
 export interface RefresherDeps {
+  /** This process's name on the leases (processOwner()). */
+  owner: string;
   db: Db;
   pool: UpdaterPool;
   memory: MemoryTier;
@@ -89,12 +100,16 @@ export interface RefresherDeps {
   observeRefresh?: (outcome: string, seconds: number) => void;
   /** Told when a record or a 404 was stored, for the other processes of a cluster. */
   onStored?: (id: string) => void;
+  /** The upstream's circuit breaker: asked before each fetch, told each result. */
+  breaker: Breaker;
+  /** The caps on what this process asks of the upstream. */
+  gate: UpstreamGate;
   now: () => number;
 }
 
 export function createRefresher(deps: RefresherDeps): Refresher {
-  const { db, pool, pages, logger, counters, now } = deps;
-  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const { db, pool, pages, logger, counters, breaker, gate, now } = deps;
+  const { owner } = deps;
   const inflight = new Map<string, Promise<RefreshOutcome>>();
   // Entries an operator asked to refresh again once the refresh under way ends.
   const followUps = new Set<string>();
@@ -123,6 +138,35 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       counters.refreshSkipped++;
       return { kind: 'overloaded' };
     }
+    // Misses (and an operator's refresh) go ahead of stale and ahead refreshes when the upstream's caps bind.
+    const pass = await gate.enter(opts.deferred && !opts.force ? 'background' : 'miss');
+    if (!pass) {
+      counters.refreshSkipped++;
+      return { kind: 'overloaded' };
+    }
+    let sent = false;
+    try {
+      // Asked after any wait for the gate: the upstream may have fallen sick meanwhile.
+      const admission = await breaker.admit();
+      if (!admission.send) return { kind: 'held', retryAt: admission.retryAt };
+      const lease = await claimFor(id, opts).catch((err: unknown) => {
+        breaker.unused(admission);
+        throw err;
+      });
+      if (!lease) {
+        breaker.unused(admission);
+        return { kind: 'elsewhere' };
+      }
+      sent = true;
+      return await fetchAndStore(id, lease, admission);
+    } finally {
+      if (sent) pass.release();
+      else pass.unused();
+    }
+  }
+
+  /** The entry's lease, if this process may refresh it now. */
+  async function claimFor(id: string, opts: RefreshOptions): Promise<leases.Lease | undefined> {
     const claim = (at: number) =>
       leases.claimLease(db, { id, owner, now: at, leaseMs: deps.leaseMs, policy: deps.policy, ahead: opts.ahead, force: opts.force, create: opts.create });
     let lease = await claim(now());
@@ -132,9 +176,11 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       if (await leases.requestRefresh(db, id, now())) break;
       lease = await claim(now());
     }
-    if (!lease) return { kind: 'elsewhere' };
-    const startedAt = performance.now();
+    return lease;
+  }
 
+  async function fetchAndStore(id: string, lease: leases.Lease, admission: Admission): Promise<RefreshOutcome> {
+    const startedAt = performance.now();
     let result: RefreshResult;
     try {
       result = await pool.run({
@@ -146,6 +192,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
         ...(lease.validators ? { validators: lease.validators } : {}),
       });
     } catch (err) {
+      breaker.unused(admission);
       await leases.releaseLease(db, lease, now());
       if (err instanceof PoolFullError) {
         counters.refreshSkipped++;
@@ -154,6 +201,7 @@ export function createRefresher(deps: RefresherDeps): Refresher {
       throw err;
     }
     counters.refreshes[result.kind]++;
+    await breaker.record(result, admission);
     let outcome: RefreshOutcome;
     try {
       outcome = await store(lease, result, now());

@@ -192,3 +192,84 @@ It was:    ${was}
     messageId: messageId(from),
   };
 }
+
+export interface UpstreamUnhealthy {
+  origin: string;
+  /** Why it opened: the failed share of the window, or the upstream's Retry-After. */
+  reason: string;
+  /** When it opened and when the first probe may go (database time). */
+  at: number;
+  until: number;
+  node: string;
+}
+
+/** The breaker opened: once per origin within the cool-down, however many nodes saw it. */
+export function upstreamUnhealthyNotice(info: UpstreamUnhealthy, recipients: readonly string[], from: string): NewMessage {
+  const [at, until] = [new Date(info.at).toISOString(), new Date(info.until).toISOString()];
+  return {
+    kind: 'upstream-unhealthy',
+    recipients,
+    subject: headerText(`[freshen] The upstream ${info.origin} is failing: freshen stopped asking it`),
+    text: `Most refreshes from ${info.origin} failed, so freshen stopped asking it: stale entries are
+served as they are, and reads of entries it does not hold are answered 503 with Retry-After.
+One probe goes after a cool-off (doubling while it fails); when one succeeds, refreshes
+resume and you get another message.
+
+Upstream: ${info.origin}
+Why:      ${info.reason}
+Since:    ${at}
+Probe at: ${until}
+Seen by:  ${info.node}
+
+You get this message once per upstream within the cool-down, however many nodes saw it.
+`,
+    html: `<div style="${HTML_STYLE}">
+<p>Most refreshes from <strong>${escapeHtml(info.origin)}</strong> failed, so freshen stopped asking it: stale entries are served as they are, and reads of entries it does not hold are answered 503 with Retry-After. One probe goes after a cool-off (doubling while it fails); when one succeeds, refreshes resume and you get another message.</p>
+<table cellpadding="4"><tr><th align="left">Upstream</th><td>${escapeHtml(info.origin)}</td></tr>
+<tr><th align="left">Why</th><td>${escapeHtml(info.reason)}</td></tr>
+<tr><th align="left">Since</th><td>${escapeHtml(at)}</td></tr>
+<tr><th align="left">Probe at</th><td>${escapeHtml(until)}</td></tr>
+<tr><th align="left">Seen by</th><td>${escapeHtml(info.node)}</td></tr></table>
+<p style="color:#666">You get this message once per upstream within the cool-down, however many nodes saw it.</p>
+</div>`,
+    dedupeKey: `upstream-unhealthy:${fingerprint([info.origin])}`,
+    messageId: messageId(from),
+  };
+}
+
+export interface UpstreamHealthy {
+  origin: string;
+  /** When the breaker opened, and when a probe closed it (database time). */
+  openedAt: number;
+  at: number;
+  node: string;
+}
+
+/** A probe succeeded: refreshes resume. Deduplicated as the opening is. */
+export function upstreamHealthyNotice(info: UpstreamHealthy, recipients: readonly string[], from: string): NewMessage {
+  const seconds = Math.max(0, Math.round((info.at - info.openedAt) / 1000));
+  const [since, at] = [new Date(info.openedAt).toISOString(), new Date(info.at).toISOString()];
+  return {
+    kind: 'upstream-healthy',
+    recipients,
+    subject: headerText(`[freshen] The upstream ${info.origin} answers again (held off for ${seconds} s)`),
+    text: `A probe of ${info.origin} succeeded: freshen asks it again, and stale entries are refreshed
+as they are read.
+
+Upstream:     ${info.origin}
+Held off:     ${since} to ${at} (${seconds} s)
+Probe sent by: ${info.node}
+
+You get this message once per upstream within the cool-down, however many nodes saw it.
+`,
+    html: `<div style="${HTML_STYLE}">
+<p>A probe of <strong>${escapeHtml(info.origin)}</strong> succeeded: freshen asks it again, and stale entries are refreshed as they are read.</p>
+<table cellpadding="4"><tr><th align="left">Upstream</th><td>${escapeHtml(info.origin)}</td></tr>
+<tr><th align="left">Held off</th><td>${escapeHtml(since)} to ${escapeHtml(at)} (${seconds} s)</td></tr>
+<tr><th align="left">Probe sent by</th><td>${escapeHtml(info.node)}</td></tr></table>
+<p style="color:#666">You get this message once per upstream within the cool-down, however many nodes saw it.</p>
+</div>`,
+    dedupeKey: `upstream-healthy:${fingerprint([info.origin])}`,
+    messageId: messageId(from),
+  };
+}

@@ -19,6 +19,10 @@ import {
   type InvalidData,
   type Resolved,
   type ServerError,
+  type UpstreamHealthy,
+  type UpstreamUnhealthy,
+  upstreamHealthyNotice,
+  upstreamUnhealthyNotice,
 } from './notices.js';
 
 export interface Notifier {
@@ -27,6 +31,9 @@ export interface Notifier {
   databaseOutage(info: DatabaseOutage): Promise<void>;
   /** An entry the content team was told was invalid is valid again. */
   resolved(info: Resolved): Promise<void>;
+  /** The upstream's breaker opened (this process opened it), and closed. */
+  upstreamUnhealthy(info: UpstreamUnhealthy): Promise<void>;
+  upstreamHealthy(info: UpstreamHealthy): Promise<void>;
   /** Notices waiting for the database to take them. */
   held(): number;
   /** Stop retrying; what is still held is logged as lost. */
@@ -119,6 +126,12 @@ export function createNotifier(deps: {
     },
     async resolved(info) {
       if (contentTeam.length > 0) await put(resolvedNotice(info, contentTeam, from));
+    },
+    async upstreamUnhealthy(info) {
+      if (admins.length > 0) await put(upstreamUnhealthyNotice(info, admins, from));
+    },
+    async upstreamHealthy(info) {
+      if (admins.length > 0) await put(upstreamHealthyNotice(info, admins, from));
     },
     held: () => held.length,
     stop() {

@@ -26,6 +26,25 @@ export interface OutboxView extends OutboxStats {
   recent: RecentMessage[];
 }
 
+export interface UpstreamView {
+  origin: string;
+  state: 'closed' | 'open' | 'probing';
+  /** Open: when the next probe may go. */
+  probeAt: string | null;
+  openedAt: string | null;
+  openedBy: string | null;
+  reason: string | null;
+  /** This process's window: refreshes sent, and failed. */
+  attempts: number;
+  failures: number;
+  held: number;
+  probes: number;
+  /** UPSTREAM_MAX_CONCURRENCY and UPSTREAM_MAX_RPS in this process: requests in flight, refreshes waiting and turned away. */
+  inFlight: number;
+  waiting: { miss: number; background: number };
+  capped: { miss: number; background: number };
+}
+
 export interface StatusView {
   pid: number;
   startedAt: string;
@@ -34,6 +53,8 @@ export interface StatusView {
   pool: PoolStats;
   cache: FreshnessCounters;
   memoryEntries: number;
+  /** The upstream's circuit breaker (times in ISO 8601). */
+  upstream: UpstreamView;
   /** Rows in the entries table, estimated (db/bulk.ts: never counted). */
   storedEntries: number;
   recentErrors: RecentError[];
@@ -92,10 +113,31 @@ export function createAdminViews(deps: {
         pool: pool.stats(),
         cache: freshness.counters(),
         memoryEntries: freshness.memoryEntries(),
+        upstream: upstreamView(freshness),
         storedEntries,
         recentErrors,
         outbox: mail,
       };
     },
+  };
+}
+
+function upstreamView(freshness: Freshness): UpstreamView {
+  const u = freshness.upstream();
+  const open = u.state !== 'closed';
+  return {
+    origin: u.origin,
+    state: u.state,
+    probeAt: open ? new Date(u.openUntil).toISOString() : null,
+    openedAt: open && u.openedAt > 0 ? new Date(u.openedAt).toISOString() : null,
+    openedBy: open ? u.openedBy : null,
+    reason: open ? u.reason : null,
+    attempts: u.attempts,
+    failures: u.failures,
+    held: u.held,
+    probes: u.probes,
+    inFlight: u.gate.inFlight,
+    waiting: u.gate.waiting,
+    capped: u.gate.refused,
   };
 }

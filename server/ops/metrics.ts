@@ -8,6 +8,8 @@ import type { OutboxStats } from '../../db/outbox.js';
 import type { MailerStats } from '../../workers/mail/launcher.js';
 import type { PoolStats } from '../../workers/pool.js';
 import type { FreshnessCounters } from '../freshness/freshness.js';
+import type { BreakerCounters, BreakerView } from '../freshness/breaker.js';
+import type { GateStats } from '../freshness/upstream-gate.js';
 
 export interface MetricsSources {
   freshness: () => FreshnessCounters;
@@ -15,6 +17,8 @@ export interface MetricsSources {
   mailers: () => MailerStats;
   outbox: () => Promise<OutboxStats>;
   memoryEntries: () => number;
+  /** The upstream's circuit breaker (server/freshness/breaker.ts). */
+  upstream: () => BreakerView & BreakerCounters & { gate: GateStats };
   /** What became of published pages (server/publishing/page-publisher.ts). */
   pages: () => Record<string, number>;
   /** Errors nobody handled, caught by server/ops/unexpected.ts (where installed). */
@@ -160,6 +164,21 @@ export function createMetrics(): Metrics {
   );
   mirror('freshen_unexpected_errors_total', 'Unhandled rejections and uncaught exceptions, logged and served on.', 'kind', () => (sources as MetricsSources).unexpected?.() ?? {});
 
+  mirror('freshen_upstream_breaker_transitions_total', "The upstream breaker's transitions seen by this process: opened, reopened (a probe failed), closed (a probe succeeded).", 'to', () => ({
+    ...(sources as MetricsSources).upstream().transitions,
+  }));
+  mirror('freshen_upstream_breaker_refreshes_total', 'Refreshes held (not sent: the breaker was open) and probes sent by this process.', 'what', () => {
+    const u = (sources as MetricsSources).upstream();
+    return { held: u.held, probe: u.probes };
+  });
+
+  mirror(
+    'freshen_upstream_capped_total',
+    'Refreshes UPSTREAM_MAX_CONCURRENCY or UPSTREAM_MAX_RPS turned away: misses answered 503 after their wait, background refreshes dropped.',
+    'priority',
+    () => ({ ...(sources as MetricsSources).upstream().gate.refused }),
+  );
+
   function gauge(name: string, help: string, aggregator: 'sum' | 'max' | 'average', read: (g: Gauge) => void | Promise<void>, labelNames: string[] = []): void {
     registry.registerMetric(
       new Gauge({
@@ -183,6 +202,29 @@ export function createMetrics(): Metrics {
   );
   gauge('freshen_updater_utilization', 'Busy worker time over worker time since start (0..1).', 'average', (g) => g.set((sources as MetricsSources).pool().utilization));
   gauge('freshen_memory_tier_entries', 'Entries held in the memory tier.', 'sum', (g) => g.set((sources as MetricsSources).memoryEntries()));
+  // Every node reads the fleet's one state: across a cluster, not a sum.
+  gauge(
+    'freshen_upstream_breaker_open',
+    'The upstream breaker: 1 open (no refresh is sent but the probe), 0 closed.',
+    'max',
+    (g) => {
+      const u = (sources as MetricsSources).upstream();
+      g.labels(u.origin).set(u.state === 'closed' ? 0 : 1);
+    },
+    ['origin'],
+  );
+  gauge('freshen_upstream_in_flight', 'Upstream requests this process has in flight (at most UPSTREAM_MAX_CONCURRENCY).', 'sum', (g) =>
+    g.set((sources as MetricsSources).upstream().gate.inFlight),
+  );
+  gauge(
+    'freshen_upstream_waiting',
+    'Refreshes waiting for the upstream caps, by priority (misses go first).',
+    'sum',
+    (g) => {
+      for (const [priority, n] of Object.entries((sources as MetricsSources).upstream().gate.waiting)) g.labels(priority).set(n);
+    },
+    ['priority'],
+  );
   gauge('freshen_mailers_running', 'Mailer child processes running.', 'sum', (g) => g.set((sources as MetricsSources).mailers().running));
   // Every process reads the same outbox: across a cluster, take one reading, not the sum.
   gauge(

@@ -24,6 +24,24 @@ function when(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+function upstreamSection(u: StatusView['upstream']): string {
+  const state = u.state === 'closed' ? 'answering' : u.state === 'probing' ? 'probing' : 'held off';
+  const cards = `<div class="cards">
+${card('breaker', state, u.state === 'closed' ? '' : 'bad')}
+${card('failed in window', `${u.failures} / ${u.attempts}`, u.failures > 0 ? 'warn' : '', u.attempts ? u.failures / u.attempts : 0)}
+${card('refreshes held', u.held, u.held > 0 ? 'warn' : '')}
+${card('probes', u.probes)}
+${card('requests in flight', u.inFlight)}
+${card('waiting (misses / other)', `${u.waiting.miss} / ${u.waiting.background}`, u.waiting.miss > 0 ? 'warn' : '')}
+${card('capped (503 / dropped)', `${u.capped.miss} / ${u.capped.background}`, u.capped.miss > 0 ? 'warn' : '')}
+</div>`;
+  const open =
+    u.state === 'closed'
+      ? ''
+      : `<p class="why">Since ${escapeHtml((u.openedAt ?? '').replace('T', ' ').slice(0, 19))}Z no refresh is sent to ${escapeHtml(u.origin)}: ${escapeHtml(u.reason ?? '')}. Stale entries are served as they are; misses are answered 503. Next probe at ${escapeHtml((u.probeAt ?? '').replace('T', ' ').slice(0, 19))}Z.</p>`;
+  return cards + open;
+}
+
 export function statusPage(s: StatusView): string {
   const { pool, cache, outbox } = s;
   const reads = cache.hit + cache.stale + cache.miss;
@@ -63,6 +81,8 @@ ${card('completed', pool.completed)}
 ${card('abandoned', pool.abandoned, pool.abandoned > 0 ? 'warn' : '')}
 ${card('workers killed', pool.killed, pool.killed > 0 ? 'bad' : '')}
 </div>
+<h2>Upstream</h2>
+${upstreamSection(s.upstream)}
 <h2>Reads</h2>
 <div class="cards">
 ${card('hit rate', hitRate)}

@@ -31,6 +31,8 @@ export interface TestUpstream {
   total(): number;
   /** Paths of every request, in order. */
   paths: string[];
+  /** When each request arrived (performance.now() of this process), in the order of `paths`. */
+  arrivals: number[];
   /** The headers of the last request for this id. */
   headersOf(id: string): Record<string, string | string[] | undefined> | undefined;
   /** Release every held (hang) request with a 503. */
@@ -56,11 +58,13 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
   const streamed = new Map<string, number>();
   const held = new Set<ServerResponse>();
   const paths: string[] = [];
+  const arrivals: number[] = [];
   const lastHeaders = new Map<string, Record<string, string | string[] | undefined>>();
   let total = 0;
 
   const server = createServer((req, res) => {
     paths.push(req.url ?? '');
+    arrivals.push(performance.now());
     const match = /^\/items\/([^/?]+)/.exec(req.url ?? '');
     const id = match ? decodeURIComponent(match[1] as string) : '';
     total++;
@@ -135,6 +139,7 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
     notModified: (id) => notModified.get(id) ?? 0,
     total: () => total,
     paths,
+    arrivals,
     headersOf: (id) => lastHeaders.get(id),
     releaseHeld() {
       for (const res of held) {
