@@ -122,7 +122,11 @@ export async function reopenBreaker(db: Db, o: { origin: string; owner: string; 
   return rows.length > 0;
 }
 
-/** A claimed probe that was not sent (the entry needed no refresh after all): another may be claimed at once. */
-export async function releaseProbe(db: Db, o: { origin: string; owner: string }): Promise<void> {
-  await db.raw('update upstream_health set probe_owner = null, probe_until = 0 where origin = ? and probe_owner = ?', [o.origin, o.owner]);
+/**
+ * A claimed probe that was not sent (the entry needed no refresh after all):
+ * another may be claimed at once. Only that claim (its owner and end): a later
+ * claim of the same process stands.
+ */
+export async function releaseProbe(db: Db, o: { origin: string; owner: string; probeUntil: number }): Promise<void> {
+  await db.raw('update upstream_health set probe_owner = null, probe_until = 0 where origin = ? and probe_owner = ? and probe_until = ?', [o.origin, o.owner, o.probeUntil]);
 }

@@ -86,6 +86,7 @@ describe('the upstream circuit breaker', function () {
 
     // Healed (its records now fresh for a minute): a probe finds out, and every entry is fresh again within 20 s.
     for (const id of ids) upstream.set(id, { record: record(id, { title: 'healed' }), headers: { 'cache-control': 'max-age=60' } });
+    let fresh = 0;
     await waitFor(
       async () => {
         const answers = await Promise.all(
@@ -94,11 +95,15 @@ describe('the upstream circuit breaker', function () {
             return res.status === 200 && (res.headers.get('cache-status') ?? '').startsWith('freshen; hit') && (await res.text()).includes('"title":"healed"');
           }),
         );
-        return answers.every(Boolean);
+        fresh = answers.filter(Boolean).length;
+        return fresh === ENTRIES;
       },
       'every entry fresh again',
       20_000,
-    );
+    ).catch(async (err: unknown) => {
+      const admin = (await (await service.get('/admin', { authorization: `Bearer ${TOKEN}`, accept: 'application/json' })).json()) as Record<string, unknown>;
+      throw new Error(`${(err as Error).message}: ${fresh} of ${ENTRIES} fresh; upstream ${JSON.stringify(admin.upstream)}; reads ${JSON.stringify(admin.cache)}`);
+    });
     expect((await status()).state).to.equal('closed');
     expect(await metric(/^freshen_upstream_breaker_transitions_total\{to="opened"\} (\d+)/m)).to.equal(1);
     expect(await metric(/^freshen_upstream_breaker_transitions_total\{to="closed"\} (\d+)/m)).to.equal(1);

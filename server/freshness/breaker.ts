@@ -250,8 +250,9 @@ export function createBreaker(deps: BreakerDeps): Breaker {
 
   function unused(admission: Admission): void {
     if (!admission.send || !admission.probe) return;
+    const { probeUntil } = shared;
     shared = { ...shared, probeOwner: null, probeUntil: 0 };
-    health.releaseProbe(db, { origin, owner }).catch((err: unknown) => deps.onError?.(err));
+    health.releaseProbe(db, { origin, owner, probeUntil }).catch((err: unknown) => deps.onError?.(err));
   }
 
   return {
