@@ -225,6 +225,28 @@ export async function outboxStats(db: Db, now: number): Promise<OutboxStats> {
   return { counts, oldestUnsentSeconds: oldest === null ? null : Math.max(0, Math.floor((now - oldest) / 1000)) };
 }
 
+/** What an operator's retry or drop of a dead message found. */
+export type DeadLetterChange = 'done' | 'not-dead' | 'missing';
+
+/**
+ * A dead message back in the queue, due now, its attempts counted afresh; only
+ * a dead one (one statement), so a retry asked twice sends it once.
+ */
+export async function requeueDead(db: Db, id: number, now: number): Promise<DeadLetterChange> {
+  const changed = await db('outbox').where({ id, state: 'dead' }).update({ state: 'pending', attempts: 0, next_attempt_at: now, claim_owner: null, claim_until: 0 });
+  return changed > 0 ? 'done' : whyNot(db, id);
+}
+
+/** A dead message deleted; only a dead one. */
+export async function deleteDead(db: Db, id: number): Promise<DeadLetterChange> {
+  const deleted = await db('outbox').where({ id, state: 'dead' }).delete();
+  return deleted > 0 ? 'done' : whyNot(db, id);
+}
+
+async function whyNot(db: Db, id: number): Promise<DeadLetterChange> {
+  return (await db('outbox').where({ id }).first('id')) ? 'not-dead' : 'missing';
+}
+
 /** Messages for an operator's view (and tests): newest first. */
 export async function listMessages(db: Db, limit = 50, state?: OutboxState): Promise<OutboxRow[]> {
   const q = db('outbox').orderBy('id', 'desc').limit(limit);

@@ -18,6 +18,8 @@ import { createUpdaterPool, type BackendFactory, type UpdaterPool } from '../wor
 import { createAccessLog } from './http/access-log.js';
 import { entryListener } from './http/entry-listener.js';
 import { createAdminViews } from './ops/admin-views.js';
+import { createDeadLetters } from './ops/dead-letters.js';
+import { createHistory } from './ops/history.js';
 import { createApp } from './http/app.js';
 import type { Config } from './config/config.js';
 import { createFreshness, type Freshness } from './freshness/freshness.js';
@@ -171,6 +173,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       announceStored = clusterStores((id) => hearStored?.(id, ''));
     }
 
+    // The last hour of this process, for the status page's plots.
+    const history = createHistory();
+    let lastOutbox = { outboxUnsent: 0, outboxOldest: 0 };
     const freshness = createFreshness({
       db,
       rows,
@@ -180,7 +185,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       notifier,
       pages,
-      observeRefresh: (outcome, seconds) => metrics.observeRefresh(outcome, seconds),
+      observeRefresh: (outcome, seconds) => {
+        metrics.observeRefresh(outcome, seconds);
+        history.observeRefresh(seconds * 1000);
+      },
       now: options.now ?? clock.now,
       onDatabaseUnavailable: (err) => database.unavailable(err),
       onStored: announceStored,
@@ -202,6 +210,23 @@ export async function startService(config: Config, options: ServiceOptions = {})
     stops.push(async () => retention.stop());
     // One outbox reading serves a scrape's two gauges (and scrapes close together).
     const outboxReading = memoize(() => outboxStats(db, clock.now()), OUTBOX_READING_MS);
+    history.watch({
+      counts() {
+        const c = freshness.counters();
+        const r = c.refreshes;
+        return { hit: c.hit, stale: c.stale, miss: c.miss, ok: r.ok, notModified: r['not-modified'], notFound: r['not-found'], invalid: r.invalid, failed: r.failed };
+      },
+      gauges() {
+        const p = pool.stats();
+        // The outbox is read from the database at most every OUTBOX_READING_MS; the last reading stands between.
+        outboxReading().then(
+          (o) => void (lastOutbox = { outboxUnsent: o.counts.pending + o.counts.sending, outboxOldest: o.oldestUnsentSeconds ?? 0 }),
+          () => undefined,
+        );
+        return { queued: p.queued, busy: p.workers > 0 ? p.busyWorkers / p.workers : 0, ...lastOutbox, breakerOpen: freshness.upstream().state === 'closed' ? 0 : 1 };
+      },
+    });
+    stops.push(async () => history.stop());
 
     metrics.attach({
       freshness: () => freshness.counters(),
@@ -212,6 +237,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       upstream: () => freshness.upstream(),
       pages: () => pages.counts(),
       unexpected: () => unexpected?.counts() ?? {},
+      databaseDown: () => database.down,
     });
     const accessLog = createAccessLog(config.logFile, (route, method, status, seconds) =>
       metrics.observeRequest(route, method, status, seconds),
@@ -227,7 +253,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
-      admin: createAdminViews({ db, config, pool, freshness, mailers, now: clock.now }),
+      admin: createAdminViews({ db, config, pool, freshness, mailers, history, deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
       readiness: {
         async check() {
           const checks: Record<string, string> = {};

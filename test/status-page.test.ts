@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startTestUpstream, record, type TestUpstream } from './support/upstream.js';
 import { startTestService, type TestService } from './support/service.js';
+import { waitFor } from './support/wait.js';
 
 const TOKEN = 'a-long-enough-admin-token';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -37,6 +38,9 @@ describe('the status page', function () {
     await service?.stop();
     await upstream?.close();
   });
+
+  /** How many samples the plots have (the first plot's). */
+  const samples = async () => Number(/data-points="(\d+)"/.exec(await (await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: 'text/html' })).text())?.[1] ?? 0);
 
   it('asks a browser without the token to authenticate', async () => {
     const context = await browser.newContext();
@@ -70,8 +74,48 @@ describe('the status page', function () {
     expect(text).to.include('UPDATER_RUNTIME');
     expect(text).not.to.include(TOKEN);
     await page.screenshot({ path: join(service.files, 'status.png'), fullPage: true });
-    if (process.env.STATUS_SCREENSHOT) await page.screenshot({ path: process.env.STATUS_SCREENSHOT, fullPage: true });
     await context.close();
+  });
+
+  it('plots the last 5 minutes and the last hour, each plot with data, readable at 1280 px and on a phone', async () => {
+    // A few seconds of samples (one a second), with reads among them.
+    for (const id of ['plot1', 'plot2', 'plot3']) {
+      upstream.set(id, { record: record(id) });
+      await service.get(`/entries/${id}`);
+    }
+    await waitFor(async () => (await samples()) >= 3, 'three samples', 10_000);
+    // STATUS_SCREENSHOT=docs/status.png keeps the wide one (the README's) and docs/status-phone.png.
+    for (const [width, height, name, kept] of [
+      [1280, 900, 'status-plots.png', process.env.STATUS_SCREENSHOT],
+      [390, 844, 'status-phone.png', process.env.STATUS_SCREENSHOT?.replace(/\.png$/, '-phone.png')],
+    ] as const) {
+      const context = await browser.newContext({ httpCredentials: { username: 'operator', password: TOKEN }, viewport: { width, height } });
+      const page = await context.newPage();
+      await page.goto(`${service.url}/admin`);
+      const plotted = await page.locator('.plot').evaluateAll((plots) =>
+        plots.map((p) => ({
+          title: p.querySelector('h3')?.textContent ?? '',
+          points: Number(p.getAttribute('data-points')),
+          lines: [...p.querySelectorAll('polyline')].map((l) => (l.getAttribute('points') ?? '').trim().split(' ').length),
+          width: p.getBoundingClientRect().width,
+        })),
+      );
+      // Nine signals, over the last 5 minutes and the last hour.
+      expect(plotted).to.have.length(18);
+      for (const p of plotted) {
+        expect(p.points, p.title).to.be.at.least(1);
+        // One sample is drawn as a level line: two points.
+        for (const n of p.lines) expect(n, p.title).to.equal(Math.max(2, p.points));
+        expect(p.width, p.title).to.be.within(200, width);
+      }
+      expect(plotted.slice(0, 9).every((p) => p.points >= 3)).to.equal(true);
+      expect(plotted.map((p) => p.title.split(' (')[0])).to.include.members(['Reads', 'Upstream refreshes', 'Upstream latency', 'Updater queue', 'Event-loop delay', 'Upstream breaker', 'Outbox unsent']);
+      // Nothing wider than the window: no sideways scrolling on a phone.
+      expect(Number(await page.evaluate('document.documentElement.scrollWidth'))).to.be.at.most(width);
+      await page.screenshot({ path: join(service.files, name), fullPage: true });
+      if (kept) await page.screenshot({ path: kept, fullPage: true });
+      await context.close();
+    }
   });
 
   it('answers JSON to a program, curl\'s Accept: */* included', async () => {

@@ -49,6 +49,12 @@ export class Forbidden extends FreshenError {
   }
 }
 
+export class Conflict extends FreshenError {
+  constructor(detail: string) {
+    super(409, 'conflict', 'Conflict', detail);
+  }
+}
+
 export class MethodNotAllowed extends FreshenError {
   constructor(allowed: string) {
     super(405, 'method-not-allowed', 'Method not allowed', `This resource allows ${allowed}.`, { Allow: allowed });

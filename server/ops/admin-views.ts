@@ -3,12 +3,14 @@
 import { estimateRows } from '../../db/bulk.js';
 import { listRecentErrors, type RecentError } from '../../db/entry-listings.js';
 import type { Db } from '../../db/knex.js';
-import { listMessages, outboxStats, type OutboxStats } from '../../db/outbox.js';
+import { listMessages, outboxStats, type OutboxRow, type OutboxStats } from '../../db/outbox.js';
 import type { MailerStats, Mailers } from '../../workers/mail/launcher.js';
 import type { PoolStats, UpdaterPool } from '../../workers/pool.js';
 import { describeConfig, type Config } from '../config/config.js';
 import { SETTING_ROWS } from '../config/settings.js';
 import type { Freshness, FreshnessCounters } from '../freshness/freshness.js';
+import type { DeadLetterAction, DeadLetters } from './dead-letters.js';
+import type { History } from './history.js';
 
 export interface RecentMessage {
   id: number;
@@ -24,7 +26,13 @@ export interface RecentMessage {
 export interface OutboxView extends OutboxStats {
   mailers: MailerStats;
   recent: RecentMessage[];
+  /** Dead messages (newest first, at most DEAD_SHOWN), with their last error: to retry or delete. */
+  dead: RecentMessage[];
+  /** What operators did to dead messages, through this process. */
+  actions: DeadLetterAction[];
 }
+
+const DEAD_SHOWN = 50;
 
 export interface UpstreamView {
   origin: string;
@@ -64,6 +72,9 @@ export interface StatusView {
 export interface AdminViews {
   outbox(): Promise<OutboxView>;
   status(): Promise<StatusView>;
+  deadLetters: DeadLetters;
+  /** The last 5 minutes and the last hour, for the plots. */
+  history: Pick<History, 'lastMinutes' | 'lastHour'>;
 }
 
 export function createAdminViews(deps: {
@@ -72,6 +83,8 @@ export function createAdminViews(deps: {
   pool: UpdaterPool;
   freshness: Freshness;
   mailers: Mailers;
+  deadLetters: DeadLetters;
+  history: History;
   /** The database's clock, which the outbox's times are in. */
   now: () => number;
 }): AdminViews {
@@ -84,25 +97,20 @@ export function createAdminViews(deps: {
   const settings = Object.fromEntries(SETTING_ROWS.filter(([, s]) => s.status).map(([name]) => [name, described[name]]));
 
   async function outbox(): Promise<OutboxView> {
-    const [stats, recent] = await Promise.all([outboxStats(db, deps.now()), listMessages(db, 10)]);
+    const [stats, recent, dead] = await Promise.all([outboxStats(db, deps.now()), listMessages(db, 10), listMessages(db, DEAD_SHOWN, 'dead')]);
     return {
       ...stats,
       mailers: mailers.stats(),
-      recent: recent.map((m) => ({
-        id: m.id,
-        kind: m.kind,
-        state: m.state,
-        subject: m.subject,
-        attempts: m.attempts,
-        createdAt: new Date(m.createdAt).toISOString(),
-        sentAt: m.sentAt === null ? null : new Date(m.sentAt).toISOString(),
-        lastError: m.lastError,
-      })),
+      recent: recent.map(shown),
+      dead: dead.map(shown),
+      actions: deps.deadLetters.actions(),
     };
   }
 
   return {
     outbox,
+    deadLetters: deps.deadLetters,
+    history: deps.history,
     async status() {
       const [recentErrors, mail, storedEntries] = await Promise.all([listRecentErrors(db, 15), outbox(), estimateRows(db, 'entries')]);
       return {
@@ -139,5 +147,18 @@ function upstreamView(freshness: Freshness): UpstreamView {
     inFlight: u.gate.inFlight,
     waiting: u.gate.waiting,
     capped: u.gate.refused,
+  };
+}
+
+function shown(m: OutboxRow): RecentMessage {
+  return {
+    id: m.id,
+    kind: m.kind,
+    state: m.state,
+    subject: m.subject,
+    attempts: m.attempts,
+    createdAt: new Date(m.createdAt).toISOString(),
+    sentAt: m.sentAt === null ? null : new Date(m.sentAt).toISOString(),
+    lastError: m.lastError,
   };
 }

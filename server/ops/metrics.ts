@@ -23,6 +23,8 @@ export interface MetricsSources {
   pages: () => Record<string, number>;
   /** Errors nobody handled, caught by server/ops/unexpected.ts (where installed). */
   unexpected?: () => Record<string, number>;
+  /** Is a database outage under way (server/ops/database-watch.ts)? */
+  databaseDown?: () => boolean;
 }
 
 export interface Metrics {
@@ -197,6 +199,10 @@ export function createMetrics(): Metrics {
   gauge('freshen_updater_busy_workers', 'Updater workers running a task now.', 'sum', (g) => g.set((sources as MetricsSources).pool().busyWorkers));
   gauge('freshen_updater_queue_depth', 'Pool tasks waiting for a worker.', 'sum', (g) => g.set((sources as MetricsSources).pool().queued));
   gauge('freshen_updater_in_flight', 'Pool tasks handed in and not answered yet.', 'sum', (g) => g.set((sources as MetricsSources).pool().inFlight));
+  gauge('freshen_updater_max_queue', 'UPDATER_MAX_QUEUE: refreshes past it are shed (a miss answered 503).', 'max', (g) => g.set((sources as MetricsSources).pool().maxQueue));
+  gauge('freshen_database_unavailable', '1 while requests find the database away (from the first that does until a ping answers), else 0.', 'max', (g) =>
+    g.set((sources as MetricsSources).databaseDown?.() ? 1 : 0),
+  );
   gauge('freshen_updater_background_waiting', 'Background tasks (pages, the index) waiting for a worker slot that refreshes leave free.', 'sum', (g) =>
     g.set((sources as MetricsSources).pool().backgroundWaiting),
   );

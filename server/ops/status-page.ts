@@ -3,6 +3,8 @@
 // every few seconds. Rendered from a StatusView; every value is escaped.
 import type { StatusView } from './admin-views.js';
 import { escapeHtml, layout } from '../../shared/html.js';
+import type { Sample } from './history.js';
+import { PLOT_STYLE, plots } from './plots.js';
 
 const RELOAD_SECONDS = 5;
 
@@ -12,8 +14,8 @@ body{max-width:70rem}.cards{display:grid;grid-template-columns:repeat(auto-fill,
 .card span{color:#666;font-size:.8rem;text-transform:uppercase;letter-spacing:.04em}.warn b{color:#b45309}.bad b{color:#b91c1c}
 table{width:100%;border-collapse:collapse;background:#fff;font-size:.88rem}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #eee;vertical-align:top}
 th{color:#555;font-weight:600}td.why{max-width:28rem;overflow-wrap:anywhere}.bar{height:.5rem;background:#eee;border-radius:4px;overflow:hidden;margin-top:.3rem}
-.bar i{display:block;height:100%;background:#2563eb}.empty{color:#777;font-style:italic}
-</style>`;
+.bar i{display:block;height:100%;background:#2563eb}.empty{color:#777;font-style:italic}.hint{color:#555;font-size:.85rem;overflow-wrap:anywhere}main table{display:block;overflow-x:auto;max-width:100%}
+${PLOT_STYLE}</style>`;
 
 function card(label: string, value: string | number, tone: '' | 'warn' | 'bad' = '', bar?: number): string {
   const meter = bar === undefined ? '' : `<div class="bar"><i style="width:${Math.round(Math.min(1, Math.max(0, bar)) * 100)}%"></i></div>`;
@@ -42,7 +44,23 @@ ${card('capped (503 / dropped)', `${u.capped.miss} / ${u.capped.background}`, u.
   return cards + open;
 }
 
-export function statusPage(s: StatusView): string {
+function deadLetters(outbox: StatusView['outbox']): string {
+  const list = outbox.dead.length
+    ? `<table><tr><th>#</th><th>kind</th><th>subject</th><th>tries</th><th>queued</th><th>last error</th></tr>${outbox.dead
+        .map(
+          (m) =>
+            `<tr><td>${m.id}</td><td>${escapeHtml(m.kind)}</td><td>${escapeHtml(m.subject)}</td><td>${m.attempts}</td><td>${escapeHtml(m.createdAt.replace('T', ' ').slice(0, 19))}</td><td class="why">${escapeHtml(m.lastError ?? '')}</td></tr>`,
+        )
+        .join('')}</table>
+<p class="hint">Send one again: <code>curl -X POST -H "Authorization: Bearer $ADMIN_TOKEN" …/admin/outbox/<i>#</i>/retry</code>; drop it: <code>curl -X DELETE -H "Authorization: Bearer $ADMIN_TOKEN" …/admin/outbox/<i>#</i></code>.</p>`
+    : '<p class="empty">No dead message.</p>';
+  const done = outbox.actions.length
+    ? `<ul>${outbox.actions.map((a) => `<li>${escapeHtml(a.at.replace('T', ' ').slice(0, 19))}Z: message ${a.id} ${a.action === 'retry' ? 'put back in the queue' : 'deleted'} (request ${escapeHtml(a.requestId)})</li>`).join('')}</ul>`
+    : '';
+  return list + done;
+}
+
+export function statusPage(s: StatusView, history: { lastMinutes: readonly Sample[]; lastHour: readonly Sample[] }): string {
   const { pool, cache, outbox } = s;
   const reads = cache.hit + cache.stale + cache.miss;
   const hitRate = reads > 0 ? `${Math.round((cache.hit / reads) * 100)}%` : '–';
@@ -71,6 +89,10 @@ export function statusPage(s: StatusView): string {
     'Status',
     `<p class="status">freshen · process ${s.pid} · up ${Math.floor(s.uptimeSeconds / 60)} min · reloads every ${RELOAD_SECONDS} s</p>
 <h1>Status</h1>
+<h2>The last 5 minutes</h2>
+${plots(history.lastMinutes)}
+<h2>The last hour</h2>
+${plots(history.lastHour)}
 <h2>Updater pool (${escapeHtml(pool.runtime === 'process' ? 'child processes' : 'worker threads')})</h2>
 <div class="cards">
 ${card('workers', `${pool.busyWorkers} busy / ${pool.workers}`)}
@@ -113,6 +135,8 @@ ${card('dead', outbox.counts.dead, outbox.counts.dead > 0 ? 'bad' : '')}
 ${card('mailers running', outbox.mailers.running)}
 </div>
 ${messages}
+<h2>Dead letters</h2>
+${deadLetters(outbox)}
 <h2>Settings</h2>
 <table>${settings}</table>`,
     `${EXTRA_STYLE}<meta http-equiv="refresh" content="${RELOAD_SECONDS}">`,

@@ -24,9 +24,10 @@ export interface TestSmtp {
   /**
    * A misbehaving server: 'silent' accepts connections and never greets;
    * 'hang' takes each message in (it counts as received) and never answers;
-   * 'drop' drops the connection in the middle of each message (which is then not received).
+   * 'drop' drops the connection in the middle of each message (which is then not received);
+   * 'reject' refuses each message with 550 (a permanent refusal: the message dies).
    */
-  fault: 'silent' | 'hang' | 'drop' | undefined;
+  fault: 'silent' | 'hang' | 'drop' | 'reject' | undefined;
   /** Messages whose data ended, accepted or not (to catch a sender mid-message). */
   dataEnded: number;
   down(): Promise<void>;
@@ -111,6 +112,10 @@ export async function startTestSmtp(options: { host?: string } = {}): Promise<Te
             smtp.dataEnded++;
             if (dropped) {
               callback(new Error('connection dropped mid-message'));
+              return;
+            }
+            if (smtp.fault === 'reject') {
+              callback(Object.assign(new Error('mailbox unavailable'), { responseCode: 550 }));
               return;
             }
             const raw = Buffer.concat(chunks).toString('utf8');

@@ -36,6 +36,7 @@ const NEEDS: readonly Need[] = [
   { pkg: 'iproute2', why: 'fleet nodes in network namespaces of their own (ip netns)', present: () => onPath('ip') },
   { pkg: 'iptables', why: "the fleet node whose packets to the database are dropped", present: () => onPath('iptables') || existsSync('/usr/sbin/iptables') },
   { pkg: 'pgbouncer', why: 'the fleet behind a pooler in transaction mode', present: () => existsSync('/usr/sbin/pgbouncer') },
+  { pkg: 'prometheus', why: 'the shipped alerting rules, checked and unit-tested with promtool', present: () => onPath('promtool') },
 ];
 
 /** The benchmark's: wrk measures HTTP throughput (a Node generator tops out below a hit's rate), nginx and Postgres are peers. */

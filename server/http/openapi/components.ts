@@ -91,7 +91,7 @@ export const components: JsonObject = {
     },
     Outbox: {
       type: 'object',
-      required: ['counts', 'oldestUnsentSeconds', 'mailers', 'recent'],
+      required: ['counts', 'oldestUnsentSeconds', 'mailers', 'recent', 'dead', 'actions'],
       properties: {
         counts: {
           type: 'object',
@@ -106,24 +106,38 @@ export const components: JsonObject = {
         },
         oldestUnsentSeconds: { type: ['number', 'null'], minimum: 0 },
         mailers: { type: 'object' },
-        recent: {
+        recent: { type: 'array', items: schema('OutboxMessage') },
+        dead: { type: 'array', description: 'Dead messages, newest first (at most 50), with their last error: to retry or delete.', items: schema('OutboxMessage') },
+        actions: {
           type: 'array',
+          description: "Operators' retries and deletions of dead messages through this process, newest first.",
           items: {
             type: 'object',
-            required: ['id', 'kind', 'state', 'subject', 'attempts', 'createdAt', 'sentAt', 'lastError'],
-            properties: {
-              id: { type: 'integer' },
-              kind: { type: 'string' },
-              subject: { type: 'string' },
-              state: { enum: ['pending', 'sending', 'sent', 'dead'] },
-              attempts: { type: 'integer', minimum: 0 },
-              createdAt: { type: 'string', format: 'date-time' },
-              sentAt: { type: ['string', 'null'], format: 'date-time' },
-              lastError: { type: ['string', 'null'] },
-            },
+            required: ['at', 'action', 'id', 'requestId'],
+            properties: { at: { type: 'string', format: 'date-time' }, action: { enum: ['retry', 'delete'] }, id: { type: 'integer' }, requestId: { type: 'string' } },
           },
         },
       },
+    },
+    OutboxMessage: {
+      type: 'object',
+      required: ['id', 'kind', 'state', 'subject', 'attempts', 'createdAt', 'sentAt', 'lastError'],
+      properties: {
+        id: { type: 'integer' },
+        kind: { type: 'string' },
+        subject: { type: 'string' },
+        state: { enum: ['pending', 'sending', 'sent', 'dead'] },
+        attempts: { type: 'integer', minimum: 0 },
+        createdAt: { type: 'string', format: 'date-time' },
+        sentAt: { type: ['string', 'null'], format: 'date-time' },
+        lastError: { type: ['string', 'null'] },
+      },
+    },
+    MessageRequeued: {
+      type: 'object',
+      required: ['id', 'state'],
+      additionalProperties: false,
+      properties: { id: { type: 'integer', minimum: 1 }, state: { const: 'pending' } },
     },
     Status: {
       type: 'object',
@@ -186,6 +200,7 @@ export const components: JsonObject = {
     MethodNotAllowed: problemResponse('The path does not take this method.', { Allow: header('Methods') }),
     Unauthorized: problemResponse('No admin token given.', { 'WWW-Authenticate': header('Challenge') }),
     Forbidden: problemResponse('The token given is not the admin token.'),
+    Conflict: problemResponse('The message is not dead: it is queued, being sent or sent already (only a dead one is retried or deleted).'),
     UpstreamInvalid: problemResponse('The upstream sent data that fails the schema (or no JSON, too much, a redirect, an unexpected status), and there is no last good row.', {
       'Cache-Status': header('CacheStatus', false),
     }),

@@ -10,6 +10,8 @@ const xmlFile: JsonObject = {
   '200': { ...(page['200'] as JsonObject), description: 'The sitemap.', content: { 'application/xml': { schema: { type: 'string' } } } },
 };
 
+const messageIdParameter: JsonObject = { name: 'id', in: 'path', required: true, description: 'The message id: a positive whole number (else 400).', schema: { type: 'string' } };
+
 export const paths: Record<string, Record<string, JsonObject>> = {
   '/': {
     get: {
@@ -136,6 +138,29 @@ export const paths: Record<string, Record<string, JsonObject>> = {
       responses: { '200': { description: 'Counts by state, the mailers, the latest messages.', content: json('Outbox') }, ...adminFailures },
     },
   },
+  '/admin/outbox/{id}/retry': {
+    post: {
+      operationId: 'retryDeadMessage',
+      summary: 'A dead message back in the queue, its attempts counted afresh (Bearer only); asked twice, it is still sent once.',
+      parameters: [messageIdParameter],
+      security: [{ bearer: [] }],
+      responses: {
+        '202': { description: 'Queued: a mailer sends it next.', content: json('MessageRequeued') },
+        '400': response('BadRequest'),
+        '409': response('Conflict'),
+        ...adminFailures,
+      },
+    },
+  },
+  '/admin/outbox/{id}': {
+    delete: {
+      operationId: 'deleteDeadMessage',
+      summary: 'A dead message deleted (Bearer only).',
+      parameters: [messageIdParameter],
+      security: [{ bearer: [] }],
+      responses: { '204': { description: 'Deleted.' }, '400': response('BadRequest'), '409': response('Conflict'), ...adminFailures },
+    },
+  },
   '/healthz': {
     get: { operationId: 'liveness', summary: 'Liveness: the process runs.', responses: { '200': { description: 'The process runs.', content: json('Health') } } },
   },
@@ -176,7 +201,7 @@ const OTHER_METHODS = ['get', 'put', 'post', 'delete', 'patch'] as const;
 const anyRequest: JsonObject = { '400': response('RefusedByParser'), '431': response('HeadersTooLarge'), '500': response('Internal') };
 for (const [path, item] of Object.entries(paths)) {
   const name = path.replace(/[^A-Za-z0-9]+/g, '_');
-  const parameters = ((item.get ?? item.post)?.parameters ?? []) as JsonObject[];
+  const parameters = ((item.get ?? item.post ?? item.delete)?.parameters ?? []) as JsonObject[];
   const get = item.get;
   if (get) item.head = { ...get, operationId: `${String(get.operationId)}Head`, summary: `${String(get.summary)} Headers only.` };
   item.options = { operationId: `options${name}`, summary: 'The methods this path allows.', parameters, responses: { '200': response('Options') } };
