@@ -81,6 +81,16 @@ describe('the published index in shards', function () {
   });
 
   it('rewrites the one shard a new entry falls in, and the top, and leaves every other shard file as it was', async () => {
+    // Every page of the first entries written (each write marks its shard to
+    // rewrite), and the shard files unchanged for longer than the index's delay
+    // since: nothing of the last test is still on its way to the disk.
+    await waitFor(async () => (await Promise.all(ids.map((id) => stat(join(dir, `${id}.html`)).then(() => true, () => false)))).every(Boolean), 'every page written');
+    let seen = { files: '', since: performance.now() };
+    await waitFor(async () => {
+      const files = JSON.stringify([...(await shardFiles())]);
+      if (files !== seen.files) seen = { files, since: performance.now() };
+      return performance.now() - seen.since > 500;
+    }, 'the shard files to settle');
     const before = await shardFiles();
     const topBefore = (await stat(join(dir, 'index.html'))).mtimeMs;
     expect((await service.get('/entries/late')).status).to.equal(200);
