@@ -4,7 +4,7 @@
 // WEB_CONCURRENCY > 1, a cluster of them — and stops it cleanly on
 // SIGINT/SIGTERM (a second signal exits at once).
 import cluster from 'node:cluster';
-import { clusterMetrics, PAGE_KEEPER_ENV, runPrimary, STOP } from './cluster.js';
+import { clusterHistory, clusterMetrics, PAGE_KEEPER_ENV, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config/config.js';
 import { maskUrl } from '../shared/mask-url.js';
 import type { Logger } from 'pino';
@@ -60,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     logger,
     migrate: !inCluster,
     metricsText: inCluster ? (metrics) => clusterMetrics(metrics.registry) : undefined,
+    plotted: inCluster ? (history) => clusterHistory(history) : undefined,
     watchUnexpected: true,
     pageKeeper: !inCluster || process.env[PAGE_KEEPER_ENV] === '1',
   });

@@ -13,6 +13,7 @@ import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import type { Config } from './config/config.js';
 import { onStopSignals } from '../shared/stop-signals.js';
 import type { MetricsText } from './http/routes/health.js';
+import { mergeHistories, type History, type Plotted } from './ops/history.js';
 
 const METRICS_REQUEST = 'freshen:metrics-request';
 /** The primary tells a worker to stop (again: at once) by message, not signal. */
@@ -31,6 +32,20 @@ export interface StoredMessage {
   type: typeof STORED;
   id: string;
 }
+/** The status page's plots of the whole node: a worker asks, the primary gathers every worker's. */
+const HISTORY_REQUEST = 'freshen:history-request';
+const HISTORY_COLLECT = 'freshen:history-collect';
+const HISTORY_PART = 'freshen:history-part';
+const HISTORY_RESPONSE = 'freshen:history-response';
+/** How long the primary waits for every worker's history (a busy or dying one is left out). */
+const HISTORY_WAIT_MS = 2000;
+
+interface HistoryMessage {
+  type: typeof HISTORY_REQUEST | typeof HISTORY_COLLECT | typeof HISTORY_PART | typeof HISTORY_RESPONSE;
+  id: number;
+  plotted?: Plotted;
+}
+
 /** More deaths than this many per worker within a minute: stop replacing them. */
 const MAX_DEATHS_PER_WORKER_PER_MINUTE = 3;
 
@@ -97,7 +112,32 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
       onListening(`http://${address.address ?? config.host}:${address.port}`, demo !== undefined);
     }
   });
-  cluster.on('message', (worker: Worker, message: MetricsMessage | StoredMessage) => {
+  // History requests under way: the asking worker, the parts so far, and who has not answered.
+  let nextCollect = 0;
+  const collecting = new Map<number, { asker: Worker; askerId: number; parts: Plotted[]; missing: Set<Worker>; timer: NodeJS.Timeout }>();
+  const answerHistory = (key: number) => {
+    const c = collecting.get(key);
+    if (!c) return;
+    collecting.delete(key);
+    clearTimeout(c.timer);
+    c.asker.send({ type: HISTORY_RESPONSE, id: c.askerId, plotted: mergeHistories(c.parts) } satisfies HistoryMessage);
+  };
+  cluster.on('message', (worker: Worker, message: MetricsMessage | StoredMessage | HistoryMessage) => {
+    if (message?.type === HISTORY_REQUEST) {
+      const key = ++nextCollect;
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      collecting.set(key, { asker: worker, askerId: message.id, parts: [], missing: new Set(workers), timer: setTimeout(() => answerHistory(key), HISTORY_WAIT_MS) });
+      for (const w of workers) w.send({ type: HISTORY_COLLECT, id: key } satisfies HistoryMessage);
+      return;
+    }
+    if (message?.type === HISTORY_PART) {
+      const c = collecting.get(message.id);
+      if (!c || !message.plotted) return;
+      c.parts.push(message.plotted);
+      c.missing.delete(worker);
+      if (c.missing.size === 0) answerHistory(message.id);
+      return;
+    }
     if (message?.type === STORED) {
       // A worker stored an entry: the others drop their memory copy of it.
       for (const other of Object.values(cluster.workers ?? {})) if (other && other !== worker) other.send(message);
@@ -189,4 +229,35 @@ export function clusterStores(onStoredElsewhere: (id: string) => void): (id: str
     if (message?.type === STORED) onStoredElsewhere(message.id);
   });
   return (id) => void process.send?.({ type: STORED, id } satisfies StoredMessage);
+}
+
+/**
+ * In a cluster worker: answer the primary's collection with this worker's
+ * history, and return what the status page plots — the whole node's, every
+ * worker's merged (this worker's alone if the primary does not answer).
+ */
+export function clusterHistory(own: History): () => Promise<Plotted> {
+  let nextId = 0;
+  const waiting = new Map<number, (plotted: Plotted) => void>();
+  process.on('message', (message: HistoryMessage) => {
+    if (message?.type === HISTORY_COLLECT) {
+      process.send?.({ type: HISTORY_PART, id: message.id, plotted: { lastMinutes: own.lastMinutes(), lastHour: own.lastHour(), processes: 1 } } satisfies HistoryMessage);
+    } else if (message?.type === HISTORY_RESPONSE && message.plotted) {
+      waiting.get(message.id)?.(message.plotted);
+    }
+  });
+  return () =>
+    new Promise((resolve) => {
+      const id = ++nextId;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        resolve({ lastMinutes: own.lastMinutes(), lastHour: own.lastHour(), processes: 1 });
+      }, HISTORY_WAIT_MS * 2);
+      waiting.set(id, (plotted) => {
+        clearTimeout(timer);
+        waiting.delete(id);
+        resolve(plotted);
+      });
+      process.send?.({ type: HISTORY_REQUEST, id } satisfies HistoryMessage);
+    });
 }

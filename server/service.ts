@@ -19,7 +19,7 @@ import { createAccessLog } from './http/access-log.js';
 import { entryListener } from './http/entry-listener.js';
 import { createAdminViews } from './ops/admin-views.js';
 import { createDeadLetters } from './ops/dead-letters.js';
-import { createHistory } from './ops/history.js';
+import { createHistory, type History, type Plotted } from './ops/history.js';
 import { createApp } from './http/app.js';
 import type { Config } from './config/config.js';
 import { createFreshness, type Freshness } from './freshness/freshness.js';
@@ -61,6 +61,8 @@ export interface ServiceOptions {
   migrate?: boolean;
   /** What /metrics answers; by default this process's own metrics. */
   metricsText?: (metrics: Metrics) => MetricsText;
+  /** What the status page plots; by default this process's own history (a cluster's worker: the node's). */
+  plotted?: (history: History) => () => Promise<Plotted>;
   /** Take over the process's unhandled rejections and uncaught exceptions (the command line does). */
   watchUnexpected?: boolean;
   /** Build the page index and sweep the pages (default): one process of a cluster, which share PUBLISH_DIR. */
@@ -253,7 +255,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
-      admin: createAdminViews({ db, config, pool, freshness, mailers, history, deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
+      admin: createAdminViews({ db, config, pool, freshness, mailers, plotted: options.plotted?.(history) ?? ownPlots(history), deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
       readiness: {
         async check() {
           const checks: Record<string, string> = {};
@@ -308,6 +310,10 @@ export async function startService(config: Config, options: ServiceOptions = {})
     await close();
     throw err;
   }
+}
+
+function ownPlots(history: History): () => Promise<Plotted> {
+  return async () => ({ lastMinutes: history.lastMinutes(), lastHour: history.lastHour(), processes: 1 });
 }
 
 function ownMetrics(metrics: Metrics): MetricsText {

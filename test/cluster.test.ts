@@ -12,10 +12,12 @@ import { useFreshenProcesses } from './support/freshen-process.js';
 import { record, type TestUpstream } from './support/upstream.js';
 import { waitFor } from './support/wait.js';
 
+const TOKEN = 'a-cluster-operator-token';
+
 /** A GET on a connection of its own, so the cluster may hand it to any worker. */
-function get(url: string): Promise<{ status: number; cacheStatus: string; body: string }> {
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; cacheStatus: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
+    const req = request(url, { agent: false, headers: { connection: 'close', ...headers } }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, cacheStatus: String(res.headers['cache-status'] ?? ''), body }));
@@ -37,7 +39,7 @@ describe('cluster mode (WEB_CONCURRENCY=2)', function () {
   before(async () => {
     upstream = freshen.upstream();
     files = freshen.files();
-    const cluster = freshen.start({ WEB_CONCURRENCY: '2', ENTRY_TTL_SECONDS: '1' });
+    const cluster = freshen.start({ WEB_CONCURRENCY: '2', ENTRY_TTL_SECONDS: '1', ADMIN_TOKEN: TOKEN });
     child = cluster.child;
     output = cluster.output;
     url = await cluster.listening();
@@ -70,6 +72,14 @@ describe('cluster mode (WEB_CONCURRENCY=2)', function () {
     await Promise.all(Array.from({ length: 40 }, () => get(`${url}/entries/k1`)));
     await waitFor(async () => (await get(`${url}/entries/k1`)).body.includes('"title":"second"'), 'the refreshed row');
     expect(upstream.count('k1')).to.equal(before + 1);
+  });
+
+  it("plots the whole node's last minutes on the status page, whichever worker answers", async () => {
+    for (let i = 0; i < 6; i++) {
+      const page = (await get(`${url}/admin`, { authorization: `Bearer ${TOKEN}`, accept: 'text/html' })).body;
+      expect(page).to.include("The plots are the whole node's: its 2 processes together.");
+      expect(Number(/data-points="(\d+)"/.exec(page)?.[1])).to.be.at.least(1);
+    }
   });
 
   it('serves metrics of the whole cluster', async () => {

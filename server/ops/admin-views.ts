@@ -10,7 +10,7 @@ import { describeConfig, type Config } from '../config/config.js';
 import { SETTING_ROWS } from '../config/settings.js';
 import type { Freshness, FreshnessCounters } from '../freshness/freshness.js';
 import type { DeadLetterAction, DeadLetters } from './dead-letters.js';
-import type { History } from './history.js';
+import type { Plotted } from './history.js';
 
 export interface RecentMessage {
   id: number;
@@ -73,8 +73,8 @@ export interface AdminViews {
   outbox(): Promise<OutboxView>;
   status(): Promise<StatusView>;
   deadLetters: DeadLetters;
-  /** The last 5 minutes and the last hour, for the plots. */
-  history: Pick<History, 'lastMinutes' | 'lastHour'>;
+  /** The last 5 minutes and the last hour, for the plots: this process's, or its node's in a cluster. */
+  plotted: () => Promise<Plotted>;
 }
 
 export function createAdminViews(deps: {
@@ -84,7 +84,7 @@ export function createAdminViews(deps: {
   freshness: Freshness;
   mailers: Mailers;
   deadLetters: DeadLetters;
-  history: History;
+  plotted: () => Promise<Plotted>;
   /** The database's clock, which the outbox's times are in. */
   now: () => number;
 }): AdminViews {
@@ -110,7 +110,7 @@ export function createAdminViews(deps: {
   return {
     outbox,
     deadLetters: deps.deadLetters,
-    history: deps.history,
+    plotted: deps.plotted,
     async status() {
       const [recentErrors, mail, storedEntries] = await Promise.all([listRecentErrors(db, 15), outbox(), estimateRows(db, 'entries')]);
       return {

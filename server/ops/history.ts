@@ -111,6 +111,44 @@ export function createHistory(everyMs = 1000): History {
   };
 }
 
+/** What the status page plots: the last 5 minutes and the last hour, of how many processes. */
+export interface Plotted {
+  lastMinutes: readonly Sample[];
+  lastHour: readonly Sample[];
+  processes: number;
+}
+
+// Of several processes of one node: their rates and queues add up; the
+// database's outbox and the fleet's breaker are the same for each (the
+// largest reading); busy shares average; latencies and delays take the worst.
+const SAME_FOR_ALL = new Set(['outboxUnsent', 'outboxOldest', 'breakerOpen']);
+
+/** Samples of several processes, aligned from the newest. */
+function merge(lists: Array<readonly Sample[]>): Sample[] {
+  const length = Math.max(0, ...lists.map((l) => l.length));
+  return Array.from({ length }, (_, i) => {
+    const at = lists.map((l) => l[l.length - length + i]).filter((s): s is Sample => s !== undefined);
+    const out: Sample = { at: Math.max(...at.map((s) => s.at)) };
+    for (const key of new Set(at.flatMap((s) => Object.keys(s)))) {
+      if (key === 'at') continue;
+      const values = at.map((s) => s[key] ?? 0);
+      if (key === 'busy') out[key] = values.reduce((a, b) => a + b, 0) / values.length;
+      else if (SAME_FOR_ALL.has(key) || /P99$|^latency/.test(key)) out[key] = Math.max(...values);
+      else out[key] = values.reduce((a, b) => a + b, 0);
+    }
+    return out;
+  });
+}
+
+/** Every process's history as one node's, newest samples aligned. */
+export function mergeHistories(parts: readonly Plotted[]): Plotted {
+  return {
+    lastMinutes: merge(parts.map((p) => p.lastMinutes)),
+    lastHour: merge(parts.map((p) => p.lastHour)),
+    processes: parts.reduce((n, p) => n + p.processes, 0),
+  };
+}
+
 /** Seconds folded into one point: rates and gauges averaged, the p99s and latency their worst. */
 function fold(samples: Sample[]): Sample {
   const out: Sample = { at: (samples.at(-1) as Sample).at };

@@ -3,7 +3,7 @@
 // every few seconds. Rendered from a StatusView; every value is escaped.
 import type { StatusView } from './admin-views.js';
 import { escapeHtml, layout } from '../../shared/html.js';
-import type { Sample } from './history.js';
+import type { Plotted } from './history.js';
 import { PLOT_STYLE, plots } from './plots.js';
 
 const RELOAD_SECONDS = 5;
@@ -60,7 +60,7 @@ function deadLetters(outbox: StatusView['outbox']): string {
   return list + done;
 }
 
-export function statusPage(s: StatusView, history: { lastMinutes: readonly Sample[]; lastHour: readonly Sample[] }): string {
+export function statusPage(s: StatusView, history: Plotted): string {
   const { pool, cache, outbox } = s;
   const reads = cache.hit + cache.stale + cache.miss;
   const hitRate = reads > 0 ? `${Math.round((cache.hit / reads) * 100)}%` : '–';
@@ -89,6 +89,7 @@ export function statusPage(s: StatusView, history: { lastMinutes: readonly Sampl
     'Status',
     `<p class="status">freshen · process ${s.pid} · up ${Math.floor(s.uptimeSeconds / 60)} min · reloads every ${RELOAD_SECONDS} s</p>
 <h1>Status</h1>
+<p class="hint">${history.processes > 1 ? `The plots are the whole node's: its ${history.processes} processes together. The rest of the page is this process's.` : "The plots are this process's."}</p>
 <h2>The last 5 minutes</h2>
 ${plots(history.lastMinutes)}
 <h2>The last hour</h2>

@@ -16,7 +16,7 @@ export function adminRoutes(router: Router, deps: AppDeps): void {
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Vary', 'Accept');
     if (wantsHtml(ctx)) {
-      setHtml(ctx, statusPage(status, { lastMinutes: deps.admin.history.lastMinutes(), lastHour: deps.admin.history.lastHour() }));
+      setHtml(ctx, statusPage(status, await deps.admin.plotted()));
     } else {
       ctx.body = status;
     }
