@@ -118,4 +118,18 @@ describe('the upstream caps', function () {
     const firstStale = Math.min(...staleRead.map((id) => sent.indexOf(`/items/${id}`)));
     expect(firstStale, 'the first stale refresh comes after the last waiting miss').to.be.above(lastMiss);
   });
+
+  it('has at most UPSTREAM_MAX_CONCURRENCY requests in flight, however many misses wait', async () => {
+    const capped = await startTestService(upstream.url, { env: { UPSTREAM_MAX_CONCURRENCY: '2', UPDATER_MAX_QUEUE: '100' } });
+    try {
+      const slow = Array.from({ length: 12 }, (_, i) => `c${i}`);
+      for (const id of slow) upstream.set(id, { record: record(id), delayMs: 100 });
+      upstream.resetMostAtOnce();
+      const statuses = await Promise.all(slow.map(async (id) => (await capped.get(`/entries/${id}`)).status));
+      expect(statuses).to.deep.equal(slow.map(() => 200));
+      expect(upstream.mostAtOnce(), 'upstream requests at once').to.equal(2);
+    } finally {
+      await capped.stop();
+    }
+  });
 });

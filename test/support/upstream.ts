@@ -41,6 +41,9 @@ export interface TestUpstream {
   streamedChunks(id: string): number;
   /** Client connections open now (kept-alive ones included). */
   openConnections(): number;
+  /** The most requests it was answering at once since start (or the last reset). */
+  mostAtOnce(): number;
+  resetMostAtOnce(): void;
   close(): Promise<void>;
 }
 
@@ -62,7 +65,12 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
   const lastHeaders = new Map<string, Record<string, string | string[] | undefined>>();
   let total = 0;
 
+  let atOnce = 0;
+  let most = 0;
   const server = createServer((req, res) => {
+    atOnce++;
+    most = Math.max(most, atOnce);
+    res.once('close', () => atOnce--);
     paths.push(req.url ?? '');
     arrivals.push(performance.now());
     const match = /^\/items\/([^/?]+)/.exec(req.url ?? '');
@@ -140,6 +148,8 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
     total: () => total,
     paths,
     arrivals,
+    mostAtOnce: () => most,
+    resetMostAtOnce: () => void (most = atOnce),
     headersOf: (id) => lastHeaders.get(id),
     releaseHeld() {
       for (const res of held) {
