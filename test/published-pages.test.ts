@@ -136,7 +136,9 @@ describe('published pages', () => {
     expect(html).to.include('&#60;script&#62;alert(&#34;title&#34;)&#60;/script&#62;');
     expect(html).to.include('<a href="/pages/p1.html">p1</a>');
     expect(html).not.to.include('/pages/../');
-    // Only pages (and no leftover temporary files) in PUBLISH_DIR; nothing beside it.
+    // Only pages (and no leftover temporary files) in PUBLISH_DIR; nothing beside it —
+    // once the page task has ended (its lock goes just after the page appears).
+    await waitFor(() => service.pool.stats().inFlight === 0, 'its page task to end');
     const names = await readdir(dir);
     const index = ['index', 'sitemaps', 'sitemap.xml'];
     expect(names.every((n) => /^[A-Za-z0-9_-]+\.html$/.test(n) || index.includes(n)), names.join(' ')).to.equal(true);
