@@ -15,7 +15,7 @@ import { revalidateMarkdown } from './revalidate-report.js';
 import { revalidate, type RevalidateResults } from './revalidate-section.js';
 import { webConcurrency } from './scaling-section.js';
 import { BENCH_NEEDS, ensureSystemPackages } from '../test/support/system-packages.js';
-import { catalogue, catalogueMarkdown, type Catalogue } from './catalogue-section.js';
+import { catalogue } from './catalogue-section.js';
 import { coldPath, type ColdPath } from './cold-path-section.js';
 
 const RUNTIMES: BenchRuntime[] = ['inline', 'thread', 'process', 'spawn'];
@@ -38,8 +38,6 @@ export interface Results {
   revalidate: RevalidateResults;
   /** Absent from results written before the section existed. */
   coldPath?: ColdPath;
-  /** The quick run's catalogue of 100k entries (npm run bench:catalogue has the million). */
-  catalogue?: Catalogue;
   targets: Record<string, boolean | null>;
   seconds: number;
 }
@@ -99,15 +97,6 @@ async function main(): Promise<void> {
     done = step('revalidation and refresh ahead');
     const revalidateResult = await revalidate(plan);
     done();
-    // The quick run takes the catalogue section over 100k entries; the full
-    // run leaves it to npm run bench:catalogue (a million, on both engines),
-    // which would take it past its bound.
-    let catalogueResult: Catalogue | undefined;
-    if (quick) {
-      done = step('catalogue of 100k entries');
-      catalogueResult = await catalogue(fast.ready, true);
-      done();
-    }
 
     const results: Results = {
       mode: quick ? 'quick' : 'full',
@@ -128,7 +117,6 @@ async function main(): Promise<void> {
       scaling,
       revalidate: revalidateResult,
       coldPath: cold,
-      ...(catalogueResult ? { catalogue: catalogueResult } : {}),
       targets: {
         coldPathRatio: cold.sqlite.ratio >= 0.8 && cold.sqlite.cold.p99 <= 10,
         coldPathPostgres: cold.postgres ? cold.postgres.ratio >= 0.6 : null,
@@ -184,9 +172,8 @@ async function partial(sections: string[], quick: boolean): Promise<void> {
 
 /** The tables of a run; results written before the revalidate section existed have none of its. */
 function withRevalidate(results: Results): string {
-  let md = markdown(results);
-  if ((results as Partial<Results>).revalidate) md = `${md}\n${revalidateMarkdown(results.revalidate)}`;
-  return results.catalogue ? `${md}\n**Catalogue** (100k entries)\n\n${catalogueMarkdown(results.catalogue)}\n` : md;
+  const md = markdown(results);
+  return (results as Partial<Results>).revalidate ? `${md}\n${revalidateMarkdown(results.revalidate)}` : md;
 }
 
 /** The revalidate figures of a run of that section alone, into the last full results (the rest as it was). */
