@@ -107,8 +107,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     },
     logger,
     now,
-    opened: (info) => void deps.notifier.upstreamUnhealthy({ ...info, node: self }),
-    closed: (info) => void deps.notifier.upstreamHealthy({ ...info, node: self }),
+    // The notifier holds what the database does not take; anything else thrown is logged, never left unhandled.
+    opened: (info) => void deps.notifier.upstreamUnhealthy({ ...info, node: self }).catch((err: unknown) => logger.error({ err }, 'could not queue the upstream-unhealthy notice')),
+    closed: (info) => void deps.notifier.upstreamHealthy({ ...info, node: self }).catch((err: unknown) => logger.error({ err }, 'could not queue the upstream-healthy notice')),
     onError: (err) => logger.debug({ why: (err as Error).message }, 'the upstream breaker could not reach the database; keeping its last state'),
   });
   const gate = createUpstreamGate({ maxConcurrency: upstream.maxConcurrency, maxRps: upstream.maxRps, missWaitMs: upstream.timeoutMs });
