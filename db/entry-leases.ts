@@ -8,6 +8,9 @@ import type { FreshnessPolicy } from '../shared/freshness-policy.js';
 import type { UpstreamFreshness, Validators } from '../shared/upstream.js';
 import { orNull, type EntryRow, type EntryState, type SqlRow } from './entries.js';
 import { rawRows, type Db, type Knex } from './knex.js';
+import { replaceTags } from './entry-tags.js';
+import { DEFAULT_SOURCE } from '../shared/sources.js';
+import { tagsColumn } from '../shared/tags.js';
 
 export interface Lease {
   id: string;
@@ -22,9 +25,11 @@ export interface Lease {
   invalidError: string | null;
   /** The stored record's validators, when there is a record to keep on a 304. */
   validators: Validators | undefined;
+  /** The entry's cache tags as stored (the entries.tags column), to tell whether a store changes them. */
+  tags: string | null;
 }
 
-const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error', 'invalid_error', 'state', 'upstream_etag', 'upstream_last_modified'];
+const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error', 'invalid_error', 'state', 'upstream_etag', 'upstream_last_modified', 'tags'];
 
 // The miss path's statements are written out, not built: knex's query builder
 // costs ~0.1-0.2 ms a statement. The same text runs on SQLite (3.35+) and Postgres.
@@ -41,6 +46,7 @@ interface LeaseRow {
   state: EntryState;
   upstream_etag: string | null;
   upstream_last_modified: string | null;
+  tags: string | null;
 }
 
 function leaseOf(id: string, owner: string, row: LeaseRow): Lease {
@@ -54,6 +60,7 @@ function leaseOf(id: string, owner: string, row: LeaseRow): Lease {
     error: row.error,
     invalidError: row.invalid_error,
     validators: conditional ? { etag: row.upstream_etag, lastModified: row.upstream_last_modified } : undefined,
+    tags: row.tags,
   };
 }
 
@@ -132,8 +139,23 @@ export interface Stored {
   refreshRequested: boolean;
 }
 
+/**
+ * The held row updated, with its cache tags when they change (`tags`
+ * undefined: they stand). Tags that stay as they were — most stores — cost
+ * nothing more; changed ones are written with the row, in one transaction.
+ */
+async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>, tags?: readonly string[]): Promise<Stored> {
+  const column = tags === undefined ? lease.tags : tagsColumn(tags);
+  if (column === lease.tags) return updateRow(db, lease, fields);
+  return db.transaction(async (trx) => {
+    const stored = await updateRow(trx, lease, { ...fields, tags: column });
+    if (stored.stored) await replaceTags(trx, DEFAULT_SOURCE, lease.id, tags ?? []);
+    return stored;
+  });
+}
+
 /** The held row updated, and whether an operator's refresh waits on it, in one statement. */
-async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>): Promise<Stored> {
+async function updateRow(db: Db, lease: Lease, fields: Record<string, unknown>): Promise<Stored> {
   // Written out (as CREATE_LEASED); the columns are this file's own names, never input.
   const sql = `update entries set ${Object.keys(fields).join(' = ?, ')} = ? where id = ? and lease_owner = ? and lease_generation = ? returning refresh_requested`;
   const bindings = [...Object.values(fields), lease.id, lease.owner, lease.generation];
@@ -164,7 +186,7 @@ export async function storeRecord(
   db: Db,
   lease: Lease,
   now: number,
-  record: { record: string | Buffer; hash: string; related: string[]; title: string | null; validators: Validators; freshness: UpstreamFreshness },
+  record: { record: string | Buffer; hash: string; related: string[]; title: string | null; validators: Validators; freshness: UpstreamFreshness; tags: readonly string[] },
 ): Promise<Stored> {
   return updateHeld(db, lease, {
     // The record's UTF-8 bytes, made text by the database: the driver copies
@@ -180,7 +202,7 @@ export async function storeRecord(
     invalid_error: null,
     ...released,
     updated_at: now,
-  });
+  }, record.tags);
 }
 
 /**
@@ -193,8 +215,27 @@ export async function storeNotModified(
   db: Db,
   lease: Lease,
   now: number,
+  answer: { validators: Validators; freshness: UpstreamFreshness | null; tags: readonly string[] | null },
+): Promise<NotModifiedStored> {
+  // The tags it sent, if any, replace the stored ones.
+  const column = answer.tags === null ? lease.tags : tagsColumn(answer.tags);
+  if (column === lease.tags) return revalidated(db, lease, now, answer);
+  return db.transaction(async (trx) => {
+    const stored = await revalidated(trx, lease, now, answer, column);
+    if (stored.stored) await replaceTags(trx, DEFAULT_SOURCE, lease.id, answer.tags ?? []);
+    return stored;
+  });
+}
+
+type NotModifiedStored = Stored & { row?: Pick<EntryRow, 'record' | 'hash' | 'related' | 'ttlMs' | 'staleWhileRevalidateMs' | 'staleIfErrorMs'> };
+
+async function revalidated(
+  db: Db,
+  lease: Lease,
+  now: number,
   answer: { validators: Validators; freshness: UpstreamFreshness | null },
-): Promise<Stored & { row?: Pick<EntryRow, 'record' | 'hash' | 'related' | 'ttlMs' | 'staleWhileRevalidateMs' | 'staleIfErrorMs'> }> {
+  tags?: string | null,
+): Promise<NotModifiedStored> {
   const { validators, freshness } = answer;
   const rows = (await heldBy(db, lease).update(
     {
@@ -202,6 +243,7 @@ export async function storeNotModified(
       ...(freshness === null ? {} : freshnessColumns(freshness)),
       upstream_etag: db.raw('coalesce(?, upstream_etag)', [validators.etag]),
       upstream_last_modified: db.raw('coalesce(?, upstream_last_modified)', [validators.lastModified]),
+      ...(tags === undefined ? {} : { tags }),
       ...noError,
       invalid_error: null,
       ...released,
@@ -243,7 +285,7 @@ export async function storeNothing(db: Db, lease: Lease, now: number): Promise<S
     ...noError,
     ...released,
     updated_at: now,
-  });
+  }, []);
 }
 
 /** Upstream says the entry does not exist: forget the record, remember the answer. */
@@ -259,7 +301,7 @@ export async function storeNotFound(db: Db, lease: Lease, now: number): Promise<
     ...noError,
     ...released,
     updated_at: now,
-  });
+  }, []);
 }
 
 /**

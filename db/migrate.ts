@@ -12,6 +12,7 @@ import * as m007 from './migrations/007-upstream-caching.js';
 import * as m008 from './migrations/008-catalogue.js';
 import * as m009 from './migrations/009-changes-and-notices.js';
 import * as m010 from './migrations/010-upstream-health.js';
+import * as m011 from './migrations/011-tags-and-purges.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const migrations: Record<string, Migration> = {
   '008-catalogue': m008,
   '009-changes-and-notices': m009,
   '010-upstream-health': m010,
+  '011-tags-and-purges': m011,
 };
 
 const source: Knex.MigrationSource<string> = {

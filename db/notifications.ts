@@ -11,9 +11,13 @@
 // - else polling: every POLL_MS the stores numbered past the last one seen
 //   (entries.change_seq, from the storing trigger; migration 009), a bounded
 //   page through their index.
+// Purges are heard the same way: a NOTIFY of each batch's number on a channel
+// of its own, or a poll of the batches numbered past the last one seen; the
+// batch's ids are read from entry_purges.
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { backoffMs } from '../shared/backoff.js';
+import { lastPurgeBatch, purgeBatch, purgeBatchesAfter, PURGED_CHANNEL, type PurgeBatch } from './entry-purges.js';
 import { rawRows, type Db } from './knex.js';
 
 export interface StoredListener {
@@ -23,6 +27,8 @@ export interface StoredListener {
 export interface StoredHandlers {
   /** An entry was stored by the lease owner named (empty when unknown). */
   stored(id: string, owner: string): void;
+  /** A purge batch: these entries were marked stale, or dropped (`hard`). */
+  purged(batch: PurgeBatch): void;
   /** Listening again after the connection was lost: notices may have been missed. */
   resumed(): void;
   /** The connection failed; it is tried again. */
@@ -68,6 +74,7 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
     c.on('notification', (n) => {
       const payload = n.payload ?? '';
       if (n.channel === PROBE_CHANNEL) return probes.get(payload)?.();
+      if (n.channel === PURGED_CHANNEL) return void readPurge(Number(payload));
       const space = payload.lastIndexOf(' ');
       handlers.stored(payload.slice(space + 1), payload.slice(0, Math.max(0, space)));
     });
@@ -75,7 +82,7 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
     c.on('end', () => drop(c, new Error('the listening connection ended')));
     try {
       await c.connect();
-      await c.query(`listen ${STORED_CHANNEL}; listen ${PROBE_CHANNEL}`);
+      await c.query(`listen ${STORED_CHANNEL}; listen ${PURGED_CHANNEL}; listen ${PROBE_CHANNEL}`);
     } catch (err) {
       drop(c, err);
       return;
@@ -89,7 +96,9 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
       c.removeAllListeners('end');
       await c.end().catch(() => undefined);
       handlers.mode('poll', `a NOTIFY sent through the pool did not come back within ${t.probeMs} ms (a pooler in transaction mode?)`);
-      await startPolling();
+      // After a lost connection, what was stored meanwhile went unheard.
+      if (failures > 0) handlers.resumed();
+      await startPolling(failures === 0);
       return;
     }
     client = c;
@@ -97,6 +106,17 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
     if (failures > 0) handlers.resumed();
     failures = 0;
     beat(c);
+  }
+
+  async function readPurge(seq: number): Promise<void> {
+    try {
+      const batch = await purgeBatch(db, seq);
+      if (batch) handlers.purged(batch);
+    } catch (err) {
+      // Unread, its entries may be served from memory here: start afresh, as after a lost connection.
+      handlers.lost(err);
+      handlers.resumed();
+    }
   }
 
   /** Does a NOTIFY sent as the stores send theirs reach this connection? */
@@ -154,14 +174,23 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
     retry.unref();
   }
 
-  async function startPolling(): Promise<void> {
+  /** `fromStart`: polling follows the first try to listen, and starts where that try did. */
+  async function startPolling(fromStart: boolean): Promise<void> {
     let last: number | undefined;
+    let lastPurge: number | undefined;
     let failing = false;
     const poll = async (): Promise<void> => {
       try {
-        if (last === undefined) {
-          const [row] = rawRows<{ n: number | string | null }>(db, await db.raw('select max(change_seq) as n from entries'));
-          last = Number(row?.n ?? 0);
+        if (last === undefined || lastPurge === undefined) {
+          const from = (fromStart ? await startMarks : undefined) ?? (await marks());
+          last = from.changes;
+          lastPurge = from.purges;
+        }
+        for (;;) {
+          const batches = await purgeBatchesAfter(db, lastPurge, POLL_PAGE / 10);
+          for (const b of batches) handlers.purged(b);
+          lastPurge = batches.at(-1)?.seq ?? lastPurge;
+          if (batches.length < POLL_PAGE / 10 || closed) break;
         }
         for (;;) {
           const result: unknown = await db.raw('select id, changed_by, change_seq from entries where change_seq > ? order by change_seq limit ?', [last, POLL_PAGE]);
@@ -181,6 +210,13 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
     await poll();
   }
 
+  // What was stored or purged by then: polling, should it come to that, starts
+  // here, so that nothing stored while LISTEN is tried goes unheard.
+  const marks = async () => {
+    const [row] = rawRows<{ n: number | string | null }>(db, await db.raw('select max(change_seq) as n from entries'));
+    return { changes: Number(row?.n ?? 0), purges: await lastPurgeBatch(db) };
+  };
+  const startMarks = marks().catch(() => undefined);
   void connect();
   return {
     async close() {

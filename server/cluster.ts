@@ -28,10 +28,10 @@ export const PAGE_KEEPER_ENV = 'FRESHEN_PAGE_KEEPER';
 /** A worker stored an entry (SQLite has no LISTEN): the primary passes it to the other workers. */
 export const STORED = 'freshen:stored';
 
-export interface StoredMessage {
-  type: typeof STORED;
-  id: string;
-}
+/** A worker purged a batch of entries (SQLite): the primary passes it on likewise. */
+export const PURGED = 'freshen:purged';
+
+export type StoredMessage = { type: typeof STORED; id: string } | { type: typeof PURGED; ids: string[]; hard: boolean };
 /** The status page's plots of the whole node: a worker asks, the primary gathers every worker's. */
 const HISTORY_REQUEST = 'freshen:history-request';
 const HISTORY_COLLECT = 'freshen:history-collect';
@@ -138,8 +138,8 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
       if (c.missing.size === 0) answerHistory(message.id);
       return;
     }
-    if (message?.type === STORED) {
-      // A worker stored an entry: the others drop their memory copy of it.
+    if (message?.type === STORED || message?.type === PURGED) {
+      // A worker stored (or purged) entries: the others drop their memory copies.
       for (const other of Object.values(cluster.workers ?? {})) if (other && other !== worker) other.send(message);
       return;
     }
@@ -224,11 +224,18 @@ export function clusterMetrics(registry: Registry): MetricsText {
  * what this one stored, and hear what they stored. Postgres tells every
  * process itself (LISTEN), so this is for SQLite alone.
  */
-export function clusterStores(onStoredElsewhere: (id: string) => void): (id: string) => void {
+export function clusterStores(heard: { stored: (id: string) => void; purged: (ids: string[], hard: boolean) => void }): {
+  stored: (id: string) => void;
+  purged: (ids: readonly string[], hard: boolean) => void;
+} {
   process.on('message', (message: StoredMessage) => {
-    if (message?.type === STORED) onStoredElsewhere(message.id);
+    if (message?.type === STORED) heard.stored(message.id);
+    else if (message?.type === PURGED) heard.purged(message.ids, message.hard);
   });
-  return (id) => void process.send?.({ type: STORED, id } satisfies StoredMessage);
+  return {
+    stored: (id) => void process.send?.({ type: STORED, id } satisfies StoredMessage),
+    purged: (ids, hard) => void process.send?.({ type: PURGED, ids: [...ids], hard } satisfies StoredMessage),
+  };
 }
 
 /**

@@ -22,7 +22,10 @@ import { createDeadLetters } from './ops/dead-letters.js';
 import { createHistory, type History, type Plotted } from './ops/history.js';
 import { createApp } from './http/app.js';
 import type { Config } from './config/config.js';
-import { createFreshness, type Freshness } from './freshness/freshness.js';
+import { createFreshness, freshnessPolicy, type Freshness } from './freshness/freshness.js';
+import { createPurger } from './freshness/purge.js';
+import { createWebhooks } from './freshness/webhook.js';
+import { DEFAULT_SOURCE } from '../shared/sources.js';
 import { createLogger } from './log.js';
 import { createMetrics, type Metrics } from './ops/metrics.js';
 import type { MetricsText } from './http/routes/health.js';
@@ -156,10 +159,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // Other processes' stores reach this memory tier: LISTEN on Postgres, the
     // cluster primary between workers on SQLite (see README, Running several nodes).
     let announceStored: ((id: string) => void) | undefined;
+    let announcePurged: ((ids: readonly string[], hard: boolean) => void) | undefined;
     let hearStored: ((id: string, owner: string) => void) | undefined;
+    let hearPurged: ((ids: readonly string[], hard: boolean) => void) | undefined;
     if (config.database.client === 'postgres') {
       const listener = listenForStored(config.database.url, db, {
         stored: (id, owner) => hearStored?.(id, owner),
+        purged: (batch) => hearPurged?.(batch.ids, batch.hard),
         resumed: () => {
           logger.info('listening for other nodes’ refreshes again; this process’s memory tier starts afresh');
           freshness.forgetAll();
@@ -172,7 +178,9 @@ export async function startService(config: Config, options: ServiceOptions = {})
       });
       stops.push(() => listener.close());
     } else if (cluster.isWorker) {
-      announceStored = clusterStores((id) => hearStored?.(id, ''));
+      const announce = clusterStores({ stored: (id) => hearStored?.(id, ''), purged: (ids, hard) => hearPurged?.(ids, hard) });
+      announceStored = announce.stored;
+      announcePurged = announce.purged;
     }
 
     // The last hour of this process, for the status page's plots.
@@ -199,6 +207,21 @@ export async function startService(config: Config, options: ServiceOptions = {})
       // Another node's store may have changed the record this node's page shows.
       if (freshness.storedElsewhere(id, owner)) pageRepair.check(id);
     };
+    hearPurged = (ids, hard) => {
+      freshness.forget(ids);
+      // A dropped entry's page goes on every node.
+      if (hard) for (const id of ids) pageRepair.check(id);
+    };
+    const purger = createPurger({
+      db,
+      logger,
+      policy: freshnessPolicy(config),
+      now: clock.now,
+      forget: (ids) => freshness.forget(ids),
+      pageGone: (id) => pageRepair.check(id),
+      announce: announcePurged,
+      observe: (by, how, entries) => metrics.observePurge(by, how, entries),
+    });
     stops.push(() => freshness.close());
 
     const retention = startRetention({
@@ -252,6 +275,13 @@ export async function startService(config: Config, options: ServiceOptions = {})
       accessLog: accessLog.middleware,
       config,
       freshness,
+      purger,
+      webhooks: createWebhooks({
+        db,
+        secrets: new Map(config.webhookSecret === undefined ? [] : [[DEFAULT_SOURCE, config.webhookSecret]]),
+        now: clock.now,
+        observe: (outcome) => metrics.observeWebhook(outcome),
+      }),
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),

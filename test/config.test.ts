@@ -113,6 +113,7 @@ describe('settings are checked once at start', () => {
       logFile: resolve('data/access.log'),
       logLevel: 'info',
       adminToken: undefined,
+      webhookSecret: undefined,
       demo: { latencyMs: 30, failureRate: 0 },
     });
   });
@@ -208,6 +209,7 @@ describe('settings are checked once at start', () => {
     },
     { env: { ADMIN_TOKEN: 'short' }, name: 'ADMIN_TOKEN', allowed: 'expected at least 16 characters' },
     { env: { ADMIN_TOKEN: 'a token with spaces in it' }, name: 'ADMIN_TOKEN', allowed: 'none of them spaces' },
+    { env: { WEBHOOK_SECRET: 'only-twenty-characters' }, name: 'WEBHOOK_SECRET', allowed: 'expected at least 32 characters' },
     { env: { HOST: 'not a host!' }, name: 'HOST', allowed: 'expected a host name or IP address' },
     { env: { HOST: ' ' }, name: 'HOST', allowed: 'expected a host name or IP address' },
     { env: { HOST: '999.1.1.1' }, name: 'HOST', allowed: 'expected a host name or IP address' },
@@ -342,6 +344,7 @@ describe('settings are checked once at start', () => {
   it('describes every setting with the admin token and passwords masked', () => {
     const config = loadConfig({
       ADMIN_TOKEN: 'admin-token-0123456789',
+      WEBHOOK_SECRET: 'webhook-key-0123456789-0123456789',
       DATABASE_URL: 'postgres://u:secret@h/db',
       UPSTREAM_URL: 'https://reader:upsecret@api.example.test/items/{id}',
     });
@@ -349,6 +352,8 @@ describe('settings are checked once at start', () => {
     const shown = JSON.stringify(described);
     expect(shown).not.to.include('secret');
     expect(shown).not.to.include('admin-token-0123456789');
+    expect(shown).not.to.include('webhook-key');
+    expect(described.WEBHOOK_SECRET).to.equal('********');
     expect(described.DATABASE_URL).to.equal('postgres://u:********@h/db');
     expect(described.UPSTREAM_URL).to.equal('https://reader:********@api.example.test/items/{id}');
     expect(described.ADMIN_TOKEN).to.equal('********');

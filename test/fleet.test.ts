@@ -10,13 +10,15 @@
 // claims are taken over once they expire. In the Postgres half (one runtime)
 // the fleet runs once more behind PgBouncer in transaction mode, with its
 // default settings, where LISTEN hears nothing and nodes poll for each
-// other's stores instead.
+// other's stores instead. A webhook taken by one node reaches every node
+// (and its replay to another is refused), by LISTEN or by polling alike.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { openDatabase, type Knex } from '../db/knex.js';
 import { migrate } from '../db/migrate.js';
 import * as outbox from '../db/outbox.js';
 import { loadConfig } from '../server/config/config.js';
+import { sign } from '../server/freshness/webhook.js';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 import { useFreshenProcesses, type FreshenProcess } from './support/freshen-process.js';
 import { createTestNetwork, type TestNetwork } from './support/netns.js';
@@ -32,9 +34,10 @@ const ENTRIES = 30;
 const TTL_MS = 8000;
 const ids = Array.from({ length: ENTRIES }, (_, i) => `f${i}`);
 const TOKEN = 'a-fleet-operator-token';
+const WEBHOOK_SECRET = 'a-fleet-webhook-secret-of-32-characters';
 
-async function titleOn(url: string): Promise<string> {
-  return ((await (await fetch(`${url}/entries/news`)).json()) as { data: { title: string } }).data.title;
+async function titleOn(url: string, id = 'news'): Promise<string> {
+  return ((await (await fetch(`${url}/entries/${id}`)).json()) as { data: { title: string } }).data.title;
 }
 
 fleetOf('a fleet of three nodes on one database', false);
@@ -92,6 +95,7 @@ describe(name, function () {
           SMTP_TIMEOUT_SECONDS: '1',
           MAIL_BATCH_SIZE: '20',
           ADMIN_TOKEN: TOKEN,
+          WEBHOOK_SECRET,
         },
         host.wrap,
       );
@@ -160,6 +164,27 @@ describe(name, function () {
     // B held the first version fresh for its TTL (8 s): it answers the second well before.
     await waitFor(async () => (await titleOn(b.url)) === 'second', "node B to drop its copy", 4000);
     expect(b.process.output()).to.match(behindPooler ? /polling for other nodes’ refreshes/ : /hearing other nodes’ refreshes by LISTEN/);
+  });
+
+  if (process.env.TEST_DATABASE_URL) it('takes a signed webhook on one node: every node drops its copy, the entry is refreshed once, and the call replayed to another node is refused', async () => {
+    upstream.set('promo', { record: record('promo', { title: 'first' }), headers: { 'Surrogate-Key': 'spring-sale' } });
+    for (const node of nodes) expect(await titleOn(node.url, 'promo')).to.equal('first');
+    for (const node of nodes) expect((await fetch(`${node.url}/entries/promo`)).headers.get('cache-status')).to.match(/^freshen; hit/);
+    upstream.set('promo', { record: record('promo', { title: 'second' }), headers: { 'Surrogate-Key': 'spring-sale' } });
+
+    const [a, b] = nodes as [(typeof nodes)[number], (typeof nodes)[number]];
+    const body = JSON.stringify({ tags: ['spring-sale'] });
+    const t = Math.floor(Date.now() / 1000);
+    const call = (url: string) =>
+      fetch(`${url}/hooks/entries`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Freshen-Signature': `t=${t},v1=${sign(WEBHOOK_SECRET, t, body)}` }, body });
+    const taken = await call(a.url);
+    expect(taken.status).to.equal(200);
+    expect(await taken.json()).to.include({ matched: 1 });
+    // Every node held the first version fresh for its TTL (8 s): each answers the second well before.
+    for (const node of nodes) await waitFor(async () => (await titleOn(node.url, 'promo')) === 'second', 'every node to answer the refreshed record', 4000);
+    expect(upstream.count('promo')).to.equal(2);
+    // The same call sent to another node: refused there, as the fleet has taken it.
+    expect((await call(b.url)).status).to.equal(401);
   });
 
   it('delivers 1,000 messages once each while every node drains, and loses nothing when a node is killed mid-run', async () => {

@@ -18,6 +18,7 @@ describe('the refresh lease', () => {
     title: null,
     validators: { etag: null, lastModified: null },
     freshness: { ttlMs: null, staleWhileRevalidateMs: null, staleIfErrorMs: null, noStore: false },
+    tags: [],
   };
 
   before(async () => {
@@ -42,7 +43,7 @@ describe('the refresh lease', () => {
   });
 
   it('does not store a late result from a lost lease over a newer one', async () => {
-    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined };
+    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined, tags: null };
     expect((await leases.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
     const row = await entries.getEntry(db, 'l1');
     expect(row?.record).to.equal(null);
@@ -50,7 +51,7 @@ describe('the refresh lease', () => {
   });
 
   it('stores the holder’s result and releases the lease', async () => {
-    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined };
+    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined, tags: null };
     expect((await leases.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
     const row = await entries.getEntry(db, 'l1');
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });

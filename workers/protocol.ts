@@ -176,10 +176,13 @@ export type RefreshResult =
       bytes: number;
       validators: Validators;
       freshness: UpstreamFreshness;
+      /** Its cache tags (Surrogate-Key, Cache-Tag), sorted; none when it sent neither. */
+      tags: string[];
     }
   /** The upstream answered a conditional request 304: the stored record stands, fresh again. */
   /** `freshness` null: the 304 said nothing of it (no Cache-Control, no Expires), so the stored record's stands (RFC 9111 §4.3.4). */
-  | { kind: 'not-modified'; id: string; validators: Validators; freshness: UpstreamFreshness | null }
+  /** `tags` null: it sent no tag header, so the stored tags stand. */
+  | { kind: 'not-modified'; id: string; validators: Validators; freshness: UpstreamFreshness | null; tags: string[] | null }
   | { kind: 'not-found'; id: string }
   | {
       kind: 'invalid';

@@ -15,6 +15,7 @@ import type { RefreshResult, RefreshTask, Task, TaskResult, TaskStarted } from '
 import { checkPages, indexShard, indexTop, publish } from './publish-tasks.js';
 import { compileSchema, describeProblems } from './schema.js';
 import { upstreamFreshness } from './cache-control.js';
+import { parseTags } from '../shared/tags.js';
 import { upstreamUrl } from '../shared/upstream.js';
 import { fetchUpstream } from './upstream.js';
 
@@ -118,7 +119,7 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
   if (status === 304 && task.validators) {
     // A 304 updates only what it carries: without Cache-Control or Expires, the stored freshness stands.
     const said = headers.cacheControl !== null || headers.expires !== null;
-    return { kind: 'not-modified', id, validators, freshness: said ? freshness : null };
+    return { kind: 'not-modified', id, validators, freshness: said ? freshness : null, tags: parseTags(headers.surrogateKey, headers.cacheTag) };
   }
   if (status === 404 || status === 410) return { kind: 'not-found', id };
   if (status === 304) {
@@ -173,7 +174,7 @@ async function refresh(task: RefreshTask): Promise<RefreshResult> {
     ? [...new Set(fields.related.filter((x): x is string => typeof x === 'string'))].slice(0, MAX_IDS)
     : [];
   const title = typeof fields.title === 'string' ? fields.title.slice(0, 500) : null;
-  return movingBody({ kind: 'ok', id, body, recordStart, recordEnd, hash, related, title, bytes: fetched.body.length, validators, freshness });
+  return movingBody({ kind: 'ok', id, body, recordStart, recordEnd, hash, related, title, bytes: fetched.body.length, validators, freshness, tags: parseTags(headers.surrogateKey, headers.cacheTag) ?? [] });
 }
 
 /**

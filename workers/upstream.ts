@@ -12,8 +12,8 @@ export type Fetched =
   | { ok: true; status: number; body: Buffer; retryAfterMs?: number; headers: AnswerHeaders }
   | { ok: false; code: FetchFailureCode; message: string; status?: number };
 
-/** What a refresh keeps of the upstream's answer headers: its validators and its freshness. */
-export type AnswerHeaders = FreshnessHeaders & Validators;
+/** What a refresh keeps of the upstream's answer headers: its validators, its freshness and its cache tags. */
+export type AnswerHeaders = FreshnessHeaders & Validators & { surrogateKey: string | null; cacheTag: string | null };
 
 const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE']);
 
@@ -154,6 +154,8 @@ function answerHeaders(res: IncomingMessage): AnswerHeaders {
     // Kept to be sent back as they came; bounded, as they go into a column.
     etag: bounded(header(res, 'etag')),
     lastModified: bounded(header(res, 'last-modified')),
+    surrogateKey: header(res, 'surrogate-key'),
+    cacheTag: header(res, 'cache-tag'),
   };
 }
 

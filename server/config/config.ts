@@ -77,6 +77,8 @@ export interface Config {
   readonly logFile: string;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly adminToken: string | undefined;
+  /** WEBHOOK_SECRET: the key the upstream signs its webhook calls with; unset, it has none. */
+  readonly webhookSecret: string | undefined;
   readonly demo: { readonly latencyMs: number; readonly failureRate: number };
 }
 

@@ -305,6 +305,13 @@ export const SETTINGS = {
     unset: 'unset: admin endpoints answer 404',
     about: 'bearer token (16+ printable characters, no spaces) for `/admin`, the refresh and `/admin/outbox` endpoints',
   },
+  WEBHOOK_SECRET: {
+    at: 'webhookSecret',
+    ...plain(z.string().regex(/^[\x21-\x7e]{32,}$/).optional(), 'at least 32 characters, none of them spaces', undefined),
+    secret: 'value',
+    unset: 'unset: `/hooks/entries` answers 404',
+    about: 'the key (32+ printable characters, no spaces) the upstream signs its purge webhook `POST /hooks/entries` with (HMAC-SHA256)',
+  },
   DEMO_LATENCY_MS: { at: 'demo.latencyMs', ...integer(30, 0, 60_000), about: "the bundled demo upstream's delay" },
   DEMO_FAILURE_RATE: { at: 'demo.failureRate', ...number(0, 0, 1), about: "the bundled demo upstream's share of `503`s" },
 } satisfies Record<string, CheckedSetting>;

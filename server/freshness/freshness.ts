@@ -42,6 +42,8 @@ export interface Freshness {
   upstream(): BreakerView & BreakerCounters & { gate: GateStats };
   /** An entry was stored by lease owner `owner`: unless that is this process, its copy here is dropped, and true returned. */
   storedElsewhere(id: string, owner: string): boolean;
+  /** These entries were purged (here or on another node): their copies here are dropped. */
+  forget(ids: readonly string[]): void;
   /** Stores by other processes may have gone unheard: drop every copy held in memory. */
   forgetAll(): void;
   /**
@@ -171,6 +173,9 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
       if (owner === refresher.owner) return false;
       memory.delete(id);
       return true;
+    },
+    forget(ids) {
+      for (const id of ids) memory.delete(id);
     },
     forgetAll: () => memory.clear(),
     drain(graceMs) {

@@ -6,6 +6,8 @@ import { Router } from '@koa/router';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Freshness } from '../freshness/freshness.js';
+import type { Purger } from '../freshness/purge.js';
+import type { Webhooks } from '../freshness/webhook.js';
 import { respondError } from './respond-error.js';
 import type { Notifier } from '../notices/notifier.js';
 import type { AdminViews } from '../ops/admin-views.js';
@@ -16,10 +18,14 @@ import { pageRoutes } from './routes/published-pages.js';
 import { healthRoutes, type MetricsText, type Readiness } from './routes/health.js';
 import { homeRoutes } from './routes/home.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { purgeRoutes } from './routes/purge.js';
 
 export interface AppDeps {
   config: Config;
   freshness: Freshness;
+  /** Purges, asked for by an operator or the upstream's webhook. */
+  purger: Purger;
+  webhooks: Webhooks;
   readiness: Readiness;
   metrics: MetricsText;
   notifier: Notifier;
@@ -45,6 +51,7 @@ export function createApp(deps: AppDeps): Koa {
   healthRoutes(router, deps.readiness, deps.metrics);
   entryRoutes(router, deps);
   adminRoutes(router, deps);
+  purgeRoutes(router, deps);
   pageRoutes(router, deps);
   openapiRoutes(router);
   app.use(router.routes());

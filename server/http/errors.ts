@@ -36,10 +36,8 @@ export class NotFound extends FreshenError {
 }
 
 export class Unauthorized extends FreshenError {
-  constructor() {
-    super(401, 'unauthorized', 'Unauthorized', 'This needs an Authorization: Bearer token.', {
-      'WWW-Authenticate': 'Basic realm="freshen", Bearer realm="freshen"',
-    });
+  constructor(detail = 'This needs an Authorization: Bearer token.', challenge = 'Basic realm="freshen", Bearer realm="freshen"') {
+    super(401, 'unauthorized', 'Unauthorized', detail, { 'WWW-Authenticate': challenge });
   }
 }
 
@@ -52,6 +50,18 @@ export class Forbidden extends FreshenError {
 export class Conflict extends FreshenError {
   constructor(detail: string) {
     super(409, 'conflict', 'Conflict', detail);
+  }
+}
+
+export class PayloadTooLarge extends FreshenError {
+  constructor(limitBytes: number) {
+    super(413, 'payload-too-large', 'Payload too large', `The body may be at most ${limitBytes} bytes.`);
+  }
+}
+
+export class UnsupportedMediaType extends FreshenError {
+  constructor(expected: string) {
+    super(415, 'unsupported-media-type', 'Unsupported media type', `The body must be ${expected}.`);
   }
 }
 

@@ -32,6 +32,10 @@ export interface Metrics {
   observeRequest(route: string, method: string, status: number, seconds: number): void;
   observeRefresh(outcome: string, seconds: number): void;
   observePoolTask(kind: string, waitMs: number, runMs: number): void;
+  /** A purge ended: who asked, soft or hard, how many entries it touched. */
+  observePurge(by: string, how: 'soft' | 'hard', entries: number): void;
+  /** A webhook call: taken, or why it was refused. */
+  observeWebhook(outcome: string): void;
   /** Wire the live sources in (they exist only once the service is built). */
   attach(sources: MetricsSources): void;
 }
@@ -125,6 +129,19 @@ export function createMetrics(): Metrics {
     help: 'Time a pool task ran on its worker.',
     labelNames: ['kind'],
     buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+
+  const purges = new Counter({
+    name: 'freshen_purged_entries_total',
+    help: 'Entries marked stale (soft) or dropped (hard) by purges, by who asked (admin, webhook).',
+    labelNames: ['by', 'how'],
+    registers: [registry],
+  });
+  const webhooks = new Counter({
+    name: 'freshen_webhook_calls_total',
+    help: 'Webhook calls, by outcome: taken, or refused (unsigned, bad-signature, out-of-window, replayed).',
+    labelNames: ['outcome'],
     registers: [registry],
   });
 
@@ -255,6 +272,8 @@ export function createMetrics(): Metrics {
       poolWait.labels(kind).observe(waitMs / 1000);
       poolRun.labels(kind).observe(runMs / 1000);
     },
+    observePurge: (by, how, entries) => purges.labels(by, how).inc(entries),
+    observeWebhook: (outcome) => webhooks.labels(outcome).inc(),
     attach(s) {
       sources = s;
     },

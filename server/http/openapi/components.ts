@@ -2,6 +2,8 @@
 // shared responses, and the security schemes. The id rule and the list bound
 // come from the code itself, so the document cannot drift from them.
 import { ENTRY_ID, MAX_IDS } from '../../../shared/entry-id.js';
+import { TAG } from '../../../shared/tags.js';
+import { MAX_PURGE_IDS, MAX_PURGE_TAGS, PURGE_BODY_LIMIT } from '../routes/purge.js';
 import type { JsonObject } from './json.js';
 import { header, problemResponse, schema } from './parts.js';
 
@@ -50,6 +52,49 @@ export const components: JsonObject = {
         id: schema('EntryId'),
         entries: { type: 'array', maxItems: MAX_IDS, items: schema('Entry') },
         errors: { type: 'array', maxItems: MAX_IDS, items: schema('ItemError') },
+      },
+    },
+    PurgeIds: {
+      description: 'Entry ids (each checked as any id).',
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_PURGE_IDS,
+      items: schema('EntryId'),
+    },
+    PurgeTags: {
+      description: "Cache tags, as the upstream's Surrogate-Key and Cache-Tag headers give them; an entry with any of them is purged.",
+      type: 'array',
+      minItems: 1,
+      maxItems: MAX_PURGE_TAGS,
+      items: { type: 'string', pattern: TAG.source },
+    },
+    PurgeRequest: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        source: { type: 'string', description: 'The source the ids are of (default and only one: `entries`).' },
+        ids: schema('PurgeIds'),
+        tags: schema('PurgeTags'),
+        hard: { type: 'boolean', default: false, description: 'Drop the entries (and their pages) instead of marking them stale.' },
+      },
+      oneOf: [{ required: ['ids'] }, { required: ['tags'] }],
+    },
+    HookPurge: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { ids: schema('PurgeIds'), tags: schema('PurgeTags') },
+      oneOf: [{ required: ['ids'] }, { required: ['tags'] }],
+    },
+    Purged: {
+      type: 'object',
+      required: ['source', 'hard', 'matched', 'batches', 'ms'],
+      additionalProperties: false,
+      properties: {
+        source: { type: 'string' },
+        hard: { type: 'boolean' },
+        matched: { type: 'integer', minimum: 0, description: 'Entries marked stale or dropped.' },
+        batches: { type: 'integer', minimum: 0, description: 'Bounded batches the purge ran in (each told to the other nodes once).' },
+        ms: { type: 'integer', minimum: 0, description: 'How long it took.' },
       },
     },
     RefreshQueued: {
@@ -185,6 +230,7 @@ export const components: JsonObject = {
     HttpDate: { type: 'string', pattern: '^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$' },
     CacheControl: { type: 'string' },
     Methods: { description: 'Allow: the methods a path takes.', type: 'string', pattern: '^[A-Z]+(, [A-Z]+)*$' },
+    SignatureChallenge: { description: 'WWW-Authenticate: the webhook takes a signature.', type: 'string', pattern: '^Signature realm="freshen"' },
     Challenge: { description: 'WWW-Authenticate: the schemes the admin endpoints take.', type: 'string', pattern: 'Bearer realm="freshen"' },
     OpenApiDocument: {
       type: 'object',
@@ -200,6 +246,11 @@ export const components: JsonObject = {
     MethodNotAllowed: problemResponse('The path does not take this method.', { Allow: header('Methods') }),
     Unauthorized: problemResponse('No admin token given.', { 'WWW-Authenticate': header('Challenge') }),
     Forbidden: problemResponse('The token given is not the admin token.'),
+    WebhookRefused: problemResponse('The signature is missing, does not match the body, is more than 5 minutes from now, or was used before; nothing was changed.', {
+      'WWW-Authenticate': header('SignatureChallenge'),
+    }),
+    PayloadTooLarge: problemResponse(`The body is larger than ${PURGE_BODY_LIMIT} bytes.`),
+    UnsupportedMediaType: problemResponse('The body is not application/json.'),
     Conflict: problemResponse('The message is not dead: it is queued, being sent or sent already (only a dead one is retried or deleted).'),
     UpstreamInvalid: problemResponse('The upstream sent data that fails the schema (or no JSON, too much, a redirect, an unexpected status), and there is no last good row.', {
       'Cache-Status': header('CacheStatus', false),

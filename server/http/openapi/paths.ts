@@ -161,6 +161,49 @@ export const paths: Record<string, Record<string, JsonObject>> = {
       responses: { '204': { description: 'Deleted.' }, '400': response('BadRequest'), '409': response('Conflict'), ...adminFailures },
     },
   },
+  '/admin/purge': {
+    post: {
+      operationId: 'purge',
+      summary:
+        'Entries named by id, or carrying any of the tags named (the upstream\'s Surrogate-Key / Cache-Tag), marked stale — served stale while the next read refreshes them — or dropped (`hard`); on every node (Bearer only).',
+      security: [{ bearer: [] }],
+      requestBody: { required: true, content: json('PurgeRequest') },
+      responses: {
+        '200': { description: 'Purged: how many entries matched.', content: json('Purged') },
+        '400': response('BadRequest'),
+        '413': response('PayloadTooLarge'),
+        '415': response('UnsupportedMediaType'),
+        ...adminFailures,
+      },
+    },
+  },
+  '/hooks/{source}': {
+    post: {
+      operationId: 'webhook',
+      summary:
+        "The upstream's word that entries changed: they are marked stale on every node. Signed with the source's secret (WEBHOOK_SECRET for `entries`); each signature is taken once, within 5 minutes of its timestamp.",
+      parameters: [
+        { name: 'source', in: 'path', required: true, description: 'The source whose entries these are: `entries` (else 404).', schema: { type: 'string' } },
+        {
+          name: 'X-Freshen-Signature',
+          in: 'header',
+          required: true,
+          description: '`t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the secret>`; several v1 may be given (while the secret is rotated).',
+          schema: { type: 'string' },
+        },
+      ],
+      requestBody: { required: true, content: json('HookPurge') },
+      responses: {
+        '200': { description: 'Marked stale: how many entries matched.', content: json('Purged') },
+        '400': response('BadRequest'),
+        '401': response('WebhookRefused'),
+        '404': response('NotFound'),
+        '413': response('PayloadTooLarge'),
+        '415': response('UnsupportedMediaType'),
+        '503': response('Unavailable'),
+      },
+    },
+  },
   '/healthz': {
     get: { operationId: 'liveness', summary: 'Liveness: the process runs.', responses: { '200': { description: 'The process runs.', content: json('Health') } } },
   },
