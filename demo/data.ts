@@ -67,18 +67,29 @@ export function demoRecord(id: string): Fields | undefined {
 
 // Generated on first request and kept: at most DEMO_ENTRY_COUNT strings,
 // about 11 MB when every entry has been asked for.
-const jsonCache = new Map<number, string>();
+const jsonCache = new Map<number, { json: string; keys: string }>();
+
+function generated(id: string): { json: string; keys: string } | undefined {
+  const n = numberOf(id);
+  if (n === undefined) return undefined;
+  let made = jsonCache.get(n);
+  if (made === undefined) {
+    const record = generate(n);
+    const tags = Array.isArray(record.tags) ? [...new Set(record.tags as string[])] : [];
+    made = { json: JSON.stringify(record), keys: [`author-${String(record.author).toLowerCase().replaceAll(/[^a-z]+/g, '-')}`, ...tags].join(' ') };
+    jsonCache.set(n, made);
+  }
+  return made;
+}
 
 /** The record serialised as the server sends it; memoised per id. */
 export function demoRecordJson(id: string): string | undefined {
-  const n = numberOf(id);
-  if (n === undefined) return undefined;
-  let json = jsonCache.get(n);
-  if (json === undefined) {
-    json = JSON.stringify(generate(n));
-    jsonCache.set(n, json);
-  }
-  return json;
+  return generated(id)?.json;
+}
+
+/** The record's cache tags, as the server sends them (Surrogate-Key): its author's and its own tags. */
+export function demoSurrogateKeys(id: string): string | undefined {
+  return generated(id)?.keys;
 }
 
 function idOf(n: number): string {

@@ -2,13 +2,13 @@
 // demo/data.ts, with knobs for latency, jitter and simulated failures. freshen
 // uses it when UPSTREAM_URL is unset; tests and benchmarks start it on port 0.
 //
-//   GET /entries/:id  200 record JSON | 400 bad id | 404 unknown id | 503 simulated failure
+//   GET /entries/:id  200 record JSON (Surrogate-Key: its tags) | 400 bad id | 404 unknown id | 503 simulated failure
 //   GET /             JSON index: count, example/invalid/large ids, knobs in force
 //   GET /healthz      200 "ok"
 // HEAD is answered like GET without a body; other methods get 405.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEMO_ENTRY_COUNT, demoRecordJson, invalidDemoIds, largeDemoIds, mulberry32 } from './data.js';
+import { DEMO_ENTRY_COUNT, demoRecordJson, demoSurrogateKeys, invalidDemoIds, largeDemoIds, mulberry32 } from './data.js';
 
 export interface DemoOptions {
   host?: string;
@@ -78,6 +78,8 @@ export async function startDemoUpstream(opts: DemoOptions = {}): Promise<DemoUps
       }
       const json = demoRecordJson(id);
       if (json === undefined) return sendJson(res, 404, { error: 'not found' });
+      // Its tags, so that a purge by tag can be tried on the demo (README, Purging).
+      res.setHeader('Surrogate-Key', demoSurrogateKeys(id) ?? '');
       send(res, 200, 'application/json; charset=utf-8', json);
     });
   }
