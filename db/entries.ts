@@ -6,6 +6,7 @@
 // (entry-retention.ts).
 import { storedFailureCode, type FailureCode } from '../shared/failures.js';
 import type { Db } from './knex.js';
+import { DEFAULT_SOURCE } from '../shared/sources.js';
 
 export type EntryState = 'ok' | 'not-found' | 'none';
 
@@ -81,7 +82,7 @@ export const ROW_COLUMNS = [
   'next_refresh_at', 'lease_owner', 'lease_until', 'lease_generation', 'ttl_ms', 'stale_while_revalidate_ms', 'stale_if_error_ms',
 ] as const satisfies ReadonlyArray<keyof SqlRow>;
 
-export async function getEntry(db: Db, id: string): Promise<EntryRow | undefined> {
-  const row = (await db('entries').select(ROW_COLUMNS).where({ id }).first()) as SqlRow | undefined;
+export async function getEntry(db: Db, id: string, source = DEFAULT_SOURCE): Promise<EntryRow | undefined> {
+  const row = (await db('entries').select(ROW_COLUMNS).where({ source, id }).first()) as SqlRow | undefined;
   return row && fromSql(row);
 }

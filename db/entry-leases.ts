@@ -13,6 +13,8 @@ import { DEFAULT_SOURCE } from '../shared/sources.js';
 import { tagsColumn } from '../shared/tags.js';
 
 export interface Lease {
+  /** The source the entry comes from (shared/sources.ts), and its id there. */
+  source: string;
   id: string;
   owner: string;
   generation: number;
@@ -34,8 +36,8 @@ const LEASE_RETURNS = ['lease_generation', 'error_count', 'error_code', 'error',
 // The miss path's statements are written out, not built: knex's query builder
 // costs ~0.1-0.2 ms a statement. The same text runs on SQLite (3.35+) and Postgres.
 const CREATE_LEASED =
-  'insert into entries (id, shard_key, lease_owner, lease_until, lease_generation, updated_at) values (?, ?, ?, ?, 1, ?) ' +
-  `on conflict (id) do nothing returning ${LEASE_RETURNS.join(', ')}`;
+  'insert into entries (source, id, shard_key, lease_owner, lease_until, lease_generation, updated_at) values (?, ?, ?, ?, ?, 1, ?) ' +
+  `on conflict (source, id) do nothing returning ${LEASE_RETURNS.join(', ')}`;
 
 interface LeaseRow {
   lease_generation: number;
@@ -49,9 +51,10 @@ interface LeaseRow {
   tags: string | null;
 }
 
-function leaseOf(id: string, owner: string, row: LeaseRow): Lease {
+function leaseOf(source: string, id: string, owner: string, row: LeaseRow): Lease {
   const conditional = row.state === 'ok' && (row.upstream_etag !== null || row.upstream_last_modified !== null);
   return {
+    source,
     id,
     owner,
     generation: Number(row.lease_generation),
@@ -68,7 +71,7 @@ function leaseOf(id: string, owner: string, row: LeaseRow): Lease {
 const CLAIM =
   'update entries set lease_owner = ?, lease_until = ?, lease_generation = lease_generation + 1, ' +
   // This refresh answers any operator's request made before it.
-  'refresh_requested = false, updated_at = ? where id = ? and lease_until < ?';
+  'refresh_requested = false, updated_at = ? where source = ? and id = ? and lease_until < ?';
 
 // The refresh is due: out of backoff, and as old as the policy's rule says
 // (shared/freshness-policy.ts refreshDueAtAgeMs): its own TTL or the setting's
@@ -92,6 +95,8 @@ const RETURNING = ` returning ${LEASE_RETURNS.join(', ')}`;
 export async function claimLease(
   db: Db,
   claim: {
+    /** Default: the source the env vars describe. */
+    source?: string;
     id: string;
     owner: string;
     now: number;
@@ -104,13 +109,14 @@ export async function claimLease(
   },
 ): Promise<Lease | undefined> {
   const { id, owner, now, policy } = claim;
+  const source = claim.source ?? DEFAULT_SOURCE;
   if (claim.create) {
     // A new entry is created already leased (one statement on the miss path);
     // if it exists after all, the conditional UPDATE below decides.
-    const created = rawRows<LeaseRow>(db, await db.raw(CREATE_LEASED, [id, shardKeyOf(id), owner, now + claim.leaseMs, now]));
-    if (created[0]) return leaseOf(id, owner, created[0]);
+    const created = rawRows<LeaseRow>(db, await db.raw(CREATE_LEASED, [source, id, shardKeyOf(id), owner, now + claim.leaseMs, now]));
+    if (created[0]) return leaseOf(source, id, owner, created[0]);
   }
-  const bindings: Knex.RawBinding[] = [owner, now + claim.leaseMs, now, id, now];
+  const bindings: Knex.RawBinding[] = [owner, now + claim.leaseMs, now, source, id, now];
   let sql = CLAIM;
   if (!claim.force) {
     const fraction = claim.ahead && policy.refreshAhead > 0 ? policy.refreshAhead : 1;
@@ -118,11 +124,11 @@ export async function claimLease(
     bindings.push(now, now, policy.notFoundTtlMs, policy.ttlMs, fraction);
   }
   const rows = rawRows<LeaseRow>(db, await db.raw(sql + RETURNING, bindings));
-  return rows[0] && leaseOf(id, owner, rows[0]);
+  return rows[0] && leaseOf(source, id, owner, rows[0]);
 }
 
 function heldBy(db: Db, lease: Lease) {
-  return db('entries').where({ id: lease.id, lease_owner: lease.owner, lease_generation: lease.generation });
+  return db('entries').where({ source: lease.source, id: lease.id, lease_owner: lease.owner, lease_generation: lease.generation });
 }
 
 const released = { lease_owner: null, lease_until: 0 };
@@ -149,7 +155,7 @@ async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>,
   if (column === lease.tags) return updateRow(db, lease, fields);
   return db.transaction(async (trx) => {
     const stored = await updateRow(trx, lease, { ...fields, tags: column });
-    if (stored.stored) await replaceTags(trx, DEFAULT_SOURCE, lease.id, tags ?? []);
+    if (stored.stored) await replaceTags(trx, lease.source, lease.id, tags ?? []);
     return stored;
   });
 }
@@ -157,8 +163,8 @@ async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>,
 /** The held row updated, and whether an operator's refresh waits on it, in one statement. */
 async function updateRow(db: Db, lease: Lease, fields: Record<string, unknown>): Promise<Stored> {
   // Written out (as CREATE_LEASED); the columns are this file's own names, never input.
-  const sql = `update entries set ${Object.keys(fields).join(' = ?, ')} = ? where id = ? and lease_owner = ? and lease_generation = ? returning refresh_requested`;
-  const bindings = [...Object.values(fields), lease.id, lease.owner, lease.generation];
+  const sql = `update entries set ${Object.keys(fields).join(' = ?, ')} = ? where source = ? and id = ? and lease_owner = ? and lease_generation = ? returning refresh_requested`;
+  const bindings = [...Object.values(fields), lease.source, lease.id, lease.owner, lease.generation];
   const rows = rawRows<{ refresh_requested: unknown }>(db, await db.raw(sql, bindings as Knex.RawBinding[]));
   const row = rows[0];
   // SQLite answers 0/1, Postgres a boolean.
@@ -222,7 +228,7 @@ export async function storeNotModified(
   if (column === lease.tags) return revalidated(db, lease, now, answer);
   return db.transaction(async (trx) => {
     const stored = await revalidated(trx, lease, now, answer, column);
-    if (stored.stored) await replaceTags(trx, DEFAULT_SOURCE, lease.id, answer.tags ?? []);
+    if (stored.stored) await replaceTags(trx, lease.source, lease.id, answer.tags ?? []);
     return stored;
   });
 }
@@ -341,7 +347,7 @@ export async function storeFailure(
  * lease that ended meanwhile would never read it: false then (and when there
  * is no row), and the caller claims the entry itself.
  */
-export async function requestRefresh(db: Db, id: string, now: number): Promise<boolean> {
-  const n = await db('entries').where({ id }).andWhere('lease_until', '>=', now).update({ refresh_requested: true, updated_at: now });
+export async function requestRefresh(db: Db, source: string, id: string, now: number): Promise<boolean> {
+  const n = await db('entries').where({ source, id }).andWhere('lease_until', '>=', now).update({ refresh_requested: true, updated_at: now });
   return n > 0;
 }

@@ -5,15 +5,16 @@
 import { orNull } from './entries.js';
 import type { Db } from './knex.js';
 
-/** Stored records in id order, a page at a time (keyset: ids after `afterId`). */
+/** A source's stored records in id order, a page at a time (keyset: ids after `afterId`). */
 export async function listRecords(
   db: Db,
+  source: string,
   afterId: string,
   limit: number,
 ): Promise<Array<{ id: string; record: string; hash: string; fetchedAt: number }>> {
   const rows = (await db('entries')
     .select('id', 'record', 'hash', 'fetched_at')
-    .where({ state: 'ok' })
+    .where({ source, state: 'ok' })
     .andWhere('id', '>', afterId)
     .orderBy('id')
     .limit(limit)) as Array<{ id: string; record: string; hash: string; fetched_at: number | string }>;
@@ -35,25 +36,25 @@ interface PageStateRow {
 
 const pageState = (r: PageStateRow): PageState => ({ hash: r.state === 'ok' ? r.hash : null, fetchedAt: r.fetched_at === null ? null : Number(r.fetched_at) });
 
-/** Every entry's page state in id order, a page at a time (keyset on the primary key). */
-export async function listRecordHashes(db: Db, afterId: string, limit: number): Promise<Array<{ id: string } & PageState>> {
-  const rows = (await db('entries').select('id', 'hash', 'state', 'fetched_at').where('id', '>', afterId).orderBy('id').limit(limit)) as PageStateRow[];
+/** Every entry's page state of a source in id order, a page at a time (keyset on the primary key). */
+export async function listRecordHashes(db: Db, source: string, afterId: string, limit: number): Promise<Array<{ id: string } & PageState>> {
+  const rows = (await db('entries').select('id', 'hash', 'state', 'fetched_at').where({ source }).andWhere('id', '>', afterId).orderBy('id').limit(limit)) as PageStateRow[];
   return rows.map((r) => ({ id: r.id, ...pageState(r) }));
 }
 
 /** The page states of these ids (no row: no record), by the primary key. */
-export async function recordHashesOf(db: Db, ids: readonly string[]): Promise<Map<string, PageState>> {
+export async function recordHashesOf(db: Db, source: string, ids: readonly string[]): Promise<Map<string, PageState>> {
   const found = new Map<string, PageState>(ids.map((id) => [id, { hash: null, fetchedAt: null }]));
   if (ids.length === 0) return found;
-  const rows = (await db('entries').select('id', 'hash', 'state', 'fetched_at').whereIn('id', ids)) as PageStateRow[];
+  const rows = (await db('entries').select('id', 'hash', 'state', 'fetched_at').where({ source }).whereIn('id', ids)) as PageStateRow[];
   for (const r of rows) found.set(r.id, pageState(r));
   return found;
 }
 
 /** The stored records of these ids (at most as many as asked: the primary key). */
-export async function recordsOf(db: Db, ids: readonly string[]): Promise<Array<{ id: string; record: string; hash: string; fetchedAt: number }>> {
+export async function recordsOf(db: Db, source: string, ids: readonly string[]): Promise<Array<{ id: string; record: string; hash: string; fetchedAt: number }>> {
   if (ids.length === 0) return [];
-  const rows = (await db('entries').select('id', 'record', 'hash', 'fetched_at').whereIn('id', ids).andWhere({ state: 'ok' })) as Array<{
+  const rows = (await db('entries').select('id', 'record', 'hash', 'fetched_at').where({ source, state: 'ok' }).whereIn('id', ids)) as Array<{
     id: string;
     record: string;
     hash: string;
@@ -63,6 +64,7 @@ export async function recordsOf(db: Db, ids: readonly string[]): Promise<Array<{
 }
 
 export interface RecentError {
+  source: string;
   id: string;
   code: string;
   error: string;
@@ -76,10 +78,11 @@ export interface RecentError {
 /** The latest refresh failures still standing (a success clears them), through the partial index entries_errors. */
 export async function listRecentErrors(db: Db, limit: number): Promise<RecentError[]> {
   const rows = (await db('entries')
-    .select('id', 'error_code', 'error', 'error_count', 'error_at', 'next_refresh_at', 'ttl_ms')
+    .select('source', 'id', 'error_code', 'error', 'error_count', 'error_at', 'next_refresh_at', 'ttl_ms')
     .whereNotNull('error_code')
     .orderBy('error_at', 'desc')
     .limit(limit)) as Array<{
+    source: string;
     id: string;
     error_code: string;
     error: string | null;
@@ -89,6 +92,7 @@ export async function listRecentErrors(db: Db, limit: number): Promise<RecentErr
     ttl_ms: number | string | null;
   }>;
   return rows.map((r) => ({
+    source: r.source,
     id: r.id,
     code: r.error_code,
     error: r.error ?? '',

@@ -17,7 +17,7 @@ export const PURGED_CHANNEL = 'freshen_purges';
  * now is followed by another (it may have fetched the record before the
  * change). Returns the ids of the rows there were.
  */
-export async function markStale(db: Db, ids: readonly string[], now: number, policy: Pick<FreshnessPolicy, 'ttlMs' | 'notFoundTtlMs'>): Promise<string[]> {
+export async function markStale(db: Db, source: string, ids: readonly string[], now: number, policy: Pick<FreshnessPolicy, 'ttlMs' | 'notFoundTtlMs'>): Promise<string[]> {
   if (ids.length === 0) return [];
   // The entry's TTL as the policy reads it (shared/freshness-policy.ts ttlOf); its age, never below 0.
   const ttl = "coalesce(ttl_ms, case when state = 'not-found' then cast(? as bigint) else cast(? as bigint) end)";
@@ -26,8 +26,8 @@ export async function markStale(db: Db, ids: readonly string[], now: number, pol
     `update entries set ttl_ms = case when fetched_at is not null and ${age} < ${ttl} then ${age} else ttl_ms end, ` +
     'upstream_etag = null, upstream_last_modified = null, next_refresh_at = 0, ' +
     'refresh_requested = case when lease_until >= ? then true else refresh_requested end, updated_at = ? ' +
-    `where id in (${ids.map(() => '?').join(', ')}) returning id`;
-  const bindings = [now, now, policy.notFoundTtlMs, policy.ttlMs, now, now, now, now, ...ids];
+    `where source = ? and id in (${ids.map(() => '?').join(', ')}) returning id`;
+  const bindings = [now, now, policy.notFoundTtlMs, policy.ttlMs, now, now, now, now, source, ...ids];
   return rawRows<{ id: string }>(db, await db.raw(sql, bindings)).map((r) => r.id);
 }
 
@@ -35,15 +35,16 @@ export async function markStale(db: Db, ids: readonly string[], now: number, pol
 export async function drop(db: Db, source: string, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
   return db.transaction(async (trx) => {
-    const gone = rawRows<{ id: string }>(trx, await trx.raw(`delete from entries where id in (${ids.map(() => '?').join(', ')}) returning id`, [...ids]));
+    const gone = rawRows<{ id: string }>(trx, await trx.raw(`delete from entries where source = ? and id in (${ids.map(() => '?').join(', ')}) returning id`, [source, ...ids]));
     await trx('entry_tags').where({ source }).whereIn('id', ids).delete();
     return gone.map((r) => r.id);
   });
 }
 
 /** Postgres: records a batch and tells the other nodes its number, in one statement. */
-export async function announcePurge(db: Db, ids: readonly string[], hard: boolean, now: number): Promise<void> {
-  await db.raw('with batch as (insert into entry_purges (ids, hard, created_at) values (?, ?, ?) returning seq) select pg_notify(?, cast(seq as text)) from batch', [
+export async function announcePurge(db: Db, source: string, ids: readonly string[], hard: boolean, now: number): Promise<void> {
+  await db.raw('with batch as (insert into entry_purges (source, ids, hard, created_at) values (?, ?, ?, ?) returning seq) select pg_notify(?, cast(seq as text)) from batch', [
+    source,
     JSON.stringify(ids),
     hard,
     now,
@@ -53,27 +54,29 @@ export async function announcePurge(db: Db, ids: readonly string[], hard: boolea
 
 export interface PurgeBatch {
   seq: number;
+  source: string;
   ids: string[];
   hard: boolean;
 }
 
 interface PurgeRow {
   seq: number | string;
+  source: string;
   ids: string;
   hard: boolean;
 }
 
-const batchOf = (r: PurgeRow): PurgeBatch => ({ seq: Number(r.seq), ids: JSON.parse(r.ids) as string[], hard: Boolean(r.hard) });
+const batchOf = (r: PurgeRow): PurgeBatch => ({ seq: Number(r.seq), source: r.source, ids: JSON.parse(r.ids) as string[], hard: Boolean(r.hard) });
 
 /** The batch numbered `seq`, if it is still kept. */
 export async function purgeBatch(db: Db, seq: number): Promise<PurgeBatch | undefined> {
-  const row = (await db('entry_purges').select('seq', 'ids', 'hard').where({ seq }).first()) as PurgeRow | undefined;
+  const row = (await db('entry_purges').select('seq', 'source', 'ids', 'hard').where({ seq }).first()) as PurgeRow | undefined;
   return row && batchOf(row);
 }
 
 /** Up to `limit` batches numbered past `after`, in order (polling, where LISTEN does not hear). */
 export async function purgeBatchesAfter(db: Db, after: number, limit: number): Promise<PurgeBatch[]> {
-  const rows = (await db('entry_purges').select('seq', 'ids', 'hard').where('seq', '>', after).orderBy('seq').limit(limit)) as PurgeRow[];
+  const rows = (await db('entry_purges').select('seq', 'source', 'ids', 'hard').where('seq', '>', after).orderBy('seq').limit(limit)) as PurgeRow[];
   return rows.map(batchOf);
 }
 

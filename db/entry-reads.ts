@@ -11,8 +11,8 @@ import { fromSql, ROW_COLUMNS, type EntryRow, type SqlRow } from './entries.js';
 import type { DatabaseConfig, Knex } from './knex.js';
 
 export interface EntryReads {
-  /** The stored row of one entry, if there is one. */
-  one(id: string): Promise<EntryRow | undefined>;
+  /** The stored row of one entry of a source, if there is one. */
+  one(source: string, id: string): Promise<EntryRow | undefined>;
   /**
    * A read-only statement of some rows (an index shard), off the write
    * connection: on SQLite a reader connection, mapped, so a long read never
@@ -22,7 +22,7 @@ export interface EntryReads {
   close(): Promise<void>;
 }
 
-/** At most this many ids in one statement (SQLite binds at most 999 values). */
+/** At most this many ids in one statement (SQLite binds at most 999 values; one more is the source). */
 const BATCH_MAX = 64;
 const COLUMNS = ROW_COLUMNS.join(', ');
 
@@ -32,26 +32,28 @@ interface Waiter {
 }
 
 interface Batcher {
-  one(id: string): Promise<EntryRow | undefined>;
+  one(source: string, id: string): Promise<EntryRow | undefined>;
   /** No read is taken any more; resolves once those taken are answered. */
   drain(): Promise<void>;
 }
 
 /**
  * Reads asked for in the same turn of the event loop (the requests parsed in
- * one poll of the sockets) go out as one statement, `where id in (…)`: the
- * driver's cost per call (a hop to libuv's thread pool and back, the
- * statement's bookkeeping) is paid once per batch, not once per request.
+ * one poll of the sockets) go out as one statement per source,
+ * `where source = ? and id in (…)`: the driver's cost per call (a hop to
+ * libuv's thread pool and back, the statement's bookkeeping) is paid once per
+ * batch, not once per request.
  */
-function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): Batcher {
-  let pending = new Map<string, Waiter[]>();
+function batching(readMany: (source: string, ids: string[]) => Promise<SqlRow[]>): Batcher {
+  // source → id → its readers
+  let pending = new Map<string, Map<string, Waiter[]>>();
   let scheduled = false;
   let closed = false;
   const running = new Set<Promise<void>>();
   /** Never rejects: every waiter of the batch hears the outcome. */
-  const answer = async (part: string[], batch: Map<string, Waiter[]>) => {
+  const answer = async (source: string, part: string[], batch: Map<string, Waiter[]>) => {
     try {
-      const rows = await readMany(part);
+      const rows = await readMany(source, part);
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const id of part) {
         const row = byId.get(id);
@@ -70,24 +72,28 @@ function batching(readMany: (ids: string[]) => Promise<SqlRow[]>): Batcher {
   };
   const flush = () => {
     scheduled = false;
-    const batch = pending;
+    const batches = pending;
     pending = new Map();
-    const ids = [...batch.keys()];
-    for (let i = 0; i < ids.length; i += BATCH_MAX) {
-      const done = answer(ids.slice(i, i + BATCH_MAX), batch);
-      running.add(done);
-      // answer() never rejects; both paths given all the same, so nothing is left unheard.
-      const settled = () => void running.delete(done);
-      done.then(settled, settled);
+    for (const [source, batch] of batches) {
+      const ids = [...batch.keys()];
+      for (let i = 0; i < ids.length; i += BATCH_MAX) {
+        const done = answer(source, ids.slice(i, i + BATCH_MAX), batch);
+        running.add(done);
+        // answer() never rejects; both paths given all the same, so nothing is left unheard.
+        const settled = () => void running.delete(done);
+        done.then(settled, settled);
+      }
     }
   };
   return {
-    one: (id) =>
+    one: (source, id) =>
       new Promise((resolve, reject) => {
         if (closed) return reject(new Error('the entry reads are closed'));
-        const waiters = pending.get(id);
+        let ofSource = pending.get(source);
+        if (!ofSource) pending.set(source, (ofSource = new Map()));
+        const waiters = ofSource.get(id);
         if (waiters) waiters.push({ resolve, reject });
-        else pending.set(id, [{ resolve, reject }]);
+        else ofSource.set(id, [{ resolve, reject }]);
         if (!scheduled) {
           scheduled = true;
           // After the poll phase: every request read from the sockets in it has asked by then.
@@ -122,7 +128,7 @@ interface SqliteReader {
 export async function openEntryReads(config: DatabaseConfig, db: Knex, connections: number, namedStatements = false): Promise<EntryReads> {
   if (config.client === 'postgres') return postgresReads(db, namedStatements);
   const readers = await Promise.all(Array.from({ length: Math.max(1, connections) }, () => openSqliteReader(config.filename)));
-  const readMany = async (ids: string[]): Promise<SqlRow[]> => {
+  const readMany = async (source: string, ids: string[]): Promise<SqlRow[]> => {
     let reader = readers[0] as SqliteReader;
     for (const r of readers) if (r.inFlight < reader.inFlight) reader = r;
     reader.inFlight++;
@@ -130,7 +136,7 @@ export async function openEntryReads(config: DatabaseConfig, db: Knex, connectio
       const statement = await prepared(reader, ids.length);
       return await new Promise<SqlRow[]>((resolve, reject) =>
         // all(), not get(): it steps to the end, so the read's snapshot ends with it.
-        statement.all<SqlRow>(ids, (err, rows) => (err ? reject(err) : resolve(rows))),
+        statement.all<SqlRow>([source, ...ids], (err, rows) => (err ? reject(err) : resolve(rows))),
       );
     } finally {
       reader.inFlight--;
@@ -161,15 +167,15 @@ export async function openEntryReads(config: DatabaseConfig, db: Knex, connectio
 
 function postgresReads(db: Knex, namedStatements: boolean): EntryReads {
   // One statement for any number of ids: an array parameter.
-  const text = `select ${COLUMNS} from entries where id = any($1::text[])`;
+  const text = `select ${COLUMNS} from entries where source = $1 and id = any($2::text[])`;
   // Unnamed by default: a named statement outlives its transaction, and a
   // pooler in transaction mode would hand it to another session ("already exists").
-  const query = namedStatements ? { name: 'freshen_entries_by_id', text } : { text };
-  const readMany = async (ids: string[]): Promise<SqlRow[]> => {
+  const query = namedStatements ? { name: 'freshen_entries_by_source_id', text } : { text };
+  const readMany = async (source: string, ids: string[]): Promise<SqlRow[]> => {
     // Borrowed and given back as knex does, so its pool keeps its bound and its health checks.
     const conn = (await db.client.acquireConnection()) as PgConnection;
     try {
-      return (await conn.query({ ...query, values: [ids] })).rows;
+      return (await conn.query({ ...query, values: [source, ids] })).rows;
     } finally {
       await db.client.releaseConnection(conn);
     }
@@ -185,7 +191,7 @@ function postgresReads(db: Knex, namedStatements: boolean): EntryReads {
 function prepared(reader: SqliteReader, n: number): Promise<sqlite3.Statement> {
   let statement = reader.statements.get(n);
   if (!statement) {
-    const sql = `select ${COLUMNS} from entries where id in (${Array.from({ length: n }, () => '?').join(', ')})`;
+    const sql = `select ${COLUMNS} from entries where source = ? and id in (${Array.from({ length: n }, () => '?').join(', ')})`;
     statement = new Promise((resolve, reject) => {
       const s = reader.db.prepare(sql, (err) => (err ? reject(err) : resolve(s)));
     });

@@ -13,9 +13,9 @@ export async function pruneRecordless(db: Db, before: number, batch = PRUNE_BATC
   return inBatches(batch, (limit) =>
     db('entries')
       .whereIn(
-        'id',
+        ['source', 'id'],
         db('entries')
-          .select('id')
+          .select('source', 'id')
           // Written out, not bound: the planner matches the partial index's condition only as literals.
           .whereRaw("state in ('not-found', 'none')")
           .andWhere('updated_at', '<', before)

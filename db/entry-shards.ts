@@ -12,6 +12,7 @@ const FILL_BATCH = 1000;
  * Gives every row without a shard key its key, walking the whole table in
  * keyset pages of ids (the primary key): each page reads a bounded number of
  * rows and is one statement. `progress`: told the rows walked after each page.
+ * Run by migration 008, when an entry's key was its id alone.
  */
 export async function fillShardKeys(db: Db, progress?: (walked: number) => void): Promise<void> {
   let after = '';
@@ -39,14 +40,14 @@ export interface ShardEntry {
 }
 
 /**
- * The published records of one index shard in id order, at most `limit` of
- * them: one range of the shard-key index, read off the write connection.
+ * The published records of a source in one index shard, in id order, at most
+ * `limit` of them: one range of the shard-key index, read off the write connection.
  */
-export async function listShard(reads: Pick<EntryReads, 'all'>, shard: number, shards: number, limit: number): Promise<ShardEntry[]> {
+export async function listShard(reads: Pick<EntryReads, 'all'>, source: string, shard: number, shards: number, limit: number): Promise<ShardEntry[]> {
   const { from, to } = shardRange(shard, shards);
   const rows = await reads.all<{ id: string; title: string | null; fetched_at: number | string }>(
-    "select id, title, fetched_at from entries where shard_key >= ? and shard_key < ? and state = 'ok' order by id limit ?",
-    [from, to, limit],
+    "select id, title, fetched_at from entries where shard_key >= ? and shard_key < ? and source = ? and state = 'ok' order by id limit ?",
+    [from, to, source, limit],
   );
   return rows.map((r) => ({ id: r.id, title: r.title, fetchedAt: Number(r.fetched_at) }));
 }

@@ -13,6 +13,7 @@ import * as m008 from './migrations/008-catalogue.js';
 import * as m009 from './migrations/009-changes-and-notices.js';
 import * as m010 from './migrations/010-upstream-health.js';
 import * as m011 from './migrations/011-tags-and-purges.js';
+import * as m012 from './migrations/012-entries-by-source.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '009-changes-and-notices': m009,
   '010-upstream-health': m010,
   '011-tags-and-purges': m011,
+  '012-entries-by-source': m012,
 };
 
 const source: Knex.MigrationSource<string> = {
@@ -39,8 +41,18 @@ const source: Knex.MigrationSource<string> = {
   getMigration: async (name) => migrations[name] as Migration,
 };
 
-export async function migrate(db: Knex): Promise<void> {
-  await db.migrate.latest({ migrationSource: source, tableName: 'freshen_migrations' });
+/** Every migration not run yet; with `upTo`, only those up to that one (a test of a later one starts there). */
+export async function migrate(db: Knex, upTo?: string): Promise<void> {
+  const config = { migrationSource: source, tableName: 'freshen_migrations' };
+  if (upTo === undefined) {
+    await db.migrate.latest(config);
+    return;
+  }
+  if (!(upTo in migrations)) throw new Error(`no migration ${upTo}`);
+  for (const name of Object.keys(migrations).toSorted()) {
+    if (name > upTo) return;
+    await db.migrate.up({ ...config, name });
+  }
 }
 
 /** Migrates on a connection of its own with no statement timeout: a migration may rewrite a large table. */

@@ -25,8 +25,8 @@ export interface StoredListener {
 }
 
 export interface StoredHandlers {
-  /** An entry was stored by the lease owner named (empty when unknown). */
-  stored(id: string, owner: string): void;
+  /** An entry of a source was stored by the lease owner named (empty when unknown). */
+  stored(source: string, id: string, owner: string): void;
   /** A purge batch: these entries were marked stale, or dropped (`hard`). */
   purged(batch: PurgeBatch): void;
   /** Listening again after the connection was lost: notices may have been missed. */
@@ -75,8 +75,10 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
       const payload = n.payload ?? '';
       if (n.channel === PROBE_CHANNEL) return probes.get(payload)?.();
       if (n.channel === PURGED_CHANNEL) return void readPurge(Number(payload));
-      const space = payload.lastIndexOf(' ');
-      handlers.stored(payload.slice(space + 1), payload.slice(0, Math.max(0, space)));
+      // '<owner> <source> <id>' (migration 012); neither a source nor an id holds a space.
+      const last = payload.lastIndexOf(' ');
+      const before = payload.lastIndexOf(' ', last - 1);
+      handlers.stored(payload.slice(before + 1, last), payload.slice(last + 1), payload.slice(0, Math.max(0, before)));
     });
     c.on('error', (err) => drop(c, err));
     c.on('end', () => drop(c, new Error('the listening connection ended')));
@@ -193,9 +195,9 @@ export function listenForStored(url: string, db: Db, handlers: StoredHandlers, t
           if (batches.length < POLL_PAGE / 10 || closed) break;
         }
         for (;;) {
-          const result: unknown = await db.raw('select id, changed_by, change_seq from entries where change_seq > ? order by change_seq limit ?', [last, POLL_PAGE]);
-          const rows = rawRows<{ id: string; changed_by: string | null; change_seq: number | string }>(db, result);
-          for (const r of rows) handlers.stored(r.id, r.changed_by ?? '');
+          const result: unknown = await db.raw('select source, id, changed_by, change_seq from entries where change_seq > ? order by change_seq limit ?', [last, POLL_PAGE]);
+          const rows = rawRows<{ source: string; id: string; changed_by: string | null; change_seq: number | string }>(db, result);
+          for (const r of rows) handlers.stored(r.source, r.id, r.changed_by ?? '');
           if (rows.length > 0) last = Number((rows.at(-1) as { change_seq: number | string }).change_seq);
           if (rows.length < POLL_PAGE || closed) break;
         }

@@ -31,7 +31,7 @@ export const STORED = 'freshen:stored';
 /** A worker purged a batch of entries (SQLite): the primary passes it on likewise. */
 export const PURGED = 'freshen:purged';
 
-export type StoredMessage = { type: typeof STORED; id: string } | { type: typeof PURGED; ids: string[]; hard: boolean };
+export type StoredMessage = { type: typeof STORED; source: string; id: string } | { type: typeof PURGED; source: string; ids: string[]; hard: boolean };
 /** The status page's plots of the whole node: a worker asks, the primary gathers every worker's. */
 const HISTORY_REQUEST = 'freshen:history-request';
 const HISTORY_COLLECT = 'freshen:history-collect';
@@ -224,17 +224,17 @@ export function clusterMetrics(registry: Registry): MetricsText {
  * what this one stored, and hear what they stored. Postgres tells every
  * process itself (LISTEN), so this is for SQLite alone.
  */
-export function clusterStores(heard: { stored: (id: string) => void; purged: (ids: string[], hard: boolean) => void }): {
-  stored: (id: string) => void;
-  purged: (ids: readonly string[], hard: boolean) => void;
+export function clusterStores(heard: { stored: (source: string, id: string) => void; purged: (source: string, ids: string[], hard: boolean) => void }): {
+  stored: (source: string, id: string) => void;
+  purged: (source: string, ids: readonly string[], hard: boolean) => void;
 } {
   process.on('message', (message: StoredMessage) => {
-    if (message?.type === STORED) heard.stored(message.id);
-    else if (message?.type === PURGED) heard.purged(message.ids, message.hard);
+    if (message?.type === STORED) heard.stored(message.source, message.id);
+    else if (message?.type === PURGED) heard.purged(message.source, message.ids, message.hard);
   });
   return {
-    stored: (id) => void process.send?.({ type: STORED, id } satisfies StoredMessage),
-    purged: (ids, hard) => void process.send?.({ type: PURGED, ids: [...ids], hard } satisfies StoredMessage),
+    stored: (source, id) => void process.send?.({ type: STORED, source, id } satisfies StoredMessage),
+    purged: (source, ids, hard) => void process.send?.({ type: PURGED, source, ids: [...ids], hard } satisfies StoredMessage),
   };
 }
 

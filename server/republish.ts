@@ -5,6 +5,7 @@
 // it works.
 import { estimateRows } from '../db/bulk.js';
 import { listRecords } from '../db/entry-listings.js';
+import { DEFAULT_SOURCE } from '../shared/sources.js';
 import { openEntryReads } from '../db/entry-reads.js';
 import { openDatabase } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
@@ -50,7 +51,7 @@ async function republish(config: Config): Promise<number> {
     const inFlight = config.updater.maxWorkers * config.updater.tasksPerWorker;
     let after = '';
     for (;;) {
-      const page = await listRecords(db, after, PAGE_SIZE);
+      const page = await listRecords(db, DEFAULT_SOURCE, after, PAGE_SIZE);
       if (page.length === 0) break;
       after = (page.at(-1) as { id: string }).id;
       for (let i = 0; i < page.length; i += inFlight) {
@@ -71,7 +72,7 @@ async function republish(config: Config): Promise<number> {
     }
     const reads = await openEntryReads(config.database, db, 1);
     try {
-      await createPageIndex({ rows: reads, pool, config, logger }).rebuild();
+      await createPageIndex({ source: DEFAULT_SOURCE, rows: reads, pool, config, logger }).rebuild();
     } finally {
       await reads.close();
     }

@@ -130,7 +130,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     stops.push(() => pool.close());
     // Pages: written after each refresh, listed in the index's shards, and
     // repaired where this node's disagree with the copy (see README, Published pages).
-    const pageIndex = createPageIndex({ rows, pool, config, logger });
+    const pageIndex = createPageIndex({ source: DEFAULT_SOURCE, rows, pool, config, logger });
     stops.push(() => pageIndex.close());
     const repair: { check?: (id: string) => void } = {};
     const pages = createPagePublisher({
@@ -141,6 +141,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       failed: (id) => repair.check?.(id),
     });
     const pageRepair = createPageRepair({
+      source: DEFAULT_SOURCE,
       db,
       pool,
       pages,
@@ -158,14 +159,14 @@ export async function startService(config: Config, options: ServiceOptions = {})
 
     // Other processes' stores reach this memory tier: LISTEN on Postgres, the
     // cluster primary between workers on SQLite (see README, Running several nodes).
-    let announceStored: ((id: string) => void) | undefined;
-    let announcePurged: ((ids: readonly string[], hard: boolean) => void) | undefined;
-    let hearStored: ((id: string, owner: string) => void) | undefined;
-    let hearPurged: ((ids: readonly string[], hard: boolean) => void) | undefined;
+    let announceStored: ((source: string, id: string) => void) | undefined;
+    let announcePurged: ((source: string, ids: readonly string[], hard: boolean) => void) | undefined;
+    let hearStored: ((source: string, id: string, owner: string) => void) | undefined;
+    let hearPurged: ((source: string, ids: readonly string[], hard: boolean) => void) | undefined;
     if (config.database.client === 'postgres') {
       const listener = listenForStored(config.database.url, db, {
-        stored: (id, owner) => hearStored?.(id, owner),
-        purged: (batch) => hearPurged?.(batch.ids, batch.hard),
+        stored: (source, id, owner) => hearStored?.(source, id, owner),
+        purged: (batch) => hearPurged?.(batch.source, batch.ids, batch.hard),
         resumed: () => {
           logger.info('listening for other nodes’ refreshes again; this process’s memory tier starts afresh');
           freshness.forgetAll();
@@ -178,7 +179,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       });
       stops.push(() => listener.close());
     } else if (cluster.isWorker) {
-      const announce = clusterStores({ stored: (id) => hearStored?.(id, ''), purged: (ids, hard) => hearPurged?.(ids, hard) });
+      const announce = clusterStores({ stored: (source, id) => hearStored?.(source, id, ''), purged: (source, ids, hard) => hearPurged?.(source, ids, hard) });
       announceStored = announce.stored;
       announcePurged = announce.purged;
     }
@@ -187,6 +188,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const history = createHistory();
     let lastOutbox = { outboxUnsent: 0, outboxOldest: 0 };
     const freshness = createFreshness({
+      source: DEFAULT_SOURCE,
       db,
       rows,
       pool,
@@ -201,13 +203,15 @@ export async function startService(config: Config, options: ServiceOptions = {})
       },
       now: options.now ?? clock.now,
       onDatabaseUnavailable: (err) => database.unavailable(err),
-      onStored: announceStored,
+      onStored: announceStored && ((id) => announceStored?.(DEFAULT_SOURCE, id)),
     });
-    hearStored = (id, owner) => {
+    hearStored = (source, id, owner) => {
+      if (source !== DEFAULT_SOURCE) return;
       // Another node's store may have changed the record this node's page shows.
       if (freshness.storedElsewhere(id, owner)) pageRepair.check(id);
     };
-    hearPurged = (ids, hard) => {
+    hearPurged = (source, ids, hard) => {
+      if (source !== DEFAULT_SOURCE) return;
       freshness.forget(ids);
       // A dropped entry's page goes on every node.
       if (hard) for (const id of ids) pageRepair.check(id);
@@ -217,8 +221,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       policy: freshnessPolicy(config),
       now: clock.now,
-      forget: (ids) => freshness.forget(ids),
-      pageGone: (id) => pageRepair.check(id),
+      forget: (_source, ids) => freshness.forget(ids),
+      pageGone: (_source, id) => pageRepair.check(id),
       announce: announcePurged,
       observe: (by, how, entries) => metrics.observePurge(by, how, entries),
     });

@@ -56,7 +56,7 @@ describe('reads of single entries', () => {
     // shuffled, so that no order a database returns rows in matches the asking.
     const asked = shuffled([...stored, ...stored, ...Array.from({ length: 50 }, (_, i) => `missing-${i}`)], 20261207);
     expect(asked.slice(0, 10).join()).to.not.equal(asked.toSorted().slice(0, 10).join());
-    const rows = await Promise.all(asked.map((id) => reads.one(id)));
+    const rows = await Promise.all(asked.map((id) => reads.one('entries', id)));
     rows.forEach((row, i) => {
       const id = asked[i] as string;
       if (id.startsWith('missing-')) {
@@ -75,7 +75,7 @@ describe('reads of single entries', () => {
 
   it('fails only the reads of a row that does not convert, and answers the rest of its statement', async () => {
     await db('entries').insert({ id: 'bad-related', record: '{}', hash: 'h', related: 'not json', fetched_at: 1, state: 'ok', updated_at: 0 });
-    const [before, bad, after] = await Promise.allSettled([reads.one('r001'), reads.one('bad-related'), reads.one('r002')]);
+    const [before, bad, after] = await Promise.allSettled([reads.one('entries', 'r001'), reads.one('entries', 'bad-related'), reads.one('entries', 'r002')]);
     expect(before.status === 'fulfilled' && before.value?.id).to.equal('r001');
     expect(bad.status).to.equal('rejected');
     expect(after.status === 'fulfilled' && after.value?.id).to.equal('r002');
@@ -84,17 +84,17 @@ describe('reads of single entries', () => {
   it('answers what was asked before it closed, and refuses what is asked after', async () => {
     const config = loadConfig({ DATABASE_URL: database.url }).database;
     const own = await openEntryReads(config, db, 2);
-    const asked = own.one('r003');
+    const asked = own.one('entries', 'r003');
     await own.close();
     expect((await asked)?.id).to.equal('r003');
     let refused: unknown;
-    await own.one('r003').catch((err: unknown) => (refused = err));
+    await own.one('entries', 'r003').catch((err: unknown) => (refused = err));
     expect(String(refused)).to.match(/closed/);
   });
 
   it('sees what was written since its last read', async () => {
-    expect((await reads.one('r000'))?.fetchedAt).to.equal(1000);
+    expect((await reads.one('entries', 'r000'))?.fetchedAt).to.equal(1000);
     await db('entries').where({ id: 'r000' }).update({ fetched_at: 5000 });
-    expect((await reads.one('r000'))?.fetchedAt).to.equal(5000);
+    expect((await reads.one('entries', 'r000'))?.fetchedAt).to.equal(5000);
   });
 });

@@ -43,7 +43,7 @@ describe('the refresh lease', () => {
   });
 
   it('does not store a late result from a lost lease over a newer one', async () => {
-    const first = { id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined, tags: null };
+    const first = { source: 'entries', id: 'l1', owner: 'owner-x', generation: 1, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined, tags: null };
     expect((await leases.storeRecord(db, first, t0 + 1500, result)).stored).to.equal(false);
     const row = await entries.getEntry(db, 'l1');
     expect(row?.record).to.equal(null);
@@ -51,7 +51,7 @@ describe('the refresh lease', () => {
   });
 
   it('stores the holder’s result and releases the lease', async () => {
-    const lease = { id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined, tags: null };
+    const lease = { source: 'entries', id: 'l1', owner: 'second', generation: 2, errorCount: 0, errorCode: null, error: null, invalidError: null, validators: undefined, tags: null };
     expect((await leases.storeRecord(db, lease, t0 + 1500, result)).stored).to.equal(true);
     const row = await entries.getEntry(db, 'l1');
     expect(row).to.include({ record: result.record, state: 'ok', fetchedAt: t0 + 1500, leaseOwner: null, leaseUntil: 0 });
@@ -71,13 +71,13 @@ describe('the refresh lease', () => {
 
   it("leaves an operator's request only on a row whose lease is live: a lease that ended would never read it", async () => {
     const held = await claim('holder', t0 + 3000, { id: 'l3' });
-    expect(await leases.requestRefresh(db, 'l3', t0 + 3500)).to.equal(true);
+    expect(await leases.requestRefresh(db, 'entries', 'l3', t0 + 3500)).to.equal(true);
     await leases.storeRecord(db, held as leases.Lease, t0 + 3600, result);
     // Released: the request is not left on it (the operator's refresh claims the entry instead).
     await db('entries').where({ id: 'l3' }).update({ refresh_requested: false });
-    expect(await leases.requestRefresh(db, 'l3', t0 + 3700)).to.equal(false);
+    expect(await leases.requestRefresh(db, 'entries', 'l3', t0 + 3700)).to.equal(false);
     expect((await db('entries').where({ id: 'l3' }).first()).refresh_requested).to.be.oneOf([false, 0]);
-    expect(await leases.requestRefresh(db, 'no-such-row', t0 + 3700)).to.equal(false);
+    expect(await leases.requestRefresh(db, 'entries', 'no-such-row', t0 + 3700)).to.equal(false);
   });
 
   it('is not claimed for an entry that is still fresh, or in backoff, unless forced', async () => {

@@ -9,7 +9,7 @@
 // - webhook_deliveries: the signatures of webhook calls already taken, until
 //   their timestamp is too old to be taken anyway: a replay is refused by
 //   every node of a fleet.
-// - On Postgres, entry_purges: the ids each purge batch touched, numbered, so
+// - On Postgres, entry_purges: the ids (of one source) each purge batch touched, numbered, so
 //   other nodes hear one notice per batch (its number) and read its ids.
 import type { Knex } from 'knex';
 
@@ -34,6 +34,7 @@ export async function up(db: Knex): Promise<void> {
   if (db.client.config.client !== 'pg') return;
   await db.schema.createTable('entry_purges', (t) => {
     t.bigIncrements('seq').primary();
+    t.text('source').notNullable();
     t.text('ids').notNullable();
     t.boolean('hard').notNullable();
     t.bigInteger('created_at').notNullable();

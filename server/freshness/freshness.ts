@@ -19,6 +19,7 @@ import { createReader, type ReadCounters } from './reader.js';
 import { createBreaker, type BreakerCounters, type BreakerView } from './breaker.js';
 import { createRefresher, processOwner, type RefreshCounters } from './refresher.js';
 import { createUpstreamGate, type GateStats } from './upstream-gate.js';
+import { DEFAULT_SOURCE } from '../../shared/sources.js';
 
 export { isRefusal, type Answer, type CacheOutcome, type Outcome, type Refusal } from './outcome.js';
 
@@ -56,6 +57,8 @@ export interface Freshness {
 }
 
 export interface FreshnessDeps {
+  /** The source whose entries these are (default: the one the env vars describe). */
+  source?: string;
   db: Db;
   /** Rows by id, prepared and batched (the cold path). */
   rows: EntryReads;
@@ -79,6 +82,7 @@ export interface FreshnessDeps {
 
 export function createFreshness(deps: FreshnessDeps): Freshness {
   const { pool, config, logger } = deps;
+  const source = deps.source ?? DEFAULT_SOURCE;
   const now = deps.now ?? Date.now;
   const policy = freshnessPolicy(config);
   const memory = createMemoryTier(config.entries.memoryMaxBytes);
@@ -117,6 +121,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   const gate = createUpstreamGate({ maxConcurrency: upstream.maxConcurrency, maxRps: upstream.maxRps, missWaitMs: upstream.timeoutMs });
   const refresher = createRefresher({
     owner: self,
+    source,
     breaker,
     gate,
     db: deps.db,
@@ -137,6 +142,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
     now,
   });
   const reader = createReader({
+    source,
     memory,
     upstreamHeld: breaker.isOpen,
     rows: deps.rows,

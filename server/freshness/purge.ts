@@ -44,23 +44,23 @@ export function createPurger(deps: {
   /** The database's clock. */
   now: () => number;
   /** This process's memory copies of these entries go. */
-  forget: (ids: readonly string[]) => void;
+  forget: (source: string, ids: readonly string[]) => void;
   /** A dropped entry's page goes (the page repair takes it down). */
-  pageGone: (id: string) => void;
+  pageGone: (source: string, id: string) => void;
   /** SQLite under a cluster: the other workers are told (Postgres tells them itself). */
-  announce?: (ids: readonly string[], hard: boolean) => void;
+  announce?: (source: string, ids: readonly string[], hard: boolean) => void;
   /** Told of each purge's end (metrics). */
   observe?: (by: PurgeRequest['by'], how: 'soft' | 'hard', entries: number) => void;
 }): Purger {
   const { db, logger } = deps;
 
   async function batch(source: string, ids: readonly string[], hard: boolean): Promise<number> {
-    const touched = hard ? await drop(db, source, ids) : await markStale(db, ids, deps.now(), deps.policy);
+    const touched = hard ? await drop(db, source, ids) : await markStale(db, source, ids, deps.now(), deps.policy);
     if (touched.length === 0) return 0;
-    deps.forget(touched);
-    if (hard) for (const id of touched) deps.pageGone(id);
-    if (isPostgres(db)) await announcePurge(db, touched, hard, deps.now());
-    else deps.announce?.(touched, hard);
+    deps.forget(source, touched);
+    if (hard) for (const id of touched) deps.pageGone(source, id);
+    if (isPostgres(db)) await announcePurge(db, source, touched, hard, deps.now());
+    else deps.announce?.(source, touched, hard);
     return touched.length;
   }
 

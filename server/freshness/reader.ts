@@ -33,6 +33,8 @@ export interface ReaderDeps {
   memory: MemoryTier;
   /** Rows by id, prepared and batched (db/entry-reads.ts). */
   rows: EntryReads;
+  /** The source whose entries these are (shared/sources.ts). */
+  source: string;
   refresher: Refresher;
   /** Is the upstream's breaker open (nothing is sent to it)? */
   upstreamHeld: () => boolean;
@@ -147,7 +149,7 @@ export function createReader(deps: ReaderDeps): Reader {
     const mark = memory.mark();
     try {
       // One read each; those asked for in the same turn share a statement.
-      rows = await Promise.all(needSql.map((i) => entryReads.one(ids[i] as string)));
+      rows = await Promise.all(needSql.map((i) => entryReads.one(deps.source, ids[i] as string)));
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       deps.onDatabaseUnavailable?.(err);
@@ -290,7 +292,7 @@ export function createReader(deps: ReaderDeps): Reader {
     const deadline = performance.now() + deps.waitMs;
     for (;;) {
       const mark = memory.mark();
-      const row = await entryReads.one(id);
+      const row = await entryReads.one(deps.source, id);
       if (!row || row.leaseOwner === null || row.leaseUntil < now()) {
         const view = row && viewOfRow(row);
         if (view) memory.offer(view, mark);

@@ -81,6 +81,8 @@ export function processOwner(): string {
 export interface RefresherDeps {
   /** This process's name on the leases (processOwner()). */
   owner: string;
+  /** The source whose entries these are (shared/sources.ts). */
+  source: string;
   db: Db;
   pool: UpdaterPool;
   memory: MemoryTier;
@@ -168,12 +170,12 @@ export function createRefresher(deps: RefresherDeps): Refresher {
   /** The entry's lease, if this process may refresh it now. */
   async function claimFor(id: string, opts: RefreshOptions): Promise<leases.Lease | undefined> {
     const claim = (at: number) =>
-      leases.claimLease(db, { id, owner, now: at, leaseMs: deps.leaseMs, policy: deps.policy, ahead: opts.ahead, force: opts.force, create: opts.create });
+      leases.claimLease(db, { source: deps.source, id, owner, now: at, leaseMs: deps.leaseMs, policy: deps.policy, ahead: opts.ahead, force: opts.force, create: opts.create });
     let lease = await claim(now());
     // Another process holds the lease: an operator's refresh is left on the row
     // for the holder — unless the lease ended meanwhile, when it is claimed here.
     for (let tries = 0; !lease && opts.force && tries < 3; tries++) {
-      if (await leases.requestRefresh(db, id, now())) break;
+      if (await leases.requestRefresh(db, deps.source, id, now())) break;
       lease = await claim(now());
     }
     return lease;

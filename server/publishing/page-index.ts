@@ -36,7 +36,14 @@ export interface PageIndex {
 const PROGRESS_MS = 5000;
 
 /** `rows`: where shards are read (off SQLite's write connection). */
-export function createPageIndex(deps: { rows: Pick<EntryReads, 'all'>; pool: UpdaterPool; config: Config; logger: Logger }): PageIndex {
+export function createPageIndex(deps: {
+  /** The source whose entries' pages it indexes. */
+  source: string;
+  rows: Pick<EntryReads, 'all'>;
+  pool: UpdaterPool;
+  config: Config;
+  logger: Logger;
+}): PageIndex {
   const { rows: reads, pool, config, logger } = deps;
   const { dir, indexShards: shards, indexDelayMs } = config.publish;
   // PUBLIC_URL, else where this server listens (set at start), else HOST:PORT.
@@ -59,7 +66,7 @@ export function createPageIndex(deps: { rows: Pick<EntryReads, 'all'>; pool: Upd
     let written = 0;
     for (const [i, shard] of todo.entries()) {
       if (closed) return;
-      const rows = await listShard(reads, shard, shards, SHARD_MAX_ENTRIES + 1);
+      const rows = await listShard(reads, deps.source, shard, shards, SHARD_MAX_ENTRIES + 1);
       // Empty, and known to be (or never written): no file to write or remove.
       if (rows.length === 0 && (summaries[shard] as ShardSummary).entries === 0) continue;
       const truncated = rows.length > SHARD_MAX_ENTRIES;

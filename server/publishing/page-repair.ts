@@ -39,6 +39,8 @@ const WRITES_AT_ONCE = 4;
 const SWEEP_PAUSE_MS = 100;
 
 export function createPageRepair(deps: {
+  /** The source whose entries' pages it keeps. */
+  source: string;
   db: Db;
   pool: UpdaterPool;
   pages: PagePublisher;
@@ -65,7 +67,7 @@ export function createPageRepair(deps: {
   async function repair(ids: string[], known: Map<string, PageState>): Promise<number> {
     const checked = await pool.run({ kind: 'check-pages', id: 'check-pages', pages: ids.map((id) => ({ id, hash: known.get(id)?.hash ?? null })), publishDir });
     if (checked.kind === 'failed') throw new Error(checked.message);
-    const records = await recordsOf(db, checked.stale);
+    const records = await recordsOf(db, deps.source, checked.stale);
     const held = new Set(records.map((r) => r.id));
     const writes = [
       ...records.map((r) => () => pages.publish(r.id, r.record, r.hash, r.fetchedAt, 'repair')),
@@ -86,7 +88,7 @@ export function createPageRepair(deps: {
     const ids = [...queue].slice(0, BATCH);
     for (const id of ids) queue.delete(id);
     try {
-      await repair(ids, await recordHashesOf(db, ids));
+      await repair(ids, await recordHashesOf(db, deps.source, ids));
     } catch (err) {
       for (const id of ids) check(id);
       if (!(err instanceof PoolFullError)) logger.warn({ why: (err as Error).message }, 'pages not checked; tried again');
@@ -111,7 +113,7 @@ export function createPageRepair(deps: {
         if (!(await pause(TICK_MS))) return;
         continue;
       }
-      const rows = await listRecordHashes(db, after, BATCH);
+      const rows = await listRecordHashes(db, deps.source, after, BATCH);
       if (rows.length === 0) break;
       after = (rows.at(-1) as { id: string }).id;
       const batch = rows.filter((r) => hasOwnPage(r.id));
