@@ -98,6 +98,8 @@ export function createBreaker(deps: BreakerDeps): Breaker {
   let claiming = false;
   let opening = false;
   let stopped = false;
+  /** Changes this process made to the shared row (a reading begun before one is older than what it holds). */
+  let changedHere = 0;
 
   /** The recent refreshes within the window. */
   function tally(): { attempts: number; failures: number } {
@@ -120,6 +122,7 @@ export function createBreaker(deps: BreakerDeps): Breaker {
 
   /** A new reading of the shared row: log what changed, as this process sees it. */
   function adopt(next: UpstreamHealth, how: 'here' | 'elsewhere'): void {
+    if (how === 'here') changedHere++;
     const before = shared;
     shared = next;
     if (before.state === next.state && (next.state === 'closed' || before.openUntil === next.openUntil)) return;
@@ -139,8 +142,11 @@ export function createBreaker(deps: BreakerDeps): Breaker {
   }
 
   async function sync(): Promise<void> {
+    const mark = changedHere;
     try {
-      adopt(await health.readHealth(db, origin), 'elsewhere');
+      const reading = await health.readHealth(db, origin);
+      // A change made here while the read was under way is newer than what it read.
+      if (changedHere === mark) adopt(reading, 'elsewhere');
     } catch (err) {
       deps.onError?.(err); // the last reading stands
     }
@@ -196,6 +202,7 @@ export function createBreaker(deps: BreakerDeps): Breaker {
         return hold(at + SYNC_MS);
       }
       shared = { ...shared, probeOwner: owner, probeUntil: at + settings.probeTimeoutMs, coolOffMs: coolOff };
+      changedHere++;
       counters.probes++;
       return PROBE;
     } catch (err) {
