@@ -132,10 +132,14 @@ describe('purges', function () {
     expect((await purge(service, { tags: ['newer'] })).body).to.include({ matched: 1 });
   });
 
-  it('by id, hard, drops the entries: the next read is a miss', async () => {
+  it('by id, hard, drops the entries and their pages: the next read is a miss', async () => {
     await stored({ h1: {}, h2: { 'Surrogate-Key': 'gone' }, h3: {} });
+    const pageOf = (id: string) => service.get(`/pages/${id}.html`).then((r) => r.status);
+    await waitFor(async () => (await pageOf('h1')) === 200 && (await pageOf('h2')) === 200, 'the pages published');
     const purged = await purge(service, { ids: ['h1', 'h2', 'nowhere'], hard: true });
     expect(purged.body).to.include({ hard: true, matched: 2 });
+    await waitFor(async () => (await pageOf('h1')) === 404 && (await pageOf('h2')) === 404, 'the pages taken down');
+    expect(await pageOf('h3')).to.equal(200);
     expect(await statusOf(service, 'h1')).to.match(/^freshen; fwd=miss/);
     expect(await statusOf(service, 'h3')).to.match(/^freshen; hit/);
     expect(upstream.count('h1')).to.equal(2);
