@@ -52,7 +52,8 @@ interface LeaseRow {
 }
 
 function leaseOf(source: string, id: string, owner: string, row: LeaseRow): Lease {
-  const conditional = row.state === 'ok' && (row.upstream_etag !== null || row.upstream_last_modified !== null);
+  // A record whose tags are unknown (stored before they were read) is fetched whole once, for them.
+  const conditional = row.state === 'ok' && row.tags !== null && (row.upstream_etag !== null || row.upstream_last_modified !== null);
   return {
     source,
     id,
@@ -153,6 +154,8 @@ export interface Stored {
 async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>, tags?: readonly string[]): Promise<Stored> {
   const column = tags === undefined ? lease.tags : tagsColumn(tags);
   if (column === lease.tags) return updateRow(db, lease, fields);
+  // Unknown before and none now: entry_tags holds nothing of the entry, and the column says so in the one statement.
+  if (lease.tags === null && column === '') return updateRow(db, lease, { ...fields, tags: column });
   return db.transaction(async (trx) => {
     const stored = await updateRow(trx, lease, { ...fields, tags: column });
     if (stored.stored) await replaceTags(trx, lease.source, lease.id, tags ?? []);
@@ -226,6 +229,7 @@ export async function storeNotModified(
   // The tags it sent, if any, replace the stored ones.
   const column = answer.tags === null ? lease.tags : tagsColumn(answer.tags);
   if (column === lease.tags) return revalidated(db, lease, now, answer);
+  if (lease.tags === null && column === '') return revalidated(db, lease, now, answer, column);
   return db.transaction(async (trx) => {
     const stored = await revalidated(trx, lease, now, answer, column);
     if (stored.stored) await replaceTags(trx, lease.source, lease.id, answer.tags ?? []);
@@ -247,8 +251,9 @@ async function revalidated(
     {
       fetched_at: now,
       ...(freshness === null ? {} : freshnessColumns(freshness)),
-      upstream_etag: db.raw('coalesce(?, upstream_etag)', [validators.etag]),
-      upstream_last_modified: db.raw('coalesce(?, upstream_last_modified)', [validators.lastModified]),
+      // A purge (or an operator) asked for another refresh meanwhile: it is fetched whole.
+      upstream_etag: db.raw('case when refresh_requested then null else coalesce(?, upstream_etag) end', [validators.etag]),
+      upstream_last_modified: db.raw('case when refresh_requested then null else coalesce(?, upstream_last_modified) end', [validators.lastModified]),
       ...(tags === undefined ? {} : { tags }),
       ...noError,
       invalid_error: null,

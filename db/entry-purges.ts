@@ -86,7 +86,11 @@ export async function lastPurgeBatch(db: Db): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** Postgres: batches recorded before `before` go (a node away longer forgets its whole memory tier on return). */
+/**
+ * Postgres: batches recorded before `before` go. A node listening that loses
+ * its connection forgets its whole memory tier on return; one that polls and
+ * cannot reach the database for longer than this would miss what went.
+ */
 export async function prunePurgeBatches(db: Db, before: number): Promise<number> {
   if (!isPostgres(db)) return 0;
   return inBatches(PRUNE_BATCH, (limit) =>

@@ -41,9 +41,38 @@ const source: Knex.MigrationSource<string> = {
   getMigration: async (name) => migrations[name] as Migration,
 };
 
+const TABLE = 'freshen_migrations';
+const LOCK_TABLE = `${TABLE}_lock`;
+
+/**
+ * knex's own tables, made before knex looks: it inserts a lock row when it
+ * finds none, and two nodes that both found none left two rows — a lock that
+ * no node could take again ("Migration table is already locked", for good).
+ * Here the one row has a fixed key; a second, left by that race, goes.
+ */
+async function migrationTables(db: Knex): Promise<void> {
+  if (!(await db.schema.hasTable(TABLE))) {
+    await db.schema.createTable(TABLE, (t) => {
+      t.increments();
+      t.string('name');
+      t.integer('batch');
+      t.timestamp('migration_time');
+    });
+  }
+  if (!(await db.schema.hasTable(LOCK_TABLE))) {
+    await db.schema.createTable(LOCK_TABLE, (t) => {
+      t.increments('index').primary();
+      t.integer('is_locked');
+    });
+  }
+  await db(LOCK_TABLE).insert({ index: 1, is_locked: 0 }).onConflict('index').ignore();
+  await db(LOCK_TABLE).where('index', '<>', 1).delete();
+}
+
 /** Every migration not run yet; with `upTo`, only those up to that one (a test of a later one starts there). */
 export async function migrate(db: Knex, upTo?: string): Promise<void> {
-  const config = { migrationSource: source, tableName: 'freshen_migrations' };
+  await migrationTables(db);
+  const config = { migrationSource: source, tableName: TABLE };
   if (upTo === undefined) {
     await db.migrate.latest(config);
     return;
@@ -55,12 +84,36 @@ export async function migrate(db: Knex, upTo?: string): Promise<void> {
   }
 }
 
-/** Migrates on a connection of its own with no statement timeout: a migration may rewrite a large table. */
+/** Tries of a migration that lost a race with another node's (about half a minute in all). */
+const MIGRATE_TRIES = 30;
+
+/**
+ * Migrates on a connection of its own with no statement timeout: a migration
+ * may rewrite a large table. Nodes started together on a fresh database race
+ * to create the migrations' own tables (knex checks, then creates): the one
+ * that loses tries again, and then waits on the migration lock as usual.
+ */
 export async function migrateDatabase(config: DatabaseConfig): Promise<void> {
   const db = openDatabase(config, { ...DEFAULT_POOL, max: 1, statementTimeoutMs: 0 });
   try {
-    await migrate(db);
+    for (let tries = 1; ; tries++) {
+      try {
+        await migrate(db);
+        return;
+      } catch (err) {
+        if (tries >= MIGRATE_TRIES || !lostRace(err)) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * tries) + Math.random() * 100));
+      }
+    }
   } finally {
     await db.destroy();
   }
+}
+
+/** Another node made the migrations' tables (or holds their lock) first. */
+function lostRace(err: unknown): boolean {
+  const e = err as { code?: string; name?: string; message?: string };
+  // Postgres: duplicate_table, or the unique index on type names a concurrent CREATE TABLE trips.
+  if (e.code === '42P07' || (e.code === '23505' && /pg_type/.test(e.message ?? ''))) return true;
+  return e.name === 'MigrationLocked' || /freshen_migrations\S*" already exists|table `?"?freshen_migrations/.test(e.message ?? '');
 }

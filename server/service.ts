@@ -220,7 +220,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       db,
       logger,
       policy: freshnessPolicy(config),
-      now: clock.now,
+      now: options.now ?? clock.now,
       forget: (_source, ids) => freshness.forget(ids),
       pageGone: (_source, id) => pageRepair.check(id),
       announce: announcePurged,

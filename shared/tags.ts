@@ -14,7 +14,8 @@ export const MAX_TAGS_PER_ENTRY = 64;
  */
 export function parseTags(surrogateKey: string | null, cacheTag: string | null): string[] | null {
   if (surrogateKey === null && cacheTag === null) return null;
-  const given = [...(surrogateKey ?? '').split(/\s+/), ...(cacheTag ?? '').split(',').map((t) => t.trim())];
+  // Repeated header lines arrive joined by ", ": a comma separates Surrogate-Keys too (no tag holds one).
+  const given = [...(surrogateKey ?? '').split(/[\s,]+/), ...(cacheTag ?? '').split(',').map((t) => t.trim())];
   const kept = new Set<string>();
   for (const tag of given) {
     if (kept.size >= MAX_TAGS_PER_ENTRY) break;
@@ -23,7 +24,10 @@ export function parseTags(surrogateKey: string | null, cacheTag: string | null):
   return [...kept].toSorted();
 }
 
-/** The tags as the entries.tags column holds them: space-separated (null for none). */
-export function tagsColumn(tags: readonly string[]): string | null {
-  return tags.length === 0 ? null : tags.join(' ');
+/**
+ * The tags as the entries.tags column holds them: space-separated, '' for
+ * none. NULL there means unknown: stored before tags were read.
+ */
+export function tagsColumn(tags: readonly string[]): string {
+  return tags.join(' ');
 }

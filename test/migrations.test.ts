@@ -1,10 +1,11 @@
 // Migrations over a copy that holds rows: entries stored before sources
 // existed (migration 012 keys entries by source and id) belong to the source
 // the env vars describe, `entries`, keep their indexes, and are served from
-// the copy by a service started on the migrated database, as before.
+// the copy by a service started on the migrated database, as before. And
+// nodes started together on a fresh database all migrate it.
 import { expect } from 'chai';
 import { openDatabase, rawRows, type Knex } from '../db/knex.js';
-import { migrate } from '../db/migrate.js';
+import { migrate, migrateDatabase } from '../db/migrate.js';
 import { loadConfig } from '../server/config/config.js';
 import { freshDatabase, type TestDatabase } from './support/database.js';
 import { startTestService } from './support/service.js';
@@ -71,6 +72,25 @@ describe('migrating a copy that holds entries', function () {
       expect(upstream.total()).to.equal(0);
     } finally {
       await service.stop();
+    }
+  });
+
+  it('lets nodes started together on a fresh database migrate it: none fails on the migrations’ own tables', async () => {
+    const fresh = await freshDatabase();
+    try {
+      const config = loadConfig({ DATABASE_URL: fresh.url }).database;
+      const started = await Promise.allSettled(Array.from({ length: 4 }, () => migrateDatabase(config)));
+      expect(started.filter((s) => s.status === 'rejected').map((s) => String((s as PromiseRejectedResult).reason))).to.deep.equal([]);
+      const check = openDatabase(config);
+      try {
+        const done = (await check('freshen_migrations').select('name')) as Array<{ name: string }>;
+        expect(done.map((m) => m.name)).to.include('012-entries-by-source');
+        expect(new Set(done.map((m) => m.name)).size).to.equal(done.length);
+      } finally {
+        await check.destroy();
+      }
+    } finally {
+      await fresh.drop();
     }
   });
 });

@@ -132,6 +132,22 @@ describe('purges', function () {
     expect((await purge(service, { tags: ['newer'] })).body).to.include({ matched: 1 });
   });
 
+  it('lands on a refresh under way: the refresh after it is fetched whole, and the entry is fresh again after', async () => {
+    upstream.set('u1', { record: record('u1'), etag: '"u1"' });
+    expect((await service.get('/entries/u1')).status).to.equal(200);
+    // An operator's refresh, conditional and slow to come back 304; the purge lands meanwhile.
+    upstream.set('u1', { record: record('u1'), etag: '"u1"', delayMs: 600 });
+    await fetch(`${service.url}/entries/u1/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+    await waitFor(() => upstream.count('u1') === 2, 'the refresh to reach the upstream');
+    expect((await purge(service, { ids: ['u1'] })).body).to.include({ matched: 1 });
+    await waitFor(() => upstream.count('u1') === 3 && !service.freshness.refreshing('u1'), 'the refresh after the purge');
+    expect(upstream.notModified('u1')).to.equal(1);
+    expect(upstream.headersOf('u1')?.['if-none-match']).to.equal(undefined);
+    // Its own TTL again (not the purge's): reads are hits and ask nothing.
+    for (let i = 0; i < 3; i++) expect(await statusOf(service, 'u1')).to.match(/^freshen; hit/);
+    expect(upstream.count('u1')).to.equal(3);
+  });
+
   it('by id, hard, drops the entries and their pages: the next read is a miss', async () => {
     await stored({ h1: {}, h2: { 'Surrogate-Key': 'gone' }, h3: {} });
     const pageOf = (id: string) => service.get(`/pages/${id}.html`).then((r) => r.status);
@@ -217,6 +233,9 @@ describe('purges', function () {
         ['six minutes ahead', `t=${t + 360},v1=${sign(SECRET, t + 360, body)}`, /5 minutes/],
         ['malformed', 'v1=abc,t=now', /X-Freshen-Signature/],
       ];
+      // Unsigned, it is refused as such whatever it sends.
+      const plain = await fetch(`${service.url}/hooks/entries`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body });
+      expect(plain.status).to.equal(401);
       for (const [what, signature, detail] of refusals) {
         const answer = await hook(service.url, body, signature);
         expect(answer.status, what).to.equal(401);

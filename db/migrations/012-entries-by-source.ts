@@ -20,8 +20,8 @@ export async function up(db: Knex): Promise<void> {
       end $$`);
     return;
   }
+  // knex's primary() on SQLite rebuilds the table with this key in place of the old one: one copy.
   await db.schema.alterTable('entries', (t) => {
-    t.dropPrimary();
     t.primary(['source', 'id']);
   });
 }

@@ -259,6 +259,7 @@ export function createBreaker(deps: BreakerDeps): Breaker {
     if (!admission.send || !admission.probe) return;
     const { probeUntil } = shared;
     shared = { ...shared, probeOwner: null, probeUntil: 0 };
+    changedHere++;
     health.releaseProbe(db, { origin, owner, probeUntil }).catch((err: unknown) => deps.onError?.(err));
   }
 

@@ -107,7 +107,11 @@ export function useFreshenProcesses(label: string): FreshenProcesses {
         child,
         output: () => output,
         listening: async (timeoutMs = 30_000) => {
-          const url = await waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'freshen to listen', timeoutMs);
+          const url = await waitFor(() => /listening on (http:\/\/[\d.:]+)/.exec(output)?.[1], 'freshen to listen', timeoutMs).catch((err: Error) => {
+            // What it said, so a start that failed or hung can be told apart.
+            const ended = child.exitCode !== null || child.signalCode !== null ? `; it exited (${child.exitCode ?? child.signalCode})` : '; it still runs';
+            throw new Error(`${err.message}${ended}; its last output:\n${output.slice(-2000)}`);
+          });
           watchAnswers(url);
           // Its port may serve something else once it is gone.
           if (child.exitCode !== null || child.signalCode !== null) unwatchAnswers(url);

@@ -41,25 +41,30 @@ export function purgeRoutes(router: Router, deps: AppDeps): void {
   router.post('/hooks/:source', async (ctx) => {
     const source = ctx.params.source as string;
     if (!webhooks.has(source)) throw new NotFound('There is no webhook here.');
-    const raw = await readBody(ctx);
+    // The signature first: an unsigned call is refused 401 whatever it sends.
+    const raw = await readBody(ctx, false);
     const verdict = await webhooks.verify(source, ctx.get('X-Freshen-Signature') || undefined, raw);
     if (!verdict.ok) {
       logger.warn({ source, why: verdict.why, requestId: ctx.state.requestId as string | undefined }, 'webhook call refused');
       throw new Unauthorized(refusal(verdict.why), 'Signature realm="freshen", header="X-Freshen-Signature"');
     }
     try {
+      if (ctx.is('application/json') !== 'application/json') throw new UnsupportedMediaType('application/json');
       const body = parse(HookPurge, json(raw));
       answer(ctx, source, false, await purger.purge({ source, hard: false, by: 'webhook', requestId: ctx.state.requestId as string | undefined, ...named(body) }));
     } catch (err) {
       // Nothing was done (or not all of it): the upstream may send this call again.
-      await webhooks.release(source, verdict.signature).catch(() => undefined);
+      await webhooks.release(source, verdict.signature).catch((why: unknown) =>
+        logger.warn({ source, why: (why as Error).message }, 'a webhook call that failed could not be released: the same call will be refused as replayed'),
+      );
       throw err;
     }
   });
 }
 
+/** What the body names, each once. */
 function named(body: { ids?: string[] | undefined; tags?: string[] | undefined }): { ids: string[] } | { tags: string[] } {
-  return body.ids !== undefined ? { ids: body.ids } : { tags: body.tags ?? [] };
+  return body.ids !== undefined ? { ids: [...new Set(body.ids)] } : { tags: [...new Set(body.tags)] };
 }
 
 function answer(ctx: Koa.Context, source: string, hard: boolean, result: PurgeResult): void {
@@ -80,9 +85,9 @@ function refusal(why: Exclude<Verdict, { ok: true }>['why']): string {
   }
 }
 
-/** The request's body, JSON by its Content-Type, bounded. */
-async function readBody(ctx: Koa.Context): Promise<Buffer> {
-  if (ctx.is('application/json') !== 'application/json') throw new UnsupportedMediaType('application/json');
+/** The request's body, bounded; JSON by its Content-Type unless `typed` is false (checked later). */
+async function readBody(ctx: Koa.Context, typed = true): Promise<Buffer> {
+  if (typed && ctx.is('application/json') !== 'application/json') throw new UnsupportedMediaType('application/json');
   try {
     return await getRawBody(ctx.req, { length: ctx.get('Content-Length') || undefined, limit: PURGE_BODY_LIMIT });
   } catch (err) {
