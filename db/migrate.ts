@@ -115,5 +115,7 @@ function lostRace(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string };
   // Postgres: duplicate_table, or the unique index on type names a concurrent CREATE TABLE trips.
   if (e.code === '42P07' || (e.code === '23505' && /pg_type/.test(e.message ?? ''))) return true;
+  // SQLite: another process writes the file (its busy timeout ran out while that one migrated).
+  if (e.code === 'SQLITE_BUSY') return true;
   return e.name === 'MigrationLocked' || /freshen_migrations\S*" already exists|table `?"?freshen_migrations/.test(e.message ?? '');
 }
