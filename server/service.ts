@@ -22,17 +22,17 @@ import { createDeadLetters } from './ops/dead-letters.js';
 import { createHistory, type History, type Plotted } from './ops/history.js';
 import { createApp } from './http/app.js';
 import type { Config } from './config/config.js';
-import { createFreshness, freshnessPolicy, type Freshness } from './freshness/freshness.js';
+import { freshnessPolicy, sumCounters, type Freshness } from './freshness/freshness.js';
+import type { FreshnessPolicy } from '../shared/freshness-policy.js';
+import { sourcesOf } from './config/sources.js';
+import { serveSource, type ServedSource } from './served-source.js';
 import { createPurger } from './freshness/purge.js';
 import { createWebhooks } from './freshness/webhook.js';
 import { DEFAULT_SOURCE } from '../shared/sources.js';
 import { createLogger } from './log.js';
-import { createMetrics, type Metrics } from './ops/metrics.js';
+import { added, createMetrics, type Metrics } from './ops/metrics.js';
 import type { MetricsText } from './http/routes/health.js';
 import { createNotifier } from './notices/notifier.js';
-import { createPageIndex } from './publishing/page-index.js';
-import { createPagePublisher } from './publishing/page-publisher.js';
-import { createPageRepair } from './publishing/page-repair.js';
 import { startRetention } from './ops/retention.js';
 import { createDatabaseWatch } from './ops/database-watch.js';
 import { watchUnexpected } from './ops/unexpected.js';
@@ -42,10 +42,13 @@ const OUTBOX_READING_MS = 5000;
 export interface Service {
   /** http://host:port of the listening server. */
   url: string;
-  /** The URL template the updater fetches. */
+  /** The URL template the updater fetches (for the default source, else the first). */
   upstreamUrl: string;
   demo: DemoUpstream | undefined;
+  /** The default source's freshness check (else the first source's). */
   freshness: Freshness;
+  /** Every source, by name. */
+  sources: ReadonlyMap<string, ServedSource>;
   pool: UpdaterPool;
   mailers: Mailers;
   server: Server;
@@ -80,12 +83,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     for (const stop of stops.splice(0).toReversed()) await stop();
   };
   try {
+    const sources = sourcesOf(config);
     let demo: DemoUpstream | undefined;
-    let upstreamUrl = config.upstream.url;
-    if (upstreamUrl === undefined) {
+    // A source with no upstream URL (none in the file, UPSTREAM_URL unset) is served from the demo upstream.
+    if (sources.some((s) => s.config.upstream.url === undefined)) {
       demo = await startDemoUpstream({ latencyMs: config.demo.latencyMs, failureRate: config.demo.failureRate });
       stops.push(() => (demo as DemoUpstream).close());
-      upstreamUrl = demo.url;
     }
 
     if (options.migrate !== false) await migrateDatabase(config.database);
@@ -128,32 +131,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
       options.updaterBackend,
     );
     stops.push(() => pool.close());
-    // Pages: written after each refresh, listed in the index's shards, and
-    // repaired where this node's disagree with the copy (see README, Published pages).
-    const pageIndex = createPageIndex({ source: DEFAULT_SOURCE, rows, pool, config, logger });
-    stops.push(() => pageIndex.close());
-    const repair: { check?: (id: string) => void } = {};
-    const pages = createPagePublisher({
-      pool,
-      publishDir: config.publish.dir,
-      logger,
-      published: (id) => pageIndex.changed(id),
-      failed: (id) => repair.check?.(id),
-    });
-    const pageRepair = createPageRepair({
-      source: DEFAULT_SOURCE,
-      db,
-      pool,
-      pages,
-      publishDir: config.publish.dir,
-      logger,
-      sweepEveryMs: config.publish.repairEveryMs,
-      // The clock pages are stamped with (fetch times).
-      now: options.now ?? clock.now,
-    });
-    repair.check = (id) => pageRepair.check(id);
-    stops.push(() => pageRepair.stop());
-
     const database = createDatabaseWatch({ db, logger, notifier, now: clock.now });
     stops.push(async () => database.stop());
 
@@ -169,7 +146,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
         purged: (batch) => hearPurged?.(batch.source, batch.ids, batch.hard),
         resumed: () => {
           logger.info('listening for other nodes’ refreshes again; this process’s memory tier starts afresh');
-          freshness.forgetAll();
+          for (const s of served.values()) s.freshness.forgetAll();
         },
         lost: (err) => logger.warn({ why: (err as Error).message }, 'not hearing other nodes’ refreshes; trying again'),
         mode: (how, why) =>
@@ -187,46 +164,59 @@ export async function startService(config: Config, options: ServiceOptions = {})
     // The last hour of this process, for the status page's plots.
     const history = createHistory();
     let lastOutbox = { outboxUnsent: 0, outboxOldest: 0 };
-    const freshness = createFreshness({
-      source: DEFAULT_SOURCE,
-      db,
-      rows,
-      pool,
-      config,
-      upstreamUrl,
-      logger,
-      notifier,
-      pages,
-      observeRefresh: (outcome, seconds) => {
-        metrics.observeRefresh(outcome, seconds);
-        history.observeRefresh(seconds * 1000);
-      },
-      now: options.now ?? clock.now,
-      onDatabaseUnavailable: (err) => database.unavailable(err),
-      onStored: announceStored && ((id) => announceStored?.(DEFAULT_SOURCE, id)),
-    });
+    // Each source: its pages (written after each refresh, listed in the index's
+    // shards, repaired where this node's disagree with the copy: README,
+    // Published pages) and its freshness check, with its own policy, breaker,
+    // caps and memory tier.
+    const served = new Map<string, ServedSource>();
+    for (const source of sources) {
+      const onStored = announceStored && ((id: string) => announceStored?.(source.name, id));
+      const one = serveSource(source, {
+        db,
+        rows,
+        pool,
+        notifier,
+        // Logs name the source when there are several.
+        logger: sources.length > 1 ? logger.child({ source: source.name }) : logger,
+        several: sources.length > 1,
+        upstreamUrl: source.config.upstream.url ?? (demo as DemoUpstream).url,
+        now: options.now ?? clock.now,
+        observeRefresh: (outcome, seconds) => {
+          metrics.observeRefresh(outcome, seconds);
+          history.observeRefresh(seconds * 1000);
+        },
+        onDatabaseUnavailable: (err) => database.unavailable(err),
+        onStored,
+      });
+      stops.push(...one.stops);
+      served.set(source.name, one.served);
+    }
+    const all = [...served.values()];
+    // The default source's check where one is asked for (tests, the benchmarks): else the first.
+    const freshness = (served.get(DEFAULT_SOURCE) ?? (all[0] as ServedSource)).freshness;
     hearStored = (source, id, owner) => {
-      if (source !== DEFAULT_SOURCE) return;
+      const to = served.get(source);
       // Another node's store may have changed the record this node's page shows.
-      if (freshness.storedElsewhere(id, owner)) pageRepair.check(id);
+      if (to?.freshness.storedElsewhere(id, owner)) to.pageRepair.check(id);
     };
     hearPurged = (source, ids, hard) => {
-      if (source !== DEFAULT_SOURCE) return;
-      freshness.forget(ids);
+      const to = served.get(source);
+      if (to === undefined) return;
+      to.freshness.forget(ids);
       // A dropped entry's page goes on every node.
-      if (hard) for (const id of ids) pageRepair.check(id);
+      if (hard) for (const id of ids) to.pageRepair.check(id);
     };
+    const policies = new Map(all.map((s) => [s.name, freshnessPolicy(s.config)]));
     const purger = createPurger({
       db,
       logger,
-      policy: freshnessPolicy(config),
+      policy: (source) => policies.get(source) as FreshnessPolicy,
       now: options.now ?? clock.now,
-      forget: (_source, ids) => freshness.forget(ids),
-      pageGone: (_source, id) => pageRepair.check(id),
+      forget: (source, ids) => served.get(source)?.freshness.forget(ids),
+      pageGone: (source, id) => served.get(source)?.pageRepair.check(id),
       announce: announcePurged,
       observe: (by, how, entries) => metrics.observePurge(by, how, entries),
     });
-    stops.push(() => freshness.close());
 
     const retention = startRetention({
       db,
@@ -241,7 +231,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const outboxReading = memoize(() => outboxStats(db, clock.now()), OUTBOX_READING_MS);
     history.watch({
       counts() {
-        const c = freshness.counters();
+        const c = sumCounters(all.map((s) => s.freshness.counters()));
         const r = c.refreshes;
         return { hit: c.hit, stale: c.stale, miss: c.miss, ok: r.ok, notModified: r['not-modified'], notFound: r['not-found'], invalid: r.invalid, failed: r.failed };
       },
@@ -252,19 +242,20 @@ export async function startService(config: Config, options: ServiceOptions = {})
           (o) => void (lastOutbox = { outboxUnsent: o.counts.pending + o.counts.sending, outboxOldest: o.oldestUnsentSeconds ?? 0 }),
           () => undefined,
         );
-        return { queued: p.queued, busy: p.workers > 0 ? p.busyWorkers / p.workers : 0, ...lastOutbox, breakerOpen: freshness.upstream().state === 'closed' ? 0 : 1 };
+        return { queued: p.queued, busy: p.workers > 0 ? p.busyWorkers / p.workers : 0, ...lastOutbox, breakerOpen: all.filter((s) => s.freshness.upstream().state !== 'closed').length };
       },
     });
     stops.push(async () => history.stop());
 
     metrics.attach({
-      freshness: () => freshness.counters(),
+      freshness: () => sumCounters(all.map((s) => s.freshness.counters())),
+      sources: () => all.map((s) => ({ source: s.name, counters: s.freshness.counters() })),
       pool: () => pool.stats(),
       mailers: () => mailers.stats(),
       outbox: outboxReading,
-      memoryEntries: () => freshness.memoryEntries(),
-      upstream: () => freshness.upstream(),
-      pages: () => pages.counts(),
+      memoryEntries: () => all.reduce((n, s) => n + s.freshness.memoryEntries(), 0),
+      upstreams: () => all.map((s) => s.freshness.upstream()),
+      pages: () => added(all.map((s) => s.pages.counts() as unknown as Record<string, number>)),
       unexpected: () => unexpected?.counts() ?? {},
       databaseDown: () => database.down,
     });
@@ -278,18 +269,18 @@ export async function startService(config: Config, options: ServiceOptions = {})
       database,
       accessLog: accessLog.middleware,
       config,
-      freshness,
+      sources: all,
       purger,
       webhooks: createWebhooks({
         db,
-        secrets: new Map(config.webhookSecret === undefined ? [] : [[DEFAULT_SOURCE, config.webhookSecret]]),
+        secrets: new Map(all.flatMap((s) => (s.config.webhookSecret === undefined ? [] : [[s.name, s.config.webhookSecret] as const]))),
         now: clock.now,
         observe: (outcome) => metrics.observeWebhook(outcome),
       }),
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
-      admin: createAdminViews({ db, config, pool, freshness, mailers, plotted: options.plotted?.(history) ?? ownPlots(history), deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
+      admin: createAdminViews({ db, config, pool, freshness, sources: all, mailers, plotted: options.plotted?.(history) ?? ownPlots(history), deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
       readiness: {
         async check() {
           const checks: Record<string, string> = {};
@@ -306,7 +297,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
     });
     const handle = app.callback();
     const listener = entryListener({
-      freshness,
+      sources: all,
       accessLog,
       observe: (route, method, status, seconds) => metrics.observeRequest(route, method, status, seconds),
       next: (req, res) => void handle(req, res),
@@ -326,7 +317,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       closing = true;
       const mailersStopped = stopMailers();
       // Readers waiting on a refresh get their answer (503) before the cut.
-      freshness.drain(config.shutdownTimeoutMs * 0.8);
+      for (const s of all) s.freshness.drain(config.shutdownTimeoutMs * 0.8);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
@@ -337,9 +328,12 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const { address, port } = server.address() as AddressInfo;
     const host = address.includes(':') ? `[${address}]` : address;
     // Page upkeep starts once the server answers: a first index build or sweep does not hold up the start.
-    void pageIndex.start(`http://${host}:${port}`, options.pageKeeper !== false).catch((err: unknown) => logger.error({ err }, 'the page index could not start'));
-    if (options.pageKeeper !== false) pageRepair.start();
-    return { url: `http://${host}:${port}`, upstreamUrl, demo, freshness, pool, mailers, server, close };
+    for (const s of all) {
+      void s.pageIndex.start(`http://${host}:${port}`, options.pageKeeper !== false).catch((err: unknown) => logger.error({ err, source: s.name }, 'the page index could not start'));
+      if (options.pageKeeper !== false) s.pageRepair.start();
+    }
+    const first = served.get(DEFAULT_SOURCE) ?? (all[0] as ServedSource);
+    return { url: `http://${host}:${port}`, upstreamUrl: first.upstreamUrl, demo, freshness, sources: served, pool, mailers, server, close };
   } catch (err) {
     await close();
     throw err;

@@ -13,6 +13,14 @@ export const MANIFEST = 'shards.json';
 export const SHARD_SITEMAPS = 'sitemaps';
 export const SITEMAP_INDEX = 'sitemap.xml';
 
+/** Where a source's pages and entries are served, for the links pages carry: `/pages/products`, `/products`. */
+export interface PagePaths {
+  readonly pages: string;
+  readonly entries: string;
+}
+/** The default source's. */
+export const DEFAULT_PATHS: PagePaths = { pages: '/pages', entries: '/entries' };
+
 /**
  * An entry's place among the index shards: FNV-1a (32 bits) of its id, mixed, kept
  * in the entries table (`shard_key`) so that one shard is one indexed range.

@@ -114,6 +114,7 @@ describe('settings are checked once at start', () => {
       logLevel: 'info',
       adminToken: undefined,
       webhookSecret: undefined,
+      sources: undefined,
       demo: { latencyMs: 30, failureRate: 0 },
     });
   });

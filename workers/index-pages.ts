@@ -7,7 +7,7 @@
 // the writing is publish-tasks.ts's.
 import { escapeHtml, layout } from '../shared/html.js';
 import { hasOwnPage } from '../shared/entry-id.js';
-import { SHARD_PAGES, SHARD_SITEMAPS, SITEMAP_INDEX, shardName } from '../shared/publish-layout.js';
+import { DEFAULT_PATHS, SHARD_PAGES, SHARD_SITEMAPS, SITEMAP_INDEX, shardName } from '../shared/publish-layout.js';
 import type { IndexEntry, ShardSummary } from './protocol.js';
 
 /** Entries one shard's page and sitemap list at most (sitemaps.org's limit). */
@@ -65,7 +65,7 @@ function xml(value: string): string {
  * The page of one shard: a link to each entry's page, in id order, as pieces
  * to write one after another (a shard may list thousands).
  */
-export function* shardPageHtml(shard: number, shards: number, entries: readonly string[], truncated: boolean, writtenAt: number): Generator<string> {
+export function* shardPageHtml(shard: number, shards: number, entries: readonly string[], truncated: boolean, writtenAt: number, pages = DEFAULT_PATHS.pages): Generator<string> {
   const name = shardName(shard, shards);
   let listed = 0;
   let bytes = 0;
@@ -74,9 +74,9 @@ export function* shardPageHtml(shard: number, shards: number, entries: readonly 
   }
   const [head, foot] = layout(
     `Published entries, index page ${name}`,
-    `<p class="status"><a href="/pages/">Published entries</a></p>
+    `<p class="status"><a href="${pages}/">Published entries</a></p>
 <h1>Index page ${name} of ${count(shards)}</h1>
-<p class="meta">${count(listed)} entries · written ${new Date(writtenAt).toISOString()} · <a href="/pages/${SHARD_SITEMAPS}/${name}.xml">sitemap</a></p>
+<p class="meta">${count(listed)} entries · written ${new Date(writtenAt).toISOString()} · <a href="${pages}/${SHARD_SITEMAPS}/${name}.xml">sitemap</a></p>
 <ul class="entries">
 \u0000
 </ul>`,
@@ -85,7 +85,7 @@ export function* shardPageHtml(shard: number, shards: number, entries: readonly 
   let shown = 0;
   for (const e of indexLines(entries)) {
     if (!hasOwnPage(e.id)) continue;
-    const item = `<li><a href="/pages/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>\n`;
+    const item = `<li><a href="${pages}/${e.id}.html">${escapeHtml(e.title?.trim() || e.id)}</a> <span class="meta">${e.id}</span></li>\n`;
     bytes += item.length;
     if (bytes > SHARD_PAGE_MAX_BYTES) break;
     shown++;
@@ -98,8 +98,8 @@ export function* shardPageHtml(shard: number, shards: number, entries: readonly 
 }
 
 /** The sitemap of one shard, in pieces: each entry page's absolute URL and when it was fetched. */
-export function* shardSitemapXml(entries: readonly string[], publicUrl: string): Generator<string> {
-  const base = xml(`${publicUrl}/pages/`);
+export function* shardSitemapXml(entries: readonly string[], publicUrl: string, pages = DEFAULT_PATHS.pages): Generator<string> {
+  const base = xml(`${publicUrl}${pages}/`);
   yield '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n';
   let n = 0;
   for (const e of indexLines(entries)) {
@@ -111,19 +111,19 @@ export function* shardSitemapXml(entries: readonly string[], publicUrl: string):
 }
 
 /** The top of the index: the shards that hold entries, with their counts. */
-export function topIndexHtml(manifest: Manifest, writtenAt: number): string {
+export function topIndexHtml(manifest: Manifest, writtenAt: number, pages = DEFAULT_PATHS.pages): string {
   const filled = manifest.written.filter((s) => s.entries > 0);
   const total = filled.reduce((n, s) => n + s.entries, 0);
   const items = filled
     .map((s) => {
       const name = shardName(s.shard, manifest.shards);
-      return `<li><a href="/pages/${SHARD_PAGES}/${name}.html">Index page ${name}</a> <span class="meta">${count(s.entries)} entries</span></li>`;
+      return `<li><a href="${pages}/${SHARD_PAGES}/${name}.html">Index page ${name}</a> <span class="meta">${count(s.entries)} entries</span></li>`;
     })
     .join('\n');
   return layout(
     'Published entries',
     `<h1>Published entries</h1>
-<p class="meta">${count(total)} entries on ${count(filled.length)} index pages · written ${new Date(writtenAt).toISOString()} · <a href="/pages/${SITEMAP_INDEX}">sitemap</a></p>
+<p class="meta">${count(total)} entries on ${count(filled.length)} index pages · written ${new Date(writtenAt).toISOString()} · <a href="${pages}/${SITEMAP_INDEX}">sitemap</a></p>
 <ul class="entries">
 ${items}
 </ul>`,
@@ -131,8 +131,8 @@ ${items}
 }
 
 /** The sitemap index: one sitemap per shard that holds entries, with when it was written. */
-export function sitemapIndexXml(manifest: Manifest, publicUrl: string): string {
-  const base = xml(`${publicUrl}/pages/${SHARD_SITEMAPS}/`);
+export function sitemapIndexXml(manifest: Manifest, publicUrl: string, pages = DEFAULT_PATHS.pages): string {
+  const base = xml(`${publicUrl}${pages}/${SHARD_SITEMAPS}/`);
   const items = manifest.written
     .filter((s) => s.entries > 0)
     .map((s) => `<sitemap><loc>${base}${shardName(s.shard, manifest.shards)}.xml</loc><lastmod>${new Date(s.writtenAt).toISOString()}</lastmod></sitemap>`);

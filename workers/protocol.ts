@@ -1,5 +1,6 @@
 // The messages that cross the pool boundary: one task in, one plain result out.
 // Errors travel as data ({code, message}), never as thrown objects.
+import type { PagePaths } from '../shared/publish-layout.js';
 import type { FetchFailureCode, PoolFailureCode } from '../shared/failures.js';
 import type { UpstreamFreshness, Validators } from '../shared/upstream.js';
 
@@ -47,6 +48,8 @@ export interface PublishTask {
   hash: string | null;
   fetchedAt: number;
   publishDir: string;
+  /** Where the source's pages and entries are served (default: /pages, /entries): the links the pages carry. */
+  paths?: PagePaths;
   /** Leave a page of this very version in place (a 304, the repair): write only a missing page or one of another version. */
   unlessCurrent?: boolean;
 }
@@ -86,6 +89,8 @@ export interface IndexShardTask {
   /** The shard holds more entries than one page lists (PUBLISH_INDEX_SHARDS is too small for the catalogue). */
   truncated: boolean;
   publishDir: string;
+  /** Where the source's pages and entries are served (default: /pages, /entries): the links the pages carry. */
+  paths?: PagePaths;
   /** PUBLIC_URL: sitemaps carry absolute URLs. */
   publicUrl: string;
 }
@@ -103,6 +108,8 @@ export interface IndexTopTask {
   id: 'index';
   shards: ShardSummary[];
   publishDir: string;
+  /** Where the source's pages and entries are served (default: /pages, /entries): the links the pages carry. */
+  paths?: PagePaths;
   publicUrl: string;
 }
 

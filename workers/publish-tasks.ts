@@ -25,7 +25,7 @@ export async function publish(task: PublishTask): Promise<PublishResult> {
     }
     const text = typeof task.record === 'string' ? task.record : Buffer.from(task.record.buffer, task.record.byteOffset, task.record.byteLength).toString();
     const data = JSON.parse(text) as Record<string, unknown>;
-    const html = entryPageHtml(task.id, data, task.fetchedAt, task.hash ?? '');
+    const html = entryPageHtml(task.id, data, task.fetchedAt, task.hash ?? '', task.paths);
     const bytes = await writeAtomically(task.publishDir, name, html, task.fetchedAt);
     return bytes === undefined ? { kind: 'superseded', id: task.id } : { kind: 'published', id: task.id, bytes };
   } catch (err) {
@@ -63,8 +63,8 @@ export async function indexShard(task: IndexShardTask): Promise<PublishResult> {
       await rm(join(task.publishDir, SHARD_SITEMAPS, `${name}.xml`), { force: true });
       return { kind: 'removed', id: task.id };
     }
-    const page = shardPageHtml(task.shard, task.shards, task.entries, task.truncated, Date.now());
-    const sitemap = shardSitemapXml(task.entries, task.publicUrl);
+    const page = shardPageHtml(task.shard, task.shards, task.entries, task.truncated, Date.now(), task.paths?.pages);
+    const sitemap = shardSitemapXml(task.entries, task.publicUrl, task.paths?.pages);
     const bytes =
       ((await writeAtomically(join(task.publishDir, SHARD_PAGES), `${name}.html`, page)) ?? 0) +
       ((await writeAtomically(join(task.publishDir, SHARD_SITEMAPS), `${name}.xml`, sitemap)) ?? 0);
@@ -79,8 +79,8 @@ export async function indexTop(task: IndexTopTask): Promise<PublishResult> {
     const manifest: Manifest = { shards: task.shards.length, written: await mergedShards(task) };
     const now = Date.now();
     let bytes = (await writeAtomically(join(task.publishDir, SHARD_PAGES), MANIFEST, `${JSON.stringify(manifest)}\n`)) ?? 0;
-    bytes += (await writeAtomically(task.publishDir, SITEMAP_INDEX, sitemapIndexXml(manifest, task.publicUrl))) ?? 0;
-    bytes += (await writeAtomically(task.publishDir, INDEX_PAGE, topIndexHtml(manifest, now))) ?? 0;
+    bytes += (await writeAtomically(task.publishDir, SITEMAP_INDEX, sitemapIndexXml(manifest, task.publicUrl, task.paths?.pages))) ?? 0;
+    bytes += (await writeAtomically(task.publishDir, INDEX_PAGE, topIndexHtml(manifest, now, task.paths?.pages))) ?? 0;
     await removeOtherShards(task.publishDir, manifest.shards);
     return { kind: 'published', id: task.id, bytes };
   } catch (err) {

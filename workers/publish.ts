@@ -16,6 +16,7 @@ import lockfile from 'proper-lockfile';
 import sanitizeHtml from 'sanitize-html';
 import { definitionList, escapeHtml, layout } from '../shared/html.js';
 import { hasOwnPage } from '../shared/entry-id.js';
+import { DEFAULT_PATHS, type PagePaths } from '../shared/publish-layout.js';
 
 const marked = new Marked({ gfm: true, async: false });
 
@@ -34,7 +35,7 @@ export function renderMarkdown(markdown: string): string {
   return sanitizeHtml(marked.parse(markdown) as string, SANITIZE);
 }
 
-export function entryPageHtml(id: string, data: Record<string, unknown>, fetchedAt: number, hash: string): string {
+export function entryPageHtml(id: string, data: Record<string, unknown>, fetchedAt: number, hash: string, paths: PagePaths = DEFAULT_PATHS): string {
   const title = typeof data.title === 'string' && data.title.trim() !== '' ? data.title : id;
   // A body that opens with the title as its own heading would show it twice.
   const markdown = typeof data.body === 'string' ? data.body.replace(/^#[ \t]+(.*)\r?\n/, (line, heading: string) => (heading.trim() === title.trim() ? '' : line)) : '';
@@ -42,7 +43,7 @@ export function entryPageHtml(id: string, data: Record<string, unknown>, fetched
   const related = Array.isArray(data.related)
     ? data.related
         .filter((r): r is string => typeof r === 'string' && hasOwnPage(r))
-        .map((r) => `<li><a href="/pages/${r}.html">${r}</a></li>`)
+        .map((r) => `<li><a href="${paths.pages}/${r}.html">${r}</a></li>`)
         .join('')
     : '';
   const fetched = new Date(fetchedAt).toISOString();
@@ -55,7 +56,7 @@ ${body}
 </article>
 ${definitionList(data)}
 ${related ? `<h2>Related</h2>\n<ul class="entries">${related}</ul>` : ''}
-<p class="meta">Fetched <time datetime="${fetched}">${fetched}</time> · <a href="/pages/">all entries</a> · <a href="/entries/${escapeHtml(id)}">JSON</a></p>`,
+<p class="meta">Fetched <time datetime="${fetched}">${fetched}</time> · <a href="${paths.pages}/">all entries</a> · <a href="${paths.entries}/${escapeHtml(id)}">JSON</a></p>`,
     '',
     hash,
   );

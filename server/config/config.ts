@@ -9,6 +9,7 @@ import { HEAP_PER_RECORD_BYTE, WORKER_HEAP_MB } from '../../workers/protocol.js'
 import type { z } from 'zod';
 import type { Setting, Shown } from './kinds.js';
 import { SETTING_ROWS, SETTINGS, type SettingName } from './settings.js';
+import { readSourcesFile, type SourcesFile } from './sources.js';
 
 export { BUNDLED_SCHEMA, DEFAULT_UPDATER_NICE } from './settings.js';
 
@@ -79,6 +80,8 @@ export interface Config {
   readonly adminToken: string | undefined;
   /** WEBHOOK_SECRET: the key the upstream signs its webhook calls with; unset, it has none. */
   readonly webhookSecret: string | undefined;
+  /** SOURCES_FILE, read and checked; undefined: the env vars describe the one source, `entries`. */
+  readonly sources: SourcesFile | undefined;
   readonly demo: { readonly latencyMs: number; readonly failureRate: number };
 }
 
@@ -134,6 +137,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = setting.toConfig(values[name]);
     if (inner === undefined) config[field] = value;
     else ((config[field] ??= {}) as Record<string, unknown>)[inner] = value;
+  }
+  // The sources are checked against the settings they default to.
+  const sources = config.sources as SourcesFile | undefined;
+  if (sources !== undefined) {
+    const read = readSourcesFile(sources.file, config as unknown as Config, env);
+    if ('problems' in read) throw new ConfigError(read.problems);
+    config.sources = { file: sources.file, specs: read.specs };
   }
   // The table fills every field of Config (settings.ts checks that when it compiles).
   return deepFreeze(config as unknown as Config);

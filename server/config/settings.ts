@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { DatabaseConfig } from '../../db/knex.js';
 import type { ConfigPath, CheckedSetting, Setting } from './kinds.js';
+import type { SourcesFile } from './sources.js';
 import { address, addressList, directory, integer, number, oneOf, path, plain, seconds } from './kinds.js';
 import { isDatabaseUrl, isHost, isSmtpUrl, isUrlTemplate, isUsableFilePath, sqlitePath } from './values.js';
 
@@ -311,6 +312,18 @@ export const SETTINGS = {
     secret: 'value',
     unset: 'unset: `/hooks/entries` answers 404',
     about: 'the key (32+ printable characters, no spaces) the upstream signs its purge webhook `POST /hooks/entries` with (HMAC-SHA256)',
+  },
+  SOURCES_FILE: {
+    // The file is read and checked once the other settings are in (config.ts, sources.ts).
+    at: 'sources',
+    schema: z.string().optional().refine((v) => v === undefined || isUsableFilePath(v)),
+    allowed: 'the path of a JSON file listing the sources',
+    default: undefined,
+    toConfig: (file: string | undefined): SourcesFile | undefined => (file === undefined ? undefined : { file: resolve(file), specs: [] }),
+    show: (sources: SourcesFile | undefined) => sources?.file,
+    unset: 'unset: one source, `entries` at `/entries`, as the variables above describe',
+    status: true,
+    about: 'a JSON file of several upstreams, each served at its own path with its own settings (see Several upstreams); what a source does not set comes from the variables above',
   },
   DEMO_LATENCY_MS: { at: 'demo.latencyMs', ...integer(30, 0, 60_000), about: "the bundled demo upstream's delay" },
   DEMO_FAILURE_RATE: { at: 'demo.failureRate', ...number(0, 0, 1), about: "the bundled demo upstream's share of `503`s" },

@@ -66,6 +66,8 @@ export interface FreshnessDeps {
   config: Config;
   /** The URL template the updater fetches. */
   upstreamUrl: string;
+  /** What its breaker is kept under, fleet-wide (default: the upstream's origin). */
+  breakerKey?: string;
   logger: Logger;
   /** Told (and awaited) when upstream data fails the schema. */
   notifier: Notifier;
@@ -100,7 +102,7 @@ export function createFreshness(deps: FreshnessDeps): Freshness {
   const { upstream } = config;
   const breaker = createBreaker({
     db: deps.db,
-    origin: upstreamOrigin(deps.upstreamUrl),
+    origin: deps.breakerKey ?? upstreamOrigin(deps.upstreamUrl),
     owner: self,
     settings: {
       failurePercent: upstream.breakerFailurePercent,
@@ -206,4 +208,18 @@ export function freshnessPolicy(config: Config): FreshnessPolicy {
 /** The origin of the URL template (`{id}` is in its path or query, never its host): what the breaker guards. */
 export function upstreamOrigin(template: string): string {
   return new URL(template.replaceAll('{id}', 'id')).origin;
+}
+
+/** The counters of several sources' checks, added up. */
+export function sumCounters(list: readonly FreshnessCounters[]): FreshnessCounters {
+  const sum: FreshnessCounters = { hit: 0, stale: 0, miss: 0, collapsed: 0, refreshSkipped: 0, refreshes: { ok: 0, 'not-modified': 0, 'not-found': 0, invalid: 0, failed: 0 } };
+  for (const c of list) {
+    sum.hit += c.hit;
+    sum.stale += c.stale;
+    sum.miss += c.miss;
+    sum.collapsed += c.collapsed;
+    sum.refreshSkipped += c.refreshSkipped;
+    for (const k of Object.keys(sum.refreshes) as Array<keyof FreshnessCounters['refreshes']>) sum.refreshes[k] += c.refreshes[k];
+  }
+  return list.length === 1 ? (list[0] as FreshnessCounters) : sum;
 }

@@ -40,7 +40,8 @@ export interface Purger {
 export function createPurger(deps: {
   db: Db;
   logger: Logger;
-  policy: FreshnessPolicy;
+  /** The freshness policy of each source (a soft purge sets when its entries turn stale). */
+  policy: (source: string) => FreshnessPolicy;
   /** The database's clock. */
   now: () => number;
   /** This process's memory copies of these entries go. */
@@ -55,7 +56,7 @@ export function createPurger(deps: {
   const { db, logger } = deps;
 
   async function batch(source: string, ids: readonly string[], hard: boolean): Promise<number> {
-    const touched = hard ? await drop(db, source, ids) : await markStale(db, source, ids, deps.now(), deps.policy);
+    const touched = hard ? await drop(db, source, ids) : await markStale(db, source, ids, deps.now(), deps.policy(source));
     if (touched.length === 0) return 0;
     deps.forget(source, touched);
     if (hard) for (const id of touched) deps.pageGone(source, id);

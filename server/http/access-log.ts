@@ -34,6 +34,8 @@ export interface AccessRecord {
   requestId: string;
   /** How the freshness check served or refused it, when it was asked. */
   cache: CacheOutcome | undefined;
+  /** The source whose entries it read, when it read any. */
+  source?: string;
 }
 
 export interface AccessLog {
@@ -98,7 +100,9 @@ export function createAccessLog(
       lastIso = new Date(now).toISOString();
     }
     const cache = r.cache === undefined ? '' : `,"cache":"${r.cache.kind}"${r.cache.collapsed ? ',"collapsed":true' : ''}`;
-    pending += `${head}${lastIso}","method":"${r.method}","path":${JSON.stringify(r.path)},"status":${r.status},"durationMs":${millis(r.micros)}${cache},"requestId":"${r.requestId}"}\n`;
+    // A source's name is [a-z0-9-] (server/config/sources.ts): no escaping needed.
+    const source = r.source === undefined ? '' : `,"source":"${r.source}"`;
+    pending += `${head}${lastIso}","method":"${r.method}","path":${JSON.stringify(r.path)},"status":${r.status},"durationMs":${millis(r.micros)}${source}${cache},"requestId":"${r.requestId}"}\n`;
     if (pending.length >= BATCH_BYTES) flush();
     // Unref'd: pending lines never keep the process alive (close() flushes them).
     else timer ??= setTimeout(flush, BATCH_MS).unref();
@@ -116,7 +120,8 @@ export function createAccessLog(
       const micros = Math.round((performance.now() - started) * 1000);
       // The route pattern (@koa/router sets it), so ids do not explode the label set.
       observe?.((ctx as { routerPath?: string }).routerPath ?? 'unmatched', ctx.method, ctx.status, micros / 1e6);
-      record({ method: ctx.method, path: ctx.path, status: ctx.status, micros, requestId, cache: ctx.state.cache as CacheOutcome | undefined });
+      const { cache, source } = ctx.state as { cache?: CacheOutcome; source?: string };
+      record({ method: ctx.method, path: ctx.path, status: ctx.status, micros, requestId, cache, source });
     }
   };
 

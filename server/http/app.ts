@@ -20,9 +20,19 @@ import { homeRoutes } from './routes/home.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { purgeRoutes } from './routes/purge.js';
 
+/** A source as the routes see it: where it is served, its settings, its freshness check. */
+export interface HttpSource {
+  readonly name: string;
+  readonly path: string;
+  readonly pagesPath: string;
+  readonly config: Config;
+  readonly freshness: Freshness;
+}
+
 export interface AppDeps {
   config: Config;
-  freshness: Freshness;
+  /** Every source, each served under its path. */
+  sources: readonly HttpSource[];
   /** Purges, asked for by an operator or the upstream's webhook. */
   purger: Purger;
   webhooks: Webhooks;
@@ -49,11 +59,12 @@ export function createApp(deps: AppDeps): Koa {
   const router = new Router();
   homeRoutes(router, deps);
   healthRoutes(router, deps.readiness, deps.metrics);
-  entryRoutes(router, deps);
+  for (const source of deps.sources) entryRoutes(router, deps, source);
   adminRoutes(router, deps);
   purgeRoutes(router, deps);
-  pageRoutes(router, deps);
-  openapiRoutes(router);
+  // Other sources' pages (/pages/<name>/) before the default's, whose /pages/:file would take their names.
+  for (const source of deps.sources.toSorted((a, b) => b.pagesPath.length - a.pagesPath.length)) pageRoutes(router, source);
+  openapiRoutes(router, deps.sources);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

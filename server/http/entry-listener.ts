@@ -1,4 +1,4 @@
-// The read of one entry, ahead of Koa: a GET or HEAD of /entries/:id for a
+// The read of one entry, ahead of Koa: a GET or HEAD of <source path>/:id for a
 // client that does not prefer HTML is answered by this plain request listener
 // — from memory when the tier holds the entry fresh, else through the same
 // freshness check — before Koa builds a context, with the headers, conditional
@@ -10,13 +10,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ENTRY_ID } from '../../shared/entry-id.js';
 import { isRefusal, type Answer, type Freshness, type Outcome } from '../freshness/freshness.js';
+import { entryRoute } from './routes/entries.js';
 import type { AccessLog, RequestObserver } from './access-log.js';
 import { cacheStatus } from './cache-status.js';
 import { notModifiedBy } from './conditional.js';
 import { prefersHtml } from './html-views.js';
 
-export const ENTRY_ROUTE = '/entries/:id';
-const ENTRY_PATH = new RegExp(`^/entries/(${ENTRY_ID.source.slice(1, -1)})$`);
+const ID = new RegExp(`^(${ENTRY_ID.source.slice(1, -1)})$`);
 
 /** What the listener leaves on a request it hands to Koa: the outcome already reached, and when the request came. */
 export interface HandedOn {
@@ -26,10 +26,23 @@ export interface HandedOn {
 
 export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
-export function entryListener(deps: { freshness: Freshness; accessLog: AccessLog; observe?: RequestObserver; next: Listener }): Listener {
-  const { freshness, accessLog, next } = deps;
+interface Served {
+  name: string;
+  route: string;
+  freshness: Freshness;
+}
 
-  function send(req: IncomingMessage, res: ServerResponse, answer: Answer, startedAt: number, requestId: string): void {
+export function entryListener(deps: {
+  sources: ReadonlyArray<{ name: string; path: string; freshness: Freshness }>;
+  accessLog: AccessLog;
+  observe?: RequestObserver;
+  next: Listener;
+}): Listener {
+  const { accessLog, next } = deps;
+  // By the path's first segment with its slashes: '/entries/', '/products/'.
+  const byPrefix = new Map<string, Served>(deps.sources.map((s) => [`${s.path}/`, { name: s.name, route: entryRoute(s.path), freshness: s.freshness }]));
+
+  function send(req: IncomingMessage, res: ServerResponse, source: Served, answer: Answer, startedAt: number, requestId: string): void {
     const { view } = answer;
     // One flat list to writeHead: Node stores no header object and checks each
     // once (and merges any set before, the server's Connection: close when stopping).
@@ -57,8 +70,8 @@ export function entryListener(deps: { freshness: Freshness; accessLog: AccessLog
       res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : view.body);
     }
     const micros = Math.round((performance.now() - startedAt) * 1000);
-    deps.observe?.(ENTRY_ROUTE, req.method as string, status, micros / 1e6);
-    accessLog.record({ method: req.method as string, path: pathOf(req.url), status, micros, requestId, cache: answer.cache });
+    deps.observe?.(source.route, req.method as string, status, micros / 1e6);
+    accessLog.record({ method: req.method as string, path: pathOf(req.url), status, micros, requestId, cache: answer.cache, source: source.name });
   }
 
   function handOn(req: IncomingMessage, res: ServerResponse, startedAt: number, outcome?: HandedOn['freshenOutcome']): void {
@@ -71,15 +84,19 @@ export function entryListener(deps: { freshness: Freshness; accessLog: AccessLog
   return (req, res) => {
     const method = req.method;
     const url = req.url ?? '/';
-    if ((method !== 'GET' && method !== 'HEAD') || !url.startsWith('/entries/')) return next(req, res);
-    const id = ENTRY_PATH.exec(pathOf(url))?.[1];
+    if (method !== 'GET' && method !== 'HEAD') return next(req, res);
+    const slash = url.indexOf('/', 1);
+    const source = slash < 0 ? undefined : byPrefix.get(url.slice(0, slash + 1));
+    if (source === undefined) return next(req, res);
+    const id = ID.exec(pathOf(url).slice(slash + 1))?.[1];
     if (id === undefined || prefersHtml(req.headers.accept)) return next(req, res);
     const startedAt = performance.now();
     const requestId = accessLog.requestId(req.headers['x-request-id']);
+    const { freshness } = source;
     const hit = freshness.peek(id);
-    if (hit) return send(req, res, hit, startedAt, requestId);
+    if (hit) return send(req, res, source, hit, startedAt, requestId);
     freshness.get(id).then(
-      (outcome) => (isRefusal(outcome) ? handOn(req, res, startedAt, outcome) : send(req, res, outcome, startedAt, requestId)),
+      (outcome) => (isRefusal(outcome) ? handOn(req, res, startedAt, outcome) : send(req, res, source, outcome, startedAt, requestId)),
       (thrown: unknown) => handOn(req, res, startedAt, { thrown }),
     );
   };

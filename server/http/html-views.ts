@@ -1,5 +1,6 @@
 // HTML for people: an entry page and the friendly error page. Everything from
 // upstream is escaped; nothing internal is ever shown.
+import { DEFAULT_PATHS, type PagePaths } from '../../shared/publish-layout.js';
 import type { IncomingMessage } from 'node:http';
 import accepts from 'accepts';
 import type { Context } from 'koa';
@@ -42,18 +43,23 @@ const pages = new LRUCache<string, readonly [string, string]>({
 /** Where the cache status goes: the last such mark (upstream text may hold one too, but before it). */
 const CACHE_STATUS = '\u0000cache-status\u0000';
 
-export function entryPage(view: { id: string; fetchedAt: number; etag: string; body: Buffer }, cacheStatus: string): string {
-  const key = `${view.id} ${view.fetchedAt} ${view.etag}`;
+/** Where an entry's source serves its entries and pages, and where each source serves its entries: the page's links. */
+export interface EntryPaths extends PagePaths {
+  readonly sourcePath?: (source: string) => string | undefined;
+}
+
+export function entryPage(view: { id: string; fetchedAt: number; etag: string; body: Buffer }, cacheStatus: string, paths: EntryPaths = DEFAULT_PATHS): string {
+  const key = `${paths.entries} ${view.id} ${view.fetchedAt} ${view.etag}`;
   let page = pages.get(key);
   if (page === undefined) {
-    page = renderEntryPage(view.body);
+    page = renderEntryPage(view.body, paths);
     pages.set(key, page);
   }
   return page[0] + escapeHtml(cacheStatus) + page[1];
 }
 
 /** The page of one record, in two parts: before and after its cache status. */
-function renderEntryPage(body: Buffer): readonly [string, string] {
+function renderEntryPage(body: Buffer, paths: EntryPaths): readonly [string, string] {
   const { id, data, fetchedAt } = JSON.parse(body.toString('utf8')) as {
     id: string;
     data: Record<string, unknown>;
@@ -63,12 +69,12 @@ function renderEntryPage(body: Buffer): readonly [string, string] {
   // The Markdown as written: rendering it is page work, done off this thread
   // for the published page, which is linked.
   const text = typeof data.body === 'string' ? `<pre>${escapeHtml(data.body)}</pre>` : '';
-  const published = !hasOwnPage(id) ? '' : `<a href="/pages/${encodeURIComponent(id)}.html">the published page</a> · `;
+  const published = !hasOwnPage(id) ? '' : `<a href="${paths.pages}/${encodeURIComponent(id)}.html">the published page</a> · `;
   const fields = definitionList(data);
   const related = Array.isArray(data.related)
     ? data.related
         .filter((r): r is string => typeof r === 'string')
-        .map((r) => `<li><a href="/entries/${encodeURIComponent(r)}">${escapeHtml(r)}</a></li>`)
+        .map((r) => `<li><a href="${relatedHref(r, paths)}">${escapeHtml(r)}</a></li>`)
         .join('')
     : '';
   const page = layout(
@@ -78,10 +84,18 @@ function renderEntryPage(body: Buffer): readonly [string, string] {
 ${text}
 ${fields}
 ${related ? `<h2>Related</h2><ul>${related}</ul>` : ''}
-<p class="meta">Fetched ${escapeHtml(fetchedAt)} · ${CACHE_STATUS} · ${published}<a href="/entries/${encodeURIComponent(id)}/related">related entries as JSON</a></p>`,
+<p class="meta">Fetched ${escapeHtml(fetchedAt)} · ${CACHE_STATUS} · ${published}<a href="${paths.entries}/${encodeURIComponent(id)}/related">related entries as JSON</a></p>`,
   );
   const at = page.lastIndexOf(CACHE_STATUS);
   return [page.slice(0, at), page.slice(at + CACHE_STATUS.length)];
+}
+
+// A related id may name another source (`products:p1`): its link goes to that source's path.
+function relatedHref(related: string, paths: EntryPaths): string {
+  const colon = related.indexOf(':');
+  if (colon < 0) return `${paths.entries}/${encodeURIComponent(related)}`;
+  const other = paths.sourcePath?.(related.slice(0, colon)) ?? `/${encodeURIComponent(related.slice(0, colon))}`;
+  return `${other}/${encodeURIComponent(related.slice(colon + 1))}`;
 }
 
 export function errorPage(status: number, title: string, detail: string): string {

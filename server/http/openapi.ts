@@ -6,6 +6,7 @@ import { components } from './openapi/components.js';
 import type { JsonObject } from './openapi/json.js';
 import { response } from './openapi/parts.js';
 import { paths } from './openapi/paths.js';
+import { DEFAULT_SOURCE } from '../../shared/sources.js';
 
 export const openapi = {
   openapi: '3.1.1',
@@ -32,3 +33,30 @@ export const openapi = {
     anyRequest: { '400': response('RefusedByParser'), '431': response('HeadersTooLarge'), '500': response('Internal') },
   },
 } as const satisfies JsonObject;
+
+/**
+ * The document for the sources a service serves: the entry paths under each
+ * source's path and the page paths under each one's pages path (operation ids
+ * of a source other than `entries` end in `_<name>`). One source, `entries`:
+ * the document above.
+ */
+export function openapiFor(sources: ReadonlyArray<{ name: string; path: string; pagesPath: string }>): JsonObject {
+  if (sources.length === 1 && sources[0]?.name === DEFAULT_SOURCE) return openapi;
+  const out: Record<string, JsonObject> = {};
+  for (const [path, item] of Object.entries(openapi.paths as Record<string, JsonObject>)) {
+    const under = path === '/entries' || path.startsWith('/entries/') ? 'entries' : path === '/pages' || path.startsWith('/pages/') ? 'pages' : undefined;
+    if (under === undefined) {
+      out[path] = item;
+      continue;
+    }
+    for (const source of sources) {
+      const base = under === 'entries' ? source.path : source.pagesPath;
+      const suffix = source.name === DEFAULT_SOURCE ? '' : `_${source.name.replace(/-/g, '_')}`;
+      const renamed = Object.fromEntries(
+        Object.entries(item).map(([method, op]) => [method, { ...(op as JsonObject), operationId: `${String((op as JsonObject).operationId)}${suffix}` }]),
+      );
+      out[`${base}${path.slice(under.length + 1)}`] = renamed;
+    }
+  }
+  return { ...openapi, paths: out };
+}

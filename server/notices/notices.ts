@@ -5,6 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { NewMessage } from '../../db/outbox.js';
 import { escapeHtml } from '../../shared/html.js';
+import { DEFAULT_SOURCE } from '../../shared/sources.js';
 
 /** Text safe for a header: one line, no control characters, bounded. */
 export function headerText(value: string, max = 160): string {
@@ -23,8 +24,22 @@ function messageId(from: string): string {
 
 const HTML_STYLE = 'font-family:system-ui,sans-serif;line-height:1.5;color:#1d1d1f';
 
-export interface InvalidData {
+/** Which entry: its id, and its source when that is not the default one (the notice then names it). */
+interface EntryRef {
   id: string;
+  source?: string;
+}
+
+// `products entry p1` for another source; `entry p1` (as before there were sources) for the default one.
+function entryWords(info: EntryRef): { noun: string; key: string } {
+  return info.source === undefined || info.source === DEFAULT_SOURCE
+    ? { noun: `entry ${info.id}`, key: info.id }
+    : { noun: `${info.source} entry ${info.id}`, key: `${info.source}:${info.id}` };
+}
+
+const upper = (text: string): string => `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
+
+export interface InvalidData extends EntryRef {
   problems: readonly string[];
   /** The URL that answered with the invalid data. */
   url: string;
@@ -37,11 +52,12 @@ export function invalidDataNotice(info: InvalidData, recipients: readonly string
   const seen = new Date(info.seenAt).toISOString();
   const named = info.title ? ` “${headerText(info.title, 80)}”` : '';
   const problems = info.problems.map((p) => `  - ${p}`).join('\n');
+  const { noun, key } = entryWords(info);
   return {
     kind: 'invalid-data',
     recipients,
-    subject: headerText(`[freshen] Entry ${info.id}${named} has invalid data`),
-    text: `The upstream record of entry ${info.id} does not satisfy the JSON Schema, so freshen
+    subject: headerText(`[freshen] ${upper(noun)}${named} has invalid data`),
+    text: `The upstream record of ${noun} does not satisfy the JSON Schema, so freshen
 cannot store it. Readers get the last good version if there is one, or an apology.
 
 Entry:     ${info.id}
@@ -54,7 +70,7 @@ ${problems}
 You get this message once per entry and set of problems within the cool-down.
 `,
     html: `<div style="${HTML_STYLE}">
-<p>The upstream record of entry <strong>${escapeHtml(info.id)}</strong> does not satisfy the JSON Schema, so freshen cannot store it. Readers get the last good version if there is one, or an apology.</p>
+<p>The upstream record of ${escapeHtml(noun.slice(0, -info.id.length))}<strong>${escapeHtml(info.id)}</strong> does not satisfy the JSON Schema, so freshen cannot store it. Readers get the last good version if there is one, or an apology.</p>
 <table cellpadding="4"><tr><th align="left">Entry</th><td>${escapeHtml(info.id)}</td></tr>
 <tr><th align="left">Upstream</th><td>${escapeHtml(info.url)}</td></tr>
 <tr><th align="left">Seen at</th><td>${escapeHtml(seen)}</td></tr></table>
@@ -62,7 +78,7 @@ You get this message once per entry and set of problems within the cool-down.
 <ul>${info.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>
 <p style="color:#666">You get this message once per entry and set of problems within the cool-down.</p>
 </div>`,
-    dedupeKey: `invalid-data:${info.id}:${fingerprint(info.problems.toSorted())}`,
+    dedupeKey: `invalid-data:${key}:${fingerprint(info.problems.toSorted())}`,
     messageId: messageId(from),
   };
 }
@@ -155,8 +171,7 @@ You get this message once per kind of error within the cool-down, however many n
   };
 }
 
-export interface Resolved {
-  id: string;
+export interface Resolved extends EntryRef {
   /** The URL the entry is fetched from (credentials masked). */
   url: string;
   /** The problems the content team was told about, as stored ("invalid: …"). */
@@ -168,11 +183,12 @@ export interface Resolved {
 export function resolvedNotice(info: Resolved, recipients: readonly string[], from: string): NewMessage {
   const at = new Date(info.resolvedAt).toISOString();
   const was = info.problems.replace(/^invalid: /, '');
+  const { noun, key } = entryWords(info);
   return {
     kind: 'resolved',
     recipients,
-    subject: headerText(`[freshen] Entry ${info.id} is valid again`),
-    text: `The upstream record of entry ${info.id} satisfies the JSON Schema again, and freshen
+    subject: headerText(`[freshen] ${upper(noun)} is valid again`),
+    text: `The upstream record of ${noun} satisfies the JSON Schema again, and freshen
 has stored it. Nothing more to do.
 
 Entry:     ${info.id}
@@ -181,14 +197,14 @@ Valid at:  ${at}
 It was:    ${was}
 `,
     html: `<div style="${HTML_STYLE}">
-<p>The upstream record of entry <strong>${escapeHtml(info.id)}</strong> satisfies the JSON Schema again, and freshen has stored it. Nothing more to do.</p>
+<p>The upstream record of ${escapeHtml(noun.slice(0, -info.id.length))}<strong>${escapeHtml(info.id)}</strong> satisfies the JSON Schema again, and freshen has stored it. Nothing more to do.</p>
 <table cellpadding="4"><tr><th align="left">Entry</th><td>${escapeHtml(info.id)}</td></tr>
 <tr><th align="left">Upstream</th><td>${escapeHtml(info.url)}</td></tr>
 <tr><th align="left">Valid at</th><td>${escapeHtml(at)}</td></tr>
 <tr><th align="left">It was</th><td>${escapeHtml(was)}</td></tr></table>
 </div>`,
     // One per entry and set of problems within the cool-down, as the notice it answers.
-    dedupeKey: `resolved:${info.id}:${fingerprint([info.problems])}`,
+    dedupeKey: `resolved:${key}:${fingerprint([info.problems])}`,
     messageId: messageId(from),
   };
 }

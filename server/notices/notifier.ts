@@ -10,6 +10,7 @@ import { isDatabaseUnavailable } from '../../db/errors.js';
 import { enqueue, type NewMessage } from '../../db/outbox.js';
 import type { Mailers } from '../../workers/mail/launcher.js';
 import type { Config } from '../config/config.js';
+import { DEFAULT_SOURCE } from '../../shared/sources.js';
 import {
   databaseOutageNotice,
   invalidDataNotice,
@@ -38,6 +39,8 @@ export interface Notifier {
   held(): number;
   /** Stop retrying; what is still held is logged as lost. */
   stop(): void;
+  /** The same notifier for one source: its invalid-data notices go to its content team and name it. */
+  forSource(source: string, contentTeam: readonly string[]): Notifier;
 }
 
 /** Notices held while the database is away; past this, new ones are dropped (and logged). */
@@ -54,8 +57,7 @@ export function createNotifier(deps: {
   now: () => number;
 }): Notifier {
   const { db, config, mailers, logger, now } = deps;
-  const { contentTeam, admins, from, cooldownMs } = config.mail;
-  if (contentTeam.length === 0) logger.warn('CONTENT_TEAM is empty: nobody is told about invalid upstream data');
+  const { admins, from, cooldownMs } = config.mail;
   if (admins.length === 0) logger.warn('ADMINS is empty: nobody is told about server errors');
 
   const held: NewMessage[] = [];
@@ -114,9 +116,9 @@ export function createNotifier(deps: {
     retryMs = RETRY_FIRST_MS;
   }
 
-  return {
+  const notifierOf = (source: string, contentTeam: readonly string[]): Notifier => ({
     async invalidData(info) {
-      if (contentTeam.length > 0) await put(invalidDataNotice(info, contentTeam, from));
+      if (contentTeam.length > 0) await put(invalidDataNotice({ ...info, source }, contentTeam, from));
     },
     async serverError(info) {
       if (admins.length > 0) await put(serverErrorNotice({ ...info, at: now() }, admins, from));
@@ -125,7 +127,7 @@ export function createNotifier(deps: {
       if (admins.length > 0) await put(databaseOutageNotice(info, admins, from));
     },
     async resolved(info) {
-      if (contentTeam.length > 0) await put(resolvedNotice(info, contentTeam, from));
+      if (contentTeam.length > 0) await put(resolvedNotice({ ...info, source }, contentTeam, from));
     },
     async upstreamUnhealthy(info) {
       if (admins.length > 0) await put(upstreamUnhealthyNotice(info, admins, from));
@@ -134,6 +136,7 @@ export function createNotifier(deps: {
       if (admins.length > 0) await put(upstreamHealthyNotice(info, admins, from));
     },
     held: () => held.length,
+    forSource: notifierOf,
     stop() {
       stopped = true;
       clearTimeout(retry);
@@ -141,5 +144,6 @@ export function createNotifier(deps: {
         logger.error({ lost: held.map((m) => m.dedupeKey) }, `stopping with ${held.length} notices the database never took: they are lost`);
       }
     },
-  };
+  });
+  return notifierOf(DEFAULT_SOURCE, config.mail.contentTeam);
 }

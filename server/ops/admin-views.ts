@@ -8,9 +8,10 @@ import type { MailerStats, Mailers } from '../../workers/mail/launcher.js';
 import type { PoolStats, UpdaterPool } from '../../workers/pool.js';
 import { describeConfig, type Config } from '../config/config.js';
 import { SETTING_ROWS } from '../config/settings.js';
-import type { Freshness, FreshnessCounters } from '../freshness/freshness.js';
+import { sumCounters, type Freshness, type FreshnessCounters } from '../freshness/freshness.js';
 import type { DeadLetterAction, DeadLetters } from './dead-letters.js';
 import type { Plotted } from './history.js';
+import { maskUrl } from '../../shared/mask-url.js';
 
 export interface RecentMessage {
   id: number;
@@ -53,6 +54,20 @@ export interface UpstreamView {
   capped: { miss: number; background: number };
 }
 
+/** One source: where it is served, what it asks, what its check did here. */
+export interface SourceView {
+  name: string;
+  path: string;
+  /** Its upstream URL template, credentials masked. */
+  upstream: string;
+  ttlSeconds: number;
+  contentTeam: number;
+  webhook: boolean;
+  cache: FreshnessCounters;
+  memoryEntries: number;
+  breaker: UpstreamView['state'];
+}
+
 export interface StatusView {
   pid: number;
   startedAt: string;
@@ -63,6 +78,8 @@ export interface StatusView {
   memoryEntries: number;
   /** The upstream's circuit breaker (times in ISO 8601). */
   upstream: UpstreamView;
+  /** Every source (one, `entries`, unless SOURCES_FILE names several). */
+  sources: SourceView[];
   /** Rows in the entries table, estimated (db/bulk.ts: never counted). */
   storedEntries: number;
   recentErrors: RecentError[];
@@ -81,7 +98,9 @@ export function createAdminViews(deps: {
   db: Db;
   config: Config;
   pool: UpdaterPool;
+  /** The default source's check (else the first's): the cards above the sources' table. */
   freshness: Freshness;
+  sources: ReadonlyArray<{ name: string; path: string; upstreamUrl: string; config: Config; freshness: Freshness }>;
   mailers: Mailers;
   deadLetters: DeadLetters;
   plotted: () => Promise<Plotted>;
@@ -119,9 +138,20 @@ export function createAdminViews(deps: {
         uptimeSeconds: Math.floor((performance.now() - started) / 1000),
         settings,
         pool: pool.stats(),
-        cache: freshness.counters(),
-        memoryEntries: freshness.memoryEntries(),
+        cache: sumCounters(deps.sources.map((s) => s.freshness.counters())),
+        memoryEntries: deps.sources.reduce((n, s) => n + s.freshness.memoryEntries(), 0),
         upstream: upstreamView(freshness),
+        sources: deps.sources.map((s) => ({
+          name: s.name,
+          path: s.path,
+          upstream: maskUrl(s.upstreamUrl),
+          ttlSeconds: s.config.entries.ttlMs / 1000,
+          contentTeam: s.config.mail.contentTeam.length,
+          webhook: s.config.webhookSecret !== undefined,
+          cache: s.freshness.counters(),
+          memoryEntries: s.freshness.memoryEntries(),
+          breaker: s.freshness.upstream().state,
+        })),
         storedEntries,
         recentErrors,
         outbox: mail,

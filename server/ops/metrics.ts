@@ -16,9 +16,11 @@ export interface MetricsSources {
   pool: () => PoolStats;
   mailers: () => MailerStats;
   outbox: () => Promise<OutboxStats>;
+  /** Each source's counters (the line above adds them up). */
+  sources: () => Array<{ source: string; counters: FreshnessCounters }>;
   memoryEntries: () => number;
-  /** The upstream's circuit breaker (server/freshness/breaker.ts). */
-  upstream: () => BreakerView & BreakerCounters & { gate: GateStats };
+  /** Each source's upstream: its circuit breaker (server/freshness/breaker.ts) and caps. */
+  upstreams: () => Array<BreakerView & BreakerCounters & { gate: GateStats }>;
   /** What became of published pages (server/publishing/page-publisher.ts). */
   pages: () => Record<string, number>;
   /** Errors nobody handled, caught by server/ops/unexpected.ts (where installed). */
@@ -165,11 +167,40 @@ export function createMetrics(): Metrics {
       }),
     );
   }
+  function mirrorBySource(name: string, help: string, read: (c: FreshnessCounters) => Record<string, number>): void {
+    const seen = new Map<string, number>();
+    registry.registerMetric(
+      new Counter({
+        name,
+        help,
+        labelNames: ['source', 'outcome'],
+        registers: [],
+        collect() {
+          if (!sources) return;
+          for (const { source, counters } of sources.sources()) {
+            for (const [outcome, total] of Object.entries(read(counters))) {
+              const key = `${source} ${outcome}`;
+              const delta = total - (seen.get(key) ?? 0);
+              if (delta > 0) this.labels(source, outcome).inc(delta);
+              seen.set(key, total);
+            }
+          }
+        },
+      }),
+    );
+  }
   mirror('freshen_cache_outcomes_total', 'Reads by cache outcome; refresh_skipped: a refresh shed because the pool was full (a stale read served without one, or a miss answered 503).', 'outcome', () => {
     const c = (sources as MetricsSources).freshness();
     return { hit: c.hit, stale: c.stale, miss: c.miss, collapsed: c.collapsed, refresh_skipped: c.refreshSkipped };
   });
   mirror('freshen_refreshes_total', 'Refreshes by outcome.', 'outcome', () => ({ ...(sources as MetricsSources).freshness().refreshes }));
+  // The same two, by source.
+  mirrorBySource('freshen_source_reads_total', 'Reads by source and cache outcome (the sum is freshen_cache_outcomes_total).', (c) => ({
+    hit: c.hit,
+    stale: c.stale,
+    miss: c.miss,
+  }));
+  mirrorBySource('freshen_source_refreshes_total', 'Refreshes by source and outcome (the sum is freshen_refreshes_total).', (c) => ({ ...c.refreshes }));
   mirror('freshen_updater_tasks_stopped_total', 'Pool tasks given up at UPDATER_TASK_TIMEOUT_MS, workers killed for them, and workers that died idle.', 'what', () => {
     const s = (sources as MetricsSources).pool();
     return { abandoned: s.abandoned, worker_killed: s.killed, worker_died_idle: s.idleDeaths };
@@ -184,18 +215,17 @@ export function createMetrics(): Metrics {
   mirror('freshen_unexpected_errors_total', 'Unhandled rejections and uncaught exceptions, logged and served on.', 'kind', () => (sources as MetricsSources).unexpected?.() ?? {});
 
   mirror('freshen_upstream_breaker_transitions_total', "The upstream breaker's transitions seen by this process: opened, reopened (a probe failed), closed (a probe succeeded).", 'to', () => ({
-    ...(sources as MetricsSources).upstream().transitions,
+    ...added((sources as MetricsSources).upstreams().map((u) => u.transitions)),
   }));
   mirror('freshen_upstream_breaker_refreshes_total', 'Refreshes held (not sent: the breaker was open) and probes sent by this process.', 'what', () => {
-    const u = (sources as MetricsSources).upstream();
-    return { held: u.held, probe: u.probes };
+    return added((sources as MetricsSources).upstreams().map((u) => ({ held: u.held, probe: u.probes })));
   });
 
   mirror(
     'freshen_upstream_capped_total',
     'Refreshes UPSTREAM_MAX_CONCURRENCY or UPSTREAM_MAX_RPS turned away: misses answered 503 after their wait, background refreshes dropped.',
     'priority',
-    () => ({ ...(sources as MetricsSources).upstream().gate.refused }),
+    () => added((sources as MetricsSources).upstreams().map((u) => u.gate.refused)),
   );
 
   function gauge(name: string, help: string, aggregator: 'sum' | 'max' | 'average', read: (g: Gauge) => void | Promise<void>, labelNames: string[] = []): void {
@@ -231,20 +261,19 @@ export function createMetrics(): Metrics {
     'The upstream breaker: 1 open (no refresh is sent but the probe), 0 closed.',
     'max',
     (g) => {
-      const u = (sources as MetricsSources).upstream();
-      g.labels(u.origin).set(u.state === 'closed' ? 0 : 1);
+      for (const u of (sources as MetricsSources).upstreams()) g.labels(u.origin).set(u.state === 'closed' ? 0 : 1);
     },
     ['origin'],
   );
   gauge('freshen_upstream_in_flight', 'Upstream requests this process has in flight (at most UPSTREAM_MAX_CONCURRENCY).', 'sum', (g) =>
-    g.set((sources as MetricsSources).upstream().gate.inFlight),
+    g.set((sources as MetricsSources).upstreams().reduce((n, u) => n + u.gate.inFlight, 0)),
   );
   gauge(
     'freshen_upstream_waiting',
     'Refreshes waiting for the upstream caps, by priority (misses go first).',
     'sum',
     (g) => {
-      for (const [priority, n] of Object.entries((sources as MetricsSources).upstream().gate.waiting)) g.labels(priority).set(n);
+      for (const [priority, n] of Object.entries(added((sources as MetricsSources).upstreams().map((u) => u.gate.waiting)))) g.labels(priority).set(n);
     },
     ['priority'],
   );
@@ -278,4 +307,11 @@ export function createMetrics(): Metrics {
       sources = s;
     },
   };
+}
+
+/** Counts by the same keys, added up. */
+export function added(list: ReadonlyArray<Readonly<Record<string, number>>>): Record<string, number> {
+  const sum: Record<string, number> = {};
+  for (const r of list) for (const [k, v] of Object.entries(r)) sum[k] = (sum[k] ?? 0) + v;
+  return sum;
 }

@@ -44,6 +44,17 @@ ${card('capped (503 / dropped)', `${u.capped.miss} / ${u.capped.background}`, u.
   return cards + open;
 }
 
+function sourcesTable(sources: StatusView['sources']): string {
+  const rows = sources
+    .map((x) => {
+      const reads = x.cache.hit + x.cache.stale + x.cache.miss;
+      const breaker = x.breaker === 'closed' ? 'answering' : x.breaker === 'probing' ? 'probing' : '<b>held off</b>';
+      return `<tr><td>${escapeHtml(x.name)}</td><td><code>${escapeHtml(x.path)}/</code></td><td class="why">${escapeHtml(x.upstream)}</td><td>${x.ttlSeconds} s</td><td>${breaker}</td><td>${reads ? `${Math.round((x.cache.hit / reads) * 100)}%` : '–'} of ${reads}</td><td>${x.cache.refreshes.ok} / ${x.cache.refreshes.invalid} / ${x.cache.refreshes.failed}</td><td>${x.memoryEntries}</td><td>${x.contentTeam || 'none'}</td><td>${x.webhook ? 'yes' : 'no'}</td></tr>`;
+    })
+    .join('');
+  return `<table><tr><th>source</th><th>path</th><th>upstream</th><th>TTL</th><th>breaker</th><th>hits</th><th>refreshes ok / invalid / failed</th><th>in memory</th><th>content team</th><th>webhook</th></tr>${rows}</table>`;
+}
+
 function deadLetters(outbox: StatusView['outbox']): string {
   const list = outbox.dead.length
     ? `<table><tr><th>#</th><th>kind</th><th>subject</th><th>tries</th><th>queued</th><th>last error</th></tr>${outbox.dead
@@ -67,11 +78,12 @@ export function statusPage(s: StatusView, history: Plotted): string {
   const settings = Object.entries(s.settings)
     .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`)
     .join('');
+  const pathOf = new Map(s.sources.map((x) => [x.name, x.path]));
   const errors = s.recentErrors.length
     ? `<table><tr><th>entry</th><th>kind</th><th>why</th><th>failures</th><th>last failed</th><th>next try</th><th>TTL</th></tr>${s.recentErrors
         .map(
           (e) =>
-            `<tr><td><a href="/entries/${escapeHtml(e.id)}">${escapeHtml(e.id)}</a></td><td>${escapeHtml(e.code)}</td><td class="why">${escapeHtml(e.error)}</td><td>${e.failures}</td><td>${when(e.at)}</td><td>${when(e.nextRefreshAt)}</td><td>${e.ttlMs === null ? 'the setting' : `${e.ttlMs / 1000} s, the upstream's`}</td></tr>`,
+            `<tr><td><a href="${escapeHtml(pathOf.get(e.source) ?? '/entries')}/${escapeHtml(e.id)}">${escapeHtml(e.id)}</a></td><td>${escapeHtml(e.code)}</td><td class="why">${escapeHtml(e.error)}</td><td>${e.failures}</td><td>${when(e.at)}</td><td>${when(e.nextRefreshAt)}</td><td>${e.ttlMs === null ? 'the setting' : `${e.ttlMs / 1000} s, the upstream's`}</td></tr>`,
         )
         .join('')}</table>`
     : '<p class="empty">No refresh is failing.</p>';
@@ -104,7 +116,9 @@ ${card('completed', pool.completed)}
 ${card('abandoned', pool.abandoned, pool.abandoned > 0 ? 'warn' : '')}
 ${card('workers killed', pool.killed, pool.killed > 0 ? 'bad' : '')}
 </div>
-<h2>Upstream</h2>
+<h2>Sources</h2>
+${sourcesTable(s.sources)}
+<h2>Upstream${s.sources.length > 1 ? ` of ${escapeHtml(s.sources[0]?.name ?? '')}` : ''}</h2>
 ${upstreamSection(s.upstream)}
 <h2>Reads</h2>
 <div class="cards">

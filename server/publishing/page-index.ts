@@ -5,6 +5,7 @@
 // top of the index. A change rewrites its shard, never the whole index. At
 // start, a directory with no index of this layout (PUBLISH_INDEX_SHARDS) gets
 // every shard built, one at a time, with a progress line.
+import type { PagePaths } from '../../shared/publish-layout.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -39,6 +40,8 @@ const PROGRESS_MS = 5000;
 export function createPageIndex(deps: {
   /** The source whose entries' pages it indexes. */
   source: string;
+  /** Where the source's pages and entries are served (the links its index carries). */
+  paths?: PagePaths;
   rows: Pick<EntryReads, 'all'>;
   pool: UpdaterPool;
   config: Config;
@@ -74,7 +77,7 @@ export function createPageIndex(deps: {
       const listed = truncated ? rows.slice(0, SHARD_MAX_ENTRIES) : rows;
       let result;
       try {
-        result = await pool.run({ kind: 'index-shard', id: `index-${shard}`, shard, shards, entries: indexBlocks(listed), truncated, publishDir: dir, publicUrl });
+        result = await pool.run({ kind: 'index-shard', id: `index-${shard}`, shard, shards, entries: indexBlocks(listed), truncated, publishDir: dir, publicUrl, paths: deps.paths });
       } catch (err) {
         if (!(err instanceof PoolFullError)) throw err;
         // The pool is busy with refreshes: these shards wait for the next round.
@@ -100,7 +103,7 @@ export function createPageIndex(deps: {
     // Nothing listed, nothing to list: a new directory of an empty copy gets its top with the first entry.
     if (written === 0 && !staleLayout) return;
     staleLayout = false;
-    const top = await pool.run({ kind: 'index-top', id: 'index', shards: summaries, publishDir: dir, publicUrl }).catch((err: unknown) => {
+    const top = await pool.run({ kind: 'index-top', id: 'index', shards: summaries, publishDir: dir, publicUrl, paths: deps.paths }).catch((err: unknown) => {
       if (err instanceof PoolFullError) return { kind: 'failed', message: err.message } as const;
       throw err;
     });

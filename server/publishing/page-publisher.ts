@@ -3,6 +3,7 @@
 // stored and never awaited by a reader. One entry's pages are written in the
 // order of its refreshes; the pool's writer also refuses an older fetch. A
 // page that could not be written is handed to the repair (page-repair.ts).
+import type { PagePaths } from '../../shared/publish-layout.js';
 import type { Logger } from 'pino';
 import { hasOwnPage } from '../../shared/entry-id.js';
 import type { UpdaterPool } from '../../workers/pool.js';
@@ -33,13 +34,15 @@ const LOGGED_PER_WINDOW = 10;
 export function createPagePublisher(deps: {
   pool: UpdaterPool;
   publishDir: string;
+  /** Where the source's pages and entries are served (the links its pages carry). */
+  paths?: PagePaths;
   logger: Logger;
   /** Told when a page was written or removed. */
   published?: (id: string) => void;
   /** Told when a page could not be written (the pool was full, the disk refused). */
   failed?: (id: string) => void;
 }): PagePublisher {
-  const { pool, publishDir, logger } = deps;
+  const { pool, publishDir, logger, paths } = deps;
   // By entry: each write waits for the one before.
   const writing = new Map<string, Promise<void>>();
   const counts: PageCounts = { written_after_refresh: 0, written_after_revalidated: 0, written_after_repair: 0, removed: 0, unchanged: 0, failed: 0 };
@@ -63,7 +66,7 @@ export function createPagePublisher(deps: {
   async function write(id: string, record: string | Uint8Array | null, hash: string | null, fetchedAt: number, why: PageWhy): Promise<void> {
     try {
       // After a 304 or in a repair, a page of this very record is left alone.
-      const page = await pool.run({ kind: 'publish', id, record, hash, fetchedAt, publishDir, unlessCurrent: why !== 'refresh' });
+      const page = await pool.run({ kind: 'publish', id, record, hash, fetchedAt, publishDir, paths, unlessCurrent: why !== 'refresh' });
       if (page.kind === 'published') counts[`written_after_${why}`]++;
       else if (page.kind === 'removed') counts.removed++;
       else if (page.kind === 'current' || page.kind === 'superseded') counts.unchanged++;

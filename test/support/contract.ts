@@ -200,23 +200,36 @@ function valueAt(value: Json, pointer: string): Json | undefined {
   return node;
 }
 
-const watched = new Set<string>();
+/** A source's paths and the default source's they stand for: ['/products', '/entries'], ['/pages/products', '/pages']. */
+export type PathAlias = readonly [string, string];
+
+const watched = new Map<string, readonly PathAlias[]>();
 let unchecked: typeof fetch | undefined;
+
+/** The path as the document lists it: a source's paths are the default source's, elsewhere (server/http/openapi.ts, openapiFor). */
+function unaliased(path: string, aliases: readonly PathAlias[]): string {
+  for (const [from, to] of aliases) {
+    if (path === from || path.startsWith(`${from}/`) || path.startsWith(`${from}?`)) return to + path.slice(from.length);
+  }
+  return path;
+}
 
 /**
  * From now until `unwatchAnswers`, every fetch() to this origin has its answer
  * checked before the caller gets it: an answer off the contract rejects the
  * fetch with a ContractError, which fails the test that made the request.
+ * `aliases`: the paths of its sources, checked as the default source's.
  */
-export function watchAnswers(url: string): void {
-  watched.add(new URL(url).origin);
+export function watchAnswers(url: string, aliases: readonly PathAlias[] = []): void {
+  watched.set(new URL(url).origin, aliases);
   if (unchecked) return;
   const original = globalThis.fetch;
   unchecked = original;
   globalThis.fetch = async (input, init) => {
     const res = await original(input, init);
     const target = new URL(res.url || (input instanceof Request ? input.url : String(input)));
-    if (!watched.has(target.origin)) return res;
+    const paths = watched.get(target.origin);
+    if (paths === undefined) return res;
     let body: Buffer;
     try {
       body = Buffer.from(await res.clone().arrayBuffer());
@@ -228,7 +241,7 @@ export function watchAnswers(url: string): void {
     const headers: Record<string, string> = {};
     res.headers.forEach((value, name) => (headers[name] = value));
     // After a redirect, what came is the answer to a GET of the last URL.
-    await checkAnswer({ method: res.redirected ? 'GET' : method, path: target.pathname + target.search, status: res.status, headers, body });
+    await checkAnswer({ method: res.redirected ? 'GET' : method, path: unaliased(target.pathname + target.search, paths), status: res.status, headers, body });
     return res;
   };
 }

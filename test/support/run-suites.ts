@@ -14,7 +14,7 @@ const runtimes = (process.env.TEST_RUNTIMES ?? 'thread,process').split(',').filt
 const failures: string[] = [];
 // Test files that depend on neither the database nor the updater runtime (or
 // try every runtime themselves) run in the first pass only.
-const ONE_PASS = ['alert-rules', 'config', 'dashboard-queries', 'freshness-decision', 'history', 'memory-tier', 'notice-durability', 'openapi-lint', 'project-layout', 'result-body', 'settings-table', 'status-page', 'tags'];
+const ONE_PASS = ['alert-rules', 'config', 'dashboard-queries', 'freshness-decision', 'history', 'memory-tier', 'notice-durability', 'openapi-lint', 'project-layout', 'result-body', 'settings-table', 'sources-file', 'status-page', 'tags'];
 let passes = 0;
 
 /** The suite on one database, once per updater runtime. */

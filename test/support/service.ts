@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../server/config/config.js';
 import { startService, type Service } from '../../server/service.js';
-import { unwatchAnswers, watchAnswers } from './contract.js';
+import { sourcesOf } from '../../server/config/sources.js';
+import { unwatchAnswers, watchAnswers, type PathAlias } from './contract.js';
 import { freshDatabase, type TestDatabase } from './database.js';
 import { startTestUpstream, type TestUpstream } from './upstream.js';
 
@@ -53,7 +54,9 @@ export async function startTestService(upstreamUrl: string, options: TestService
     now: options.now,
     updaterModule: options.updaterModule,
   });
-  watchAnswers(service.url);
+  // Each source's paths are checked as the default source's (the document served lists them so).
+  const aliases = sourcesOf(config).flatMap((s): PathAlias[] => (s.path === '/entries' ? [] : [[s.path, '/entries'], [s.pagesPath, '/pages']]));
+  watchAnswers(service.url, aliases);
   // However the test ends it: its port may serve something else next.
   service.server.once('close', () => unwatchAnswers(service.url));
   const ownsDatabase = !options.database;

@@ -87,12 +87,13 @@ export const components: JsonObject = {
     },
     Purged: {
       type: 'object',
-      required: ['source', 'hard', 'matched', 'batches', 'ms'],
+      required: ['source', 'hard', 'matched', 'batches', 'ms', 'bySource'],
       additionalProperties: false,
       properties: {
-        source: { type: 'string' },
+        source: { type: 'string', description: 'The source purged, or `*`: the tags were looked up in every source (several).' },
         hard: { type: 'boolean' },
         matched: { type: 'integer', minimum: 0, description: 'Entries marked stale or dropped.' },
+        bySource: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 }, description: 'Entries matched in each source purged.' },
         batches: { type: 'integer', minimum: 0, description: 'Bounded batches the purge ran in (each told to the other nodes once).' },
         ms: { type: 'integer', minimum: 0, description: 'How long it took.' },
       },

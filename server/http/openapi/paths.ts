@@ -181,9 +181,9 @@ export const paths: Record<string, Record<string, JsonObject>> = {
     post: {
       operationId: 'webhook',
       summary:
-        "The upstream's word that entries changed: they are marked stale on every node. Signed with the source's secret (WEBHOOK_SECRET for `entries`); each signature is taken once, within 5 minutes of its timestamp.",
+        "The upstream's word that entries changed: they are marked stale on every node. Signed with the source's secret (WEBHOOK_SECRET for `entries`, its `webhookSecretEnv` for a source of SOURCES_FILE); each signature is taken once, within 5 minutes of its timestamp.",
       parameters: [
-        { name: 'source', in: 'path', required: true, description: 'The source whose entries these are: `entries` (else 404).', schema: { type: 'string' } },
+        { name: 'source', in: 'path', required: true, description: 'The source whose entries these are: one with a webhook secret (else 404).', schema: { type: 'string' } },
         {
           name: 'X-Freshen-Signature',
           in: 'header',

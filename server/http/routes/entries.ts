@@ -1,18 +1,19 @@
-// The entry routes of the HTTP contract: one entry, a list, the entries a
-// record relates to, and an operator's refresh. Every read goes through the
-// freshness check; this file only speaks HTTP.
+// The entry routes of the HTTP contract, under each source's path: one entry,
+// a list, the entries a record relates to (in this source, or another named
+// as `source:id`), and an operator's refresh. Every read goes through the
+// source's freshness check; this file only speaks HTTP.
 import { Readable } from 'node:stream';
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
-import type { AppDeps } from '../app.js';
+import type { AppDeps, HttpSource } from '../app.js';
 import { requireAdmin } from '../auth.js';
 import { ENTRY_ID, MAX_IDS } from '../../../shared/entry-id.js';
 import { notModified } from '../conditional.js';
 import { isRefusal, type Answer, type Outcome } from '../../freshness/freshness.js';
 import { cacheStatus } from '../cache-status.js';
 import { BadRequest, Overloaded, problemFor } from '../errors.js';
-import { ENTRY_ROUTE, type HandedOn } from '../entry-listener.js';
-import { entryPage, setHtml, wantsHtml } from '../html-views.js';
+import type { HandedOn } from '../entry-listener.js';
+import { entryPage, setHtml, wantsHtml, type EntryPaths } from '../html-views.js';
 
 function checkId(id: string): string {
   if (!ENTRY_ID.test(id)) {
@@ -21,38 +22,56 @@ function checkId(id: string): string {
   return id;
 }
 
-export function entryRoutes(router: Router, deps: AppDeps): void {
-  const { freshness } = deps;
+/** The route of one entry of a source, as metrics and the access log name it. */
+export const entryRoute = (path: string): string => `${path}/:id`;
 
-  router.get(ENTRY_ROUTE, async (ctx) => {
+export function entryRoutes(router: Router, deps: AppDeps, source: HttpSource): void {
+  const { freshness, path } = source;
+  const bySource = new Map(deps.sources.map((s) => [s.name, s]));
+  const paths: EntryPaths = { entries: path, pages: source.pagesPath, sourcePath: (name) => bySource.get(name)?.path };
+
+  router.get(entryRoute(path), async (ctx) => {
+    ctx.state.source = source.name;
     // Handed on by the entry listener, which reached the outcome already (a refusal, or what it threw).
     const reached = (ctx.req as HandedOn).freshenOutcome;
     if (reached !== undefined && 'thrown' in reached) throw reached.thrown;
-    sendEntry(ctx, served(reached ?? (await freshness.get(checkId(ctx.params.id as string)))));
+    sendEntry(ctx, served(reached ?? (await freshness.get(checkId(ctx.params.id as string)))), paths);
   });
 
-  router.get('/entries', async (ctx) => {
+  router.get(path, async (ctx) => {
+    ctx.state.source = source.name;
     const ids = parseIds(ctx.query.ids);
-    sendList(ctx, '', ids, await freshness.getMany(ids));
+    sendList(ctx, path, '', ids, await freshness.getMany(ids));
   });
 
-  router.get('/entries/:id/related', async (ctx) => {
+  router.get(`${path}/:id/related`, async (ctx) => {
+    ctx.state.source = source.name;
     const id = checkId(ctx.params.id as string);
     const { view } = served(await freshness.get(id));
-    // Related ids come from upstream data: each is checked like any id.
+    // Related ids come from upstream data: each is checked like any id, and
+    // one that names a source (`products:p1`) is read through that source's check.
     const unique = [...new Set(view.related)].slice(0, MAX_IDS);
-    const valid = unique.filter((r) => ENTRY_ID.test(r));
-    const outcomes = await freshness.getMany(valid);
-    const rejected = unique.filter((r) => !ENTRY_ID.test(r)).map((r) => ({
-      id: r,
-      status: 400,
-      title: 'Bad request',
-      detail: 'The related id is not a valid entry id.',
-    }));
-    sendList(ctx, `"id":${JSON.stringify(id)},`, valid, outcomes, rejected);
+    const read: Array<{ related: string; from: HttpSource; id: string }> = [];
+    const rejected: ItemError[] = [];
+    for (const related of unique) {
+      const colon = related.indexOf(':');
+      const from = colon < 0 ? source : bySource.get(related.slice(0, colon));
+      const entry = colon < 0 ? related : related.slice(colon + 1);
+      if (from === undefined) rejected.push({ id: related, status: 400, title: 'Bad request', detail: 'The related id names no source served here.' });
+      else if (!ENTRY_ID.test(entry)) rejected.push({ id: related, status: 400, title: 'Bad request', detail: 'The related id is not a valid entry id.' });
+      else read.push({ related, from, id: entry });
+    }
+    const outcomes: Outcome[] = Array.from({ length: read.length });
+    for (const from of new Set(read.map((r) => r.from))) {
+      const at = read.flatMap((r, i) => (r.from === from ? [i] : []));
+      const got = await from.freshness.getMany(at.map((i) => (read[i] as (typeof read)[number]).id));
+      at.forEach((i, n) => (outcomes[i] = got[n] as Outcome));
+    }
+    sendList(ctx, path, `"id":${JSON.stringify(id)},`, read.map((r) => r.related), outcomes, rejected);
   });
 
-  router.post('/entries/:id/refresh', requireAdmin(deps.config.adminToken, 'change'), async (ctx) => {
+  router.post(`${path}/:id/refresh`, requireAdmin(deps.config.adminToken, 'change'), async (ctx) => {
+    ctx.state.source = source.name;
     const id = checkId(ctx.params.id as string);
     const status = freshness.refreshNow(id);
     if (status === 'overloaded') throw new Overloaded(1);
@@ -81,7 +100,7 @@ function parseIds(raw: unknown): string[] {
 }
 
 /** An entry through Koa: as HTML for a browser (JSON ones are the entry listener's, ahead of Koa). */
-function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): void {
+function sendEntry(ctx: Koa.Context, answer: Answer, paths: EntryPaths, html = wantsHtml(ctx)): void {
   const { view } = answer;
   // Straight onto the response: Koa's setters are a measurable part of a hit.
   const { res } = ctx;
@@ -97,7 +116,7 @@ function sendEntry(ctx: Koa.Context, answer: Answer, html = wantsHtml(ctx)): voi
     const etag = `${view.etag.slice(0, -1)}-html"`;
     ctx.set('ETag', etag);
     if (notModified(ctx, etag)) return void (ctx.status = 304);
-    setHtml(ctx, entryPage(view, status));
+    setHtml(ctx, entryPage(view, status, paths));
     return;
   }
   res.setHeader('ETag', view.etag);
@@ -127,6 +146,7 @@ export const LIST_MAX_BYTES = 8 * 1024 * 1024;
  */
 function sendList(
   ctx: Koa.Context,
+  path: string,
   prefix: string,
   ids: readonly string[],
   outcomes: readonly Outcome[],
@@ -146,7 +166,7 @@ function sendList(
         id,
         status: 413,
         title: 'Too large for this list',
-        detail: `The entries before it fill this answer (${LIST_MAX_BYTES} bytes at most); read it at /entries/${id}.`,
+        detail: `The entries before it fill this answer (${LIST_MAX_BYTES} bytes at most); read it at ${path}/${id}.`,
       });
     } else {
       if (bytes > 0) parts.push(comma);

@@ -3,12 +3,13 @@
 import { createHash } from 'node:crypto';
 import type { Router } from '@koa/router';
 import { notModified } from '../conditional.js';
-import { openapi } from '../openapi.js';
+import { openapiFor } from '../openapi.js';
+import type { HttpSource } from '../app.js';
 
 const MAX_AGE_SECONDS = 60;
 
-export function openapiRoutes(router: Router): void {
-  const body = JSON.stringify(openapi);
+export function openapiRoutes(router: Router, sources: readonly HttpSource[]): void {
+  const body = JSON.stringify(openapiFor(sources));
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   router.get('/openapi.json', (ctx) => {
     ctx.set('ETag', etag);

@@ -7,7 +7,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Router } from '@koa/router';
 import type Koa from 'koa';
-import type { AppDeps } from '../app.js';
+import type { HttpSource } from '../app.js';
 import { notModified } from '../conditional.js';
 import { ENTRY_ID } from '../../../shared/entry-id.js';
 import { INDEX_PAGE, SHARD_PAGES, SHARD_SITEMAPS, SITEMAP_INDEX } from '../../../shared/publish-layout.js';
@@ -19,33 +19,35 @@ const SHARD = /^(\d{1,5})\.(html|xml)$/;
 const XML = 'application/xml; charset=utf-8';
 const MAX_AGE_SECONDS = 60;
 
-export function pageRoutes(router: Router, deps: AppDeps): void {
-  const dir = deps.config.publish.dir;
+/** One source's pages, from its directory, under its pages path (/pages, /pages/<name>). */
+export function pageRoutes(router: Router, source: Pick<HttpSource, 'pagesPath' | 'config'>): void {
+  const dir = source.config.publish.dir;
+  const at = source.pagesPath;
 
   // '/pages' matches both spellings; the index lives at '/pages/'.
-  router.get('/pages', async (ctx) => {
+  router.get(at, async (ctx) => {
     if (!ctx.path.endsWith('/')) {
       ctx.status = 301;
-      ctx.redirect('/pages/');
+      ctx.redirect(`${at}/`);
       return;
     }
     await sendFile(ctx, join(dir, INDEX_PAGE));
   });
   // Before /pages/:file, which would take the name for an entry's page.
-  router.get('/pages/sitemap.xml', async (ctx) => {
+  router.get(`${at}/sitemap.xml`, async (ctx) => {
     await sendFile(ctx, join(dir, SITEMAP_INDEX), XML);
   });
-  router.get('/pages/:file', async (ctx) => {
+  router.get(`${at}/:file`, async (ctx) => {
     const id = PAGE.exec(ctx.params.file as string)?.[1];
     if (id === undefined || !ENTRY_ID.test(id)) throw new NotFound('There is no such page.');
     await sendFile(ctx, join(dir, `${id}.html`));
   });
-  router.get(`/pages/${SHARD_PAGES}/:file`, async (ctx) => {
+  router.get(`${at}/${SHARD_PAGES}/:file`, async (ctx) => {
     const shard = SHARD.exec(ctx.params.file as string);
     if (shard?.[2] !== 'html') throw new NotFound('There is no such index page.');
     await sendFile(ctx, join(dir, SHARD_PAGES, `${shard[1]}.html`));
   });
-  router.get(`/pages/${SHARD_SITEMAPS}/:file`, async (ctx) => {
+  router.get(`${at}/${SHARD_SITEMAPS}/:file`, async (ctx) => {
     const shard = SHARD.exec(ctx.params.file as string);
     if (shard?.[2] !== 'xml') throw new NotFound('There is no such sitemap.');
     await sendFile(ctx, join(dir, SHARD_SITEMAPS, `${shard[1]}.xml`), XML);

@@ -6,7 +6,6 @@ import type Koa from 'koa';
 import getRawBody from 'raw-body';
 import { z } from 'zod';
 import { ENTRY_ID } from '../../../shared/entry-id.js';
-import { DEFAULT_SOURCE } from '../../../shared/sources.js';
 import { TAG } from '../../../shared/tags.js';
 import type { PurgeResult } from '../../freshness/purge.js';
 import type { Verdict } from '../../freshness/webhook.js';
@@ -30,12 +29,21 @@ const HookPurge = z.strictObject({ ids: ids.optional(), tags: tags.optional() })
 export function purgeRoutes(router: Router, deps: AppDeps): void {
   const { purger, webhooks, logger } = deps;
 
+  const names = deps.sources.map((s) => s.name);
   router.post('/admin/purge', requireAdmin(deps.config.adminToken, 'change'), async (ctx) => {
     const body = parse(AdminPurge, await readBody(ctx));
-    const source = body.source ?? DEFAULT_SOURCE;
-    if (source !== DEFAULT_SOURCE) throw new BadRequest(`There is no source "${source.slice(0, 100)}"; the sources are: ${DEFAULT_SOURCE}.`);
+    if (body.source !== undefined && !names.includes(body.source)) {
+      throw new BadRequest(`There is no source ${JSON.stringify(body.source.slice(0, 100))}; the sources are: ${names.join(', ')}.`);
+    }
+    // Tags name entries in every source unless one is named; ids belong to one source (the only one, when there is one).
+    const sources = body.source !== undefined ? [body.source] : body.tags !== undefined || names.length === 1 ? names : undefined;
+    if (sources === undefined) throw new BadRequest(`Name the source of these ids as "source": one of ${names.join(', ')}.`);
     const hard = body.hard ?? false;
-    answer(ctx, source, hard, await purger.purge({ source, hard, by: 'admin', requestId: ctx.state.requestId as string | undefined, ...named(body) }));
+    const results: Array<[string, PurgeResult]> = [];
+    for (const source of sources) {
+      results.push([source, await purger.purge({ source, hard, by: 'admin', requestId: ctx.state.requestId as string | undefined, ...named(body) })]);
+    }
+    answer(ctx, sources.length === 1 ? (sources[0] as string) : '*', hard, results);
   });
 
   router.post('/hooks/:source', async (ctx) => {
@@ -51,7 +59,7 @@ export function purgeRoutes(router: Router, deps: AppDeps): void {
     try {
       if (ctx.is('application/json') !== 'application/json') throw new UnsupportedMediaType('application/json');
       const body = parse(HookPurge, json(raw));
-      answer(ctx, source, false, await purger.purge({ source, hard: false, by: 'webhook', requestId: ctx.state.requestId as string | undefined, ...named(body) }));
+      answer(ctx, source, false, [[source, await purger.purge({ source, hard: false, by: 'webhook', requestId: ctx.state.requestId as string | undefined, ...named(body) })]]);
     } catch (err) {
       // Nothing was done (or not all of it): the upstream may send this call again.
       await webhooks.release(source, verdict.signature).catch((why: unknown) =>
@@ -67,9 +75,12 @@ function named(body: { ids?: string[] | undefined; tags?: string[] | undefined }
   return body.ids !== undefined ? { ids: [...new Set(body.ids)] } : { tags: [...new Set(body.tags)] };
 }
 
-function answer(ctx: Koa.Context, source: string, hard: boolean, result: PurgeResult): void {
+/** `source`: the one purged, or `*` for a purge by tag in every source; `bySource` says how many matched in each. */
+function answer(ctx: Koa.Context, source: string, hard: boolean, results: ReadonlyArray<[string, PurgeResult]>): void {
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = { source, hard, matched: result.matched, batches: result.batches, ms: result.ms };
+  const total = (key: 'matched' | 'batches' | 'ms') => results.reduce((n, [, r]) => n + r[key], 0);
+  const bySource = Object.fromEntries(results.map(([name, r]) => [name, r.matched]));
+  ctx.body = { source, hard, matched: total('matched'), batches: total('batches'), ms: total('ms'), bySource };
 }
 
 function refusal(why: Exclude<Verdict, { ok: true }>['why']): string {
