@@ -7,7 +7,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../server/config/config.js';
 import { unwatchAnswers, watchAnswers } from './contract.js';
+import { sourceAliases } from './service.js';
 import { freshDatabase, type TestDatabase } from './database.js';
 import { startTestUpstream, type TestUpstream } from './upstream.js';
 import { waitFor } from './wait.js';
@@ -112,7 +114,7 @@ export function useFreshenProcesses(label: string): FreshenProcesses {
             const ended = child.exitCode !== null || child.signalCode !== null ? `; it exited (${child.exitCode ?? child.signalCode})` : '; it still runs';
             throw new Error(`${err.message}${ended}; its last output:\n${output.slice(-2000)}`);
           });
-          watchAnswers(url);
+          watchAnswers(url, env.SOURCES_FILE ? sourceAliases(loadConfig(env)) : []);
           // Its port may serve something else once it is gone.
           if (child.exitCode !== null || child.signalCode !== null) unwatchAnswers(url);
           else child.once('exit', () => unwatchAnswers(url));

@@ -54,9 +54,7 @@ export async function startTestService(upstreamUrl: string, options: TestService
     now: options.now,
     updaterModule: options.updaterModule,
   });
-  // Each source's paths are checked as the default source's (the document served lists them so).
-  const aliases = sourcesOf(config).flatMap((s): PathAlias[] => (s.path === '/entries' ? [] : [[s.path, '/entries'], [s.pagesPath, '/pages']]));
-  watchAnswers(service.url, aliases);
+  watchAnswers(service.url, sourceAliases(config));
   // However the test ends it: its port may serve something else next.
   service.server.once('close', () => unwatchAnswers(service.url));
   const ownsDatabase = !options.database;
@@ -72,6 +70,11 @@ export async function startTestService(upstreamUrl: string, options: TestService
       await rm(files, { recursive: true, force: true });
     },
   };
+}
+
+/** Each source's paths, checked as the default source's (the document served lists them so). */
+export function sourceAliases(config: Config): PathAlias[] {
+  return sourcesOf(config).flatMap((s): PathAlias[] => (s.path === '/entries' ? [] : [[s.path, '/entries'], [s.pagesPath, '/pages']]));
 }
 
 /**
