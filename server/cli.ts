@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import { clusterHistory, clusterMetrics, PAGE_KEEPER_ENV, runPrimary, STOP } from './cluster.js';
 import { describeConfig, loadConfigForCli, type Config } from './config/config.js';
+import { sourcesOf } from './config/sources.js';
 import { maskUrl } from '../shared/mask-url.js';
 import type { Logger } from 'pino';
 import { createLogger, writeBesideLog } from './log.js';
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
   if (config.webConcurrency > 1 && cluster.isPrimary) {
     return runPrimary(config, logger, (url, demo) => {
       logger.info({ url, workers: config.webConcurrency }, `freshen listening on ${url}`);
+      logSources(config, logger);
       if (demo) printTryLines(url, config, logger);
     });
   }
@@ -69,6 +71,7 @@ async function main(argv: string[]): Promise<number> {
       { url: service.url, upstream: maskUrl(service.upstreamUrl), database: config.database.client },
       `freshen listening on ${service.url}`,
     );
+    logSources(config, logger);
     if (service.demo) printTryLines(service.url, config, logger);
   }
 
@@ -93,19 +96,29 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
+/** With SOURCES_FILE: one line naming each source, where it is served and what it asks. */
+function logSources(config: Config, logger: Logger): void {
+  if (config.sources === undefined) return;
+  const sources = sourcesOf(config).map((s) => ({ name: s.name, path: s.path, upstream: s.config.upstream.url === undefined ? 'the demo upstream' : maskUrl(s.config.upstream.url) }));
+  logger.info({ sources, file: config.sources.file }, `serving ${sources.length} sources: ${sources.map((s) => `${s.name} at ${s.path}`).join(', ')}`);
+}
+
 function printTryLines(url: string, config: Config, logger: Logger): void {
-  const ttl = config.entries.ttlMs / 1000;
+  // The demo serves the sources that name no upstream: the first of them is tried.
+  const source = sourcesOf(config).find((s) => s.config.upstream.url === undefined) ?? sourcesOf(config)[0];
+  const ttl = (source?.config ?? config).entries.ttlMs / 1000;
+  const entries = `${url}${source?.path ?? '/entries'}`;
   writeBesideLog(
     logger,
     `
 Serving the bundled demo upstream (1,200 entries, e0001 … e1200). Try:
-  curl -si ${url}/entries/e0001                 # a miss: waits for the upstream  (Cache-Status: freshen; fwd=miss; stored)
-  curl -si ${url}/entries/e0001                 # again: a hit from memory        (Cache-Status: freshen; hit; ttl=…)
-  curl -si ${url}/entries/e0001                 # after ${ttl} s (ENTRY_TTL_SECONDS): stale, answered at once, refreshed behind
-  curl -si ${url}/entries/e0013                 # invalid upstream data: 502 and a friendly page
-  curl -si '${url}/entries?ids=e0001,e0002,e0003'
-  curl -si ${url}/entries/e0001/related
-  curl -si -H 'Accept: text/html' ${url}/entries/e0002
+  curl -si ${entries}/e0001                 # a miss: waits for the upstream  (Cache-Status: freshen; fwd=miss; stored)
+  curl -si ${entries}/e0001                 # again: a hit from memory        (Cache-Status: freshen; hit; ttl=…)
+  curl -si ${entries}/e0001                 # after ${ttl} s (ENTRY_TTL_SECONDS): stale, answered at once, refreshed behind
+  curl -si ${entries}/e0013                 # invalid upstream data: 502 and a friendly page
+  curl -si '${entries}?ids=e0001,e0002,e0003'
+  curl -si ${entries}/e0001/related
+  curl -si -H 'Accept: text/html' ${entries}/e0002
 
 `,
   );

@@ -1,16 +1,16 @@
-// `npm run republish`: renders every stored entry's page again from the
+// `npm run republish`: renders every stored entry's page (of every source) again from the
 // database (after a template change, say), on the updater pool, in keyset
 // pages of records (bounded memory), then every shard of the index. Prints a
 // progress line (count, rate, ETA against the table's estimated size) while
 // it works.
 import { estimateRows } from '../db/bulk.js';
 import { listRecords } from '../db/entry-listings.js';
-import { DEFAULT_SOURCE } from '../shared/sources.js';
 import { openEntryReads } from '../db/entry-reads.js';
 import { openDatabase } from '../db/knex.js';
 import { migrateDatabase } from '../db/migrate.js';
 import { createUpdaterPool } from '../workers/pool.js';
 import { loadConfigForCli, type Config } from './config/config.js';
+import { sourcesOf } from './config/sources.js';
 import { createLogger } from './log.js';
 import { createPageIndex } from './publishing/page-index.js';
 
@@ -49,35 +49,37 @@ async function republish(config: Config): Promise<number> {
     };
     // Keep every worker slot busy, no more: the pool's queue stays free.
     const inFlight = config.updater.maxWorkers * config.updater.tasksPerWorker;
-    let after = '';
-    for (;;) {
-      const page = await listRecords(db, DEFAULT_SOURCE, after, PAGE_SIZE);
-      if (page.length === 0) break;
-      after = (page.at(-1) as { id: string }).id;
-      for (let i = 0; i < page.length; i += inFlight) {
-        const results = await Promise.all(
-          page.slice(i, i + inFlight).map((r) =>
-            pool.run({ kind: 'publish', id: r.id, record: r.record, hash: r.hash, fetchedAt: r.fetchedAt, publishDir: config.publish.dir }),
-          ),
-        );
-        for (const result of results) {
-          done++;
-          if (result.kind === 'failed') {
-            failed++;
-            logger.error({ id: result.id, why: result.message }, 'page not republished');
-          }
-        }
-        if (performance.now() - lastPrint >= PROGRESS_EVERY_MS) print();
-      }
-    }
     const reads = await openEntryReads(config.database, db, 1);
     try {
-      await createPageIndex({ source: DEFAULT_SOURCE, rows: reads, pool, config, logger }).rebuild();
+      for (const source of sourcesOf(config)) {
+        const { dir } = source.config.publish;
+        const paths = { pages: source.pagesPath, entries: source.path };
+        let after = '';
+        for (;;) {
+          const page = await listRecords(db, source.name, after, PAGE_SIZE);
+          if (page.length === 0) break;
+          after = (page.at(-1) as { id: string }).id;
+          for (let i = 0; i < page.length; i += inFlight) {
+            const results = await Promise.all(
+              page.slice(i, i + inFlight).map((r) => pool.run({ kind: 'publish', id: r.id, record: r.record, hash: r.hash, fetchedAt: r.fetchedAt, publishDir: dir, paths })),
+            );
+            for (const result of results) {
+              done++;
+              if (result.kind === 'failed') {
+                failed++;
+                logger.error({ source: source.name, id: result.id, why: result.message }, 'page not republished');
+              }
+            }
+            if (performance.now() - lastPrint >= PROGRESS_EVERY_MS) print();
+          }
+        }
+        await createPageIndex({ source: source.name, paths, rows: reads, pool, config: source.config, logger }).rebuild();
+      }
     } finally {
       await reads.close();
     }
     print(true);
-    process.stderr.write(`wrote ${done - failed} pages and the index to ${config.publish.dir}\n`);
+    process.stderr.write(`wrote ${done - failed} pages and the index${config.sources === undefined ? '' : ' of each source'} to ${config.publish.dir}\n`);
     return failed > 0 ? 1 : 0;
   } finally {
     await pool.close();

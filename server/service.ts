@@ -224,7 +224,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       now: clock.now,
       outboxRetentionMs: config.mail.retentionMs,
       cooldownMs: config.mail.cooldownMs,
-      maxStaleMs: config.entries.maxStaleMs,
+      // A recordless row is kept while any source may still serve it stale.
+      maxStaleMs: Math.max(...sources.map((s) => s.config.entries.maxStaleMs)),
     });
     stops.push(async () => retention.stop());
     // One outbox reading serves a scrape's two gauges (and scrapes close together).

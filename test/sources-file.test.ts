@@ -112,7 +112,6 @@ describe('the sources file (SOURCES_FILE)', () => {
       `${at}: sources[1] "products": cacheControl="sometimes" is not allowed: expected obey or ignore`,
       `${at}: sources[1] "products": ttlMinSeconds is not allowed: expected at most ttlMaxSeconds (10)`,
       `${at}: sources[2]: name="Bad Name" is not allowed: expected 1 to 40 lower-case letters, digits or "-", starting with a letter`,
-      `${at}: sources[2]: path=undefined is not allowed: expected "/" and 1 to 64 lower-case letters, digits, "_" or "-"`,
       `${at}: sources[2]: schema="missing.json" is not allowed: expected the path (from the file's directory) of a readable JSON Schema file (cannot read it: ENOENT)`,
       `${at}: sources[2]: webhookSecretEnv="UNSET_SECRET_VARIABLE" is not allowed: expected a variable that is set, and UNSET_SECRET_VARIABLE is unset`,
       `${at}: sources[3] "index": name="index" is not allowed: "index" and "sitemaps" are the page index's own directories`,

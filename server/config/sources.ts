@@ -136,8 +136,11 @@ export function readSourcesFile(file: string, config: Config, env: NodeJS.Proces
     for (const key of Object.keys(source)) {
       if (!KNOWN.includes(key)) problems.push(`${here}: unknown field "${key}"; a source may set ${KNOWN.join(', ')}`);
     }
-    const path = source.path === undefined && name !== undefined ? `/${name}` : source.path;
-    if (typeof path !== 'string' || !SOURCE_PATH.test(path)) {
+    // With no path given, the name makes it (a bad name has its own line already).
+    const path = source.path ?? (name === undefined ? undefined : `/${name}`);
+    if (path === undefined) {
+      // Nothing to check.
+    } else if (typeof path !== 'string' || !SOURCE_PATH.test(path)) {
       problems.push(`${here}: path=${shown(path)} is not allowed: expected "/" and 1 to 64 lower-case letters, digits, "_" or "-"`);
     } else if (RESERVED_PATHS.has(path)) {
       problems.push(`${here}: path="${path}" is not allowed: the server's own ${path} is there`);
