@@ -41,7 +41,7 @@ export function entryRoutes(router: Router, deps: AppDeps, source: HttpSource): 
   router.get(path, async (ctx) => {
     ctx.state.source = source.name;
     const ids = parseIds(ctx.query.ids);
-    sendList(ctx, path, '', ids, await freshness.getMany(ids));
+    sendList(ctx, (id) => `${path}/${id}`, '', ids, await freshness.getMany(ids));
   });
 
   router.get(`${path}/:id/related`, async (ctx) => {
@@ -67,7 +67,8 @@ export function entryRoutes(router: Router, deps: AppDeps, source: HttpSource): 
       const got = await from.freshness.getMany(at.map((i) => (read[i] as (typeof read)[number]).id));
       at.forEach((i, n) => (outcomes[i] = got[n] as Outcome));
     }
-    sendList(ctx, path, `"id":${JSON.stringify(id)},`, read.map((r) => r.related), outcomes, rejected);
+    const at = new Map(read.map((r) => [r.related, `${r.from.path}/${r.id}`]));
+    sendList(ctx, (related) => at.get(related) as string, `"id":${JSON.stringify(id)},`, read.map((r) => r.related), outcomes, rejected);
   });
 
   router.post(`${path}/:id/refresh`, requireAdmin(deps.config.adminToken, 'change'), async (ctx) => {
@@ -146,7 +147,8 @@ export const LIST_MAX_BYTES = 8 * 1024 * 1024;
  */
 function sendList(
   ctx: Koa.Context,
-  path: string,
+  /** Where an entry listed can be read alone. */
+  readAt: (id: string) => string,
   prefix: string,
   ids: readonly string[],
   outcomes: readonly Outcome[],
@@ -166,7 +168,7 @@ function sendList(
         id,
         status: 413,
         title: 'Too large for this list',
-        detail: `The entries before it fill this answer (${LIST_MAX_BYTES} bytes at most); read it at ${path}/${id}.`,
+        detail: `The entries before it fill this answer (${LIST_MAX_BYTES} bytes at most); read it at ${readAt(id)}.`,
       });
     } else {
       if (bytes > 0) parts.push(comma);
