@@ -11,6 +11,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { migrateDatabase } from '../db/migrate.js';
 import { startDemoUpstream, type DemoUpstream } from '../demo/server.js';
 import type { Config } from './config/config.js';
+import { sourcesOf } from './config/sources.js';
 import { onStopSignals } from '../shared/stop-signals.js';
 import type { MetricsText } from './http/routes/health.js';
 import { mergeHistories, type History, type Plotted } from './ops/history.js';
@@ -89,7 +90,8 @@ export async function runPrimary(config: Config, logger: Logger, onListening: (u
   await migrateDatabase(config.database);
   let demo: DemoUpstream | undefined;
   const env: Record<string, string> = {};
-  if (config.upstream.url === undefined) {
+  // The workers' sources that name no upstream URL (none in SOURCES_FILE, UPSTREAM_URL unset) share one demo upstream.
+  if (sourcesOf(config).some((s) => s.config.upstream.url === undefined)) {
     demo = await startDemoUpstream({ latencyMs: config.demo.latencyMs, failureRate: config.demo.failureRate });
     env.UPSTREAM_URL = demo.url;
   }

@@ -40,7 +40,7 @@ export interface SharedParts {
   onStored: ((id: string) => void) | undefined;
 }
 
-/** The source's parts, and their stops in the order they are to be pushed (they run reversed). */
+/** The source's parts, and the stops of its pages in the order they are to be pushed (they run reversed); its check is closed by the caller. */
 export function serveSource(source: Source, shared: SharedParts): { served: ServedSource; stops: Array<() => Promise<void>> } {
   const { db, rows, pool, logger, upstreamUrl } = shared;
   const own = source.config;
@@ -88,6 +88,6 @@ export function serveSource(source: Source, shared: SharedParts): { served: Serv
   });
   return {
     served: { ...source, upstreamUrl, freshness, pages, pageIndex, pageRepair },
-    stops: [() => pageIndex.close(), () => pageRepair.stop(), () => freshness.close()],
+    stops: [() => pageIndex.close(), () => pageRepair.stop()],
   };
 }

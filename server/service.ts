@@ -192,6 +192,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
       served.set(source.name, one.served);
     }
     const all = [...served.values()];
+    // The sources' checks close together: each waits (bounded) for its refreshes under way.
+    stops.push(async () => void (await Promise.all(all.map((s) => s.freshness.close()))));
     // The default source's check where one is asked for (tests, the benchmarks): else the first.
     const freshness = (served.get(DEFAULT_SOURCE) ?? (all[0] as ServedSource)).freshness;
     hearStored = (source, id, owner) => {

@@ -65,7 +65,7 @@ describe('the sources file (SOURCES_FILE)', () => {
     });
     const [entries, products] = sourcesOf(config);
     expect(entries).to.deep.include({ name: 'entries', path: '/entries', pagesPath: '/pages' });
-    expect(entries?.config.entries).to.include({ ttlMs: 30_000, memoryMaxBytes: 3000 });
+    expect(entries?.config.entries).to.include({ ttlMs: 30_000, memoryMaxBytes: 5000 });
     expect(entries?.config.mail.contentTeam).to.deep.equal(['all@example.test']);
     expect(entries?.config.webhookSecret).to.equal('w'.repeat(32));
     expect(entries?.config.publish.dir).to.equal(join(dir, 'pages'));
@@ -98,6 +98,7 @@ describe('the sources file (SOURCES_FILE)', () => {
         { name: 'Bad Name', schema: 'missing.json', webhookSecretEnv: 'UNSET_SECRET_VARIABLE' },
         { name: 'index', path: 'no-slash', timeoutMs: 60_000, webhookSecretEnv: 'SHORT_SECRET' },
         'not an object',
+        { name: 'nullpath', path: null },
       ],
     });
     const problems = problemsOf({ SOURCES_FILE: file, SHORT_SECRET: 'short' });
@@ -119,6 +120,21 @@ describe('the sources file (SOURCES_FILE)', () => {
       `${at}: sources[3] "index": timeoutMs=60000 is not allowed: expected less than UPDATER_TASK_TIMEOUT_MS (10000)`,
       `${at}: sources[3] "index": webhookSecretEnv="SHORT_SECRET" is not allowed: SHORT_SECRET (5 characters, not shown) must be at least 32 characters, none of them spaces`,
       `${at}: sources[4]: expected an object with at least "name"`,
+      `${at}: sources[5] "nullpath": path=null is not allowed: expected "/" and 1 to 64 lower-case letters, digits, "_" or "-"`,
+    ]);
+  });
+
+  it("refuses two sources with one webhook secret, and memory tiers past the process's", async () => {
+    const file = await fileWith({
+      sources: [
+        { name: 'entries', memoryMaxBytes: 4000 },
+        { name: 'products', webhookSecretEnv: 'WEBHOOK_SECRET', memoryMaxBytes: 3000 },
+      ],
+    });
+    const at = `SOURCES_FILE (${file})`;
+    expect(problemsOf({ SOURCES_FILE: file, WEBHOOK_SECRET: 's'.repeat(32), MEMORY_TIER_MAX_BYTES: '6000' })).to.deep.equal([
+      `${at}: sources[1] "products": its webhook secret is not allowed: source "entries" has the same one, and a call signed for either would be taken by both`,
+      `${at}: the sources' memoryMaxBytes add up to 7000, more than MEMORY_TIER_MAX_BYTES (6000), the process's whole memory tier`,
     ]);
   });
 

@@ -4,9 +4,12 @@
 // signed webhook with its own secret. A real service on the suite's database
 // and runtime, a real SMTP server whose messages are parsed back.
 import { expect } from 'chai';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { openDatabase, type Knex } from '../db/knex.js';
+import { outboxStats } from '../db/outbox.js';
 import { BUNDLED_SCHEMA } from '../server/config/config.js';
 import { sign } from '../server/freshness/webhook.js';
 import { startTestService, type TestService } from './support/service.js';
@@ -25,6 +28,7 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
   let smtp: TestSmtp;
   let service: TestService;
   let dir: string;
+  let db: Knex;
 
   before(async () => {
     products = await startTestUpstream();
@@ -47,6 +51,8 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
           webhookSecretEnv: 'PRODUCTS_WEBHOOK_SECRET',
         },
         { name: 'articles', upstreamUrl: articles.url, ttlSeconds: 60, contentTeam: ['newsroom@example.test', 'editor@example.test'] },
+        // The default source beside them, on the env's settings: its pages keep /pages, the others' go under it.
+        { name: 'entries', upstreamUrl: articles.url },
       ],
     };
     await writeFile(join(dir, 'sources.json'), JSON.stringify(file));
@@ -64,8 +70,10 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
         PUBLISH_INDEX_SECONDS: '0',
       },
     });
+    db = openDatabase(service.config.database);
   });
   after(async () => {
+    await db?.destroy();
     await service?.stop();
     await smtp?.close();
     await products?.close();
@@ -102,8 +110,10 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
     expect(p1.body).to.nested.include({ id: 'p1', 'data.sku': 'SKU-1' });
     expect((await json('/articles/a1')).body).to.nested.include({ 'data.title': 'How to choose' });
     expect([products.count('p1'), articles.count('p1'), articles.count('a1'), products.count('a1')]).to.deep.equal([1, 0, 1, 0]);
-    // No source is named `entries` here: /entries is not served.
-    expect((await service.get('/entries/p1')).status).to.equal(404);
+    // The default source, here on the articles' upstream, is asked for its own reads only.
+    articles.set('e1', { record: record('e1') });
+    expect((await service.get('/entries/e1')).status).to.equal(200);
+    expect([articles.count('e1'), products.count('e1')]).to.deep.equal([1, 0]);
 
     const list = await json('/products?ids=p1,p2');
     expect((list.body.entries as Array<{ id: string }>).map((e) => e.id)).to.deep.equal(['p1', 'p2']);
@@ -137,16 +147,19 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
     expect((await service.get('/articles/a9')).status).to.equal(502);
 
     await waitFor(() => smtp.received.length >= 2, 'two notices', 15_000);
-    const bySubject = Object.fromEntries(smtp.received.map((r) => [r.mail.subject, r.rcptTo.toSorted()]));
-    expect(bySubject).to.deep.equal({
-      '[freshen] Products entry p9 “Entry p9” has invalid data': ['catalogue@example.test'],
-      '[freshen] Articles entry a9 has invalid data': ['editor@example.test', 'newsroom@example.test'],
-    });
+    // Once per source, entry and problem: reading them again (refreshed after their backoff) sends nothing more.
+    clock.advance(10 * 60_000);
+    expect((await service.get('/products/p9')).status).to.equal(502);
+    expect((await service.get('/articles/a9')).status).to.equal(502);
+    await waitFor(() => products.count('p9') === 2 && articles.count('a9') === 2 && ![...service.sources.values()].some((s) => s.freshness.refreshing('p9') || s.freshness.refreshing('a9')), 'the second refreshes');
+    await waitFor(async () => service.mailers.stats().running === 0 && (await outboxStats(db, Date.now())).counts.pending === 0, 'the outbox to settle', 10_000);
+    const sent = smtp.received.map((r) => `${r.mail.subject} → ${r.rcptTo.toSorted().join(', ')}`).toSorted();
+    expect(sent).to.deep.equal([
+      '[freshen] Articles entry a9 has invalid data → editor@example.test, newsroom@example.test',
+      '[freshen] Products entry p9 “Entry p9” has invalid data → catalogue@example.test',
+    ]);
     const notice = smtp.received.find((r) => r.rcptTo.includes('catalogue@example.test'));
     expect(notice?.mail.text).to.include('products entry p9').and.include("must have required property 'sku'");
-    // Once per source, entry and problem: reading it again sends nothing more.
-    await service.get('/products/p9');
-    expect(smtp.received.every((r) => !r.rcptTo.includes('everyone@example.test'))).to.equal(true);
   });
 
   it('purges by tag in every source, or in the one named, and the next read refreshes each purged entry once', async () => {
@@ -161,7 +174,7 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
 
     const everywhere = await purge({ tags: ['sale'] });
     expect(everywhere.status).to.equal(200);
-    expect(everywhere.body).to.deep.include({ source: '*', matched: 2, bySource: { products: 1, articles: 1 } });
+    expect(everywhere.body).to.deep.include({ source: '*', matched: 2, bySource: { products: 1, articles: 1, entries: 0 } });
     expect(await cacheStatus('/products/t1')).to.match(/^freshen; fwd=stale/);
     expect(await cacheStatus('/articles/t1')).to.match(/^freshen; fwd=stale/);
     expect(await cacheStatus('/products/t2')).to.match(/^freshen; hit/);
@@ -217,15 +230,26 @@ describe('several upstreams as sources (SOURCES_FILE)', function () {
       return text.includes('entries on') ? text : undefined;
     }, 'the articles index');
     expect(index).to.include('href="/pages/articles/index/');
+    // Each source's pages in its own directory; the default source's at the top, where they were.
+    const pages = join(service.files, 'pages');
+    expect(existsSync(join(pages, 'products', 'p1.html'))).to.equal(true);
+    expect(existsSync(join(pages, 'p1.html'))).to.equal(false);
     expect((await service.get('/pages/p1.html')).status).to.equal(404);
+    const e1 = await waitFor(async () => {
+      const res = await service.get('/pages/e1.html');
+      return res.status === 200 ? res.text() : undefined;
+    }, "e1's page");
+    expect(e1).to.include('href="/entries/e1"');
+    const bare = await fetch(`${service.url}/pages/products`, { redirect: 'manual' });
+    expect([bare.status, bare.headers.get('location')]).to.deep.equal([301, '/pages/products/']);
 
     const status = await (await service.get('/admin', { Authorization: `Bearer ${TOKEN}`, Accept: 'text/html' })).text();
     expect(status).to.include('<td>products</td><td><code>/products/</code></td>').and.include('<td>articles</td><td><code>/articles/</code></td>');
     const metrics = await (await service.get('/metrics')).text();
     expect(metrics).to.match(/^freshen_source_reads_total\{source="products",outcome="miss"\} \d+/m);
-    expect(metrics).to.match(/^freshen_source_refreshes_total\{source="articles",outcome="invalid"\} 1$/m);
+    expect(metrics).to.match(/^freshen_source_refreshes_total\{source="articles",outcome="invalid"\} 2$/m);
     const doc = (await json('/openapi.json')).body as { paths: Record<string, unknown> };
-    expect(Object.keys(doc.paths)).to.include.members(['/products/{id}', '/articles/{id}/related', '/pages/products/', '/hooks/{source}']);
-    expect(Object.keys(doc.paths)).to.not.include('/entries/{id}');
+    expect(Object.keys(doc.paths)).to.include.members(['/products/{id}', '/articles/{id}/related', '/entries/{id}', '/pages/products/', '/pages/', '/hooks/{source}']);
+    expect(Object.keys(doc.paths).filter((p) => p.endsWith('/{id}/refresh'))).to.have.length(3);
   });
 });

@@ -79,11 +79,13 @@ const KNOWN = ['name', 'path', 'webhookSecretEnv', ...Object.keys(SOURCE_FIELDS)
 export function sourcesOf(config: Config): Source[] {
   if (config.sources === undefined) return [{ name: DEFAULT_SOURCE, path: '/entries', pagesPath: '/pages', config }];
   const { specs } = config.sources;
+  // MEMORY_TIER_MAX_BYTES is the process's: what the sources that set their own leave, the others share evenly.
+  const set = specs.map((spec) => spec.sets.entries?.memoryMaxBytes as number | undefined);
+  const left = config.entries.memoryMaxBytes - set.reduce((n: number, bytes) => n + (bytes ?? 0), 0);
+  const share = Math.floor(Math.max(0, left) / Math.max(1, set.filter((bytes) => bytes === undefined).length));
   return specs.map((spec) => {
     const own = spec.name === DEFAULT_SOURCE;
     const merged: Record<string, unknown> = { ...config, webhookSecret: spec.webhookSecret };
-    // MEMORY_TIER_MAX_BYTES is the process's: the sources that do not set their own share it evenly.
-    const share = Math.floor(config.entries.memoryMaxBytes / specs.length);
     merged.entries = { ...config.entries, memoryMaxBytes: share };
     for (const [section, fields] of Object.entries(spec.sets)) {
       merged[section] = { ...(merged[section] as object), ...fields };
@@ -137,7 +139,7 @@ export function readSourcesFile(file: string, config: Config, env: NodeJS.Proces
       if (!KNOWN.includes(key)) problems.push(`${here}: unknown field "${key}"; a source may set ${KNOWN.join(', ')}`);
     }
     // With no path given, the name makes it (a bad name has its own line already).
-    const path = source.path ?? (name === undefined ? undefined : `/${name}`);
+    const path = 'path' in source ? source.path : name === undefined ? undefined : `/${name}`;
     if (path === undefined) {
       // Nothing to check.
     } else if (typeof path !== 'string' || !SOURCE_PATH.test(path)) {
@@ -195,7 +197,16 @@ export function readSourcesFile(file: string, config: Config, env: NodeJS.Proces
         problems.push(`${here}: webhookSecretEnv="${variable}" is not allowed: ${variable} (${secret.length} characters, not shown) must be at least 32 characters, none of them spaces`);
       } else webhookSecret = secret;
     }
+    // A call signed for one source must not be taken by another: the signature does not name the source.
+    const sharing = specs.find((other) => webhookSecret !== undefined && other.webhookSecret === webhookSecret);
+    if (sharing !== undefined) {
+      problems.push(`${here}: its webhook secret is not allowed: source "${sharing.name}" has the same one, and a call signed for either would be taken by both`);
+    }
     if (name !== undefined && typeof path === 'string') specs.push({ name, path, sets, webhookSecret });
+  }
+  const ownMemory = specs.reduce((n, spec) => n + ((spec.sets.entries?.memoryMaxBytes as number | undefined) ?? 0), 0);
+  if (ownMemory > config.entries.memoryMaxBytes) {
+    problems.push(`${at}: the sources' memoryMaxBytes add up to ${ownMemory}, more than MEMORY_TIER_MAX_BYTES (${config.entries.memoryMaxBytes}), the process's whole memory tier`);
   }
   return problems.length > 0 ? { problems } : { specs };
 }

@@ -91,10 +91,11 @@ ${related ? `<h2>Related</h2><ul>${related}</ul>` : ''}
 }
 
 // A related id may name another source (`products:p1`): its link goes to that source's path.
+// Anything else (upstream text) stays under this source's path, encoded: never a link off this site.
 function relatedHref(related: string, paths: EntryPaths): string {
   const colon = related.indexOf(':');
-  if (colon < 0) return `${paths.entries}/${encodeURIComponent(related)}`;
-  const other = paths.sourcePath?.(related.slice(0, colon)) ?? `/${encodeURIComponent(related.slice(0, colon))}`;
+  const other = colon < 0 ? undefined : paths.sourcePath?.(related.slice(0, colon));
+  if (other === undefined) return `${paths.entries}/${encodeURIComponent(related)}`;
   return `${other}/${encodeURIComponent(related.slice(colon + 1))}`;
 }
 

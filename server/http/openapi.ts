@@ -41,7 +41,7 @@ export const openapi = {
  * the document above.
  */
 export function openapiFor(sources: ReadonlyArray<{ name: string; path: string; pagesPath: string }>): JsonObject {
-  if (sources.length === 1 && sources[0]?.name === DEFAULT_SOURCE) return openapi;
+  if (sources.length === 1 && sources[0]?.name === DEFAULT_SOURCE && sources[0].path === '/entries') return openapi;
   const out: Record<string, JsonObject> = {};
   for (const [path, item] of Object.entries(openapi.paths as Record<string, JsonObject>)) {
     const under = path === '/entries' || path.startsWith('/entries/') ? 'entries' : path === '/pages' || path.startsWith('/pages/') ? 'pages' : undefined;
@@ -52,8 +52,15 @@ export function openapiFor(sources: ReadonlyArray<{ name: string; path: string; 
     for (const source of sources) {
       const base = under === 'entries' ? source.path : source.pagesPath;
       const suffix = source.name === DEFAULT_SOURCE ? '' : `_${source.name.replace(/-/g, '_')}`;
+      let own = item;
+      if (path === '/pages') {
+        // The redirect's words and its Location name this source's index.
+        own = JSON.parse(JSON.stringify(item).replaceAll('/pages/', `${base}/`)) as JsonObject;
+        const moved = ((own.get as JsonObject).responses as JsonObject)['301'] as { headers: { Location: JsonObject } };
+        moved.headers.Location.schema = { const: `${base}/` };
+      }
       const renamed = Object.fromEntries(
-        Object.entries(item).map(([method, op]) => [method, { ...(op as JsonObject), operationId: `${String((op as JsonObject).operationId)}${suffix}` }]),
+        Object.entries(own).map(([method, op]) => [method, { ...(op as JsonObject), operationId: `${String((op as JsonObject).operationId)}${suffix}` }]),
       );
       out[`${base}${path.slice(under.length + 1)}`] = renamed;
     }

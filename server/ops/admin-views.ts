@@ -76,8 +76,10 @@ export interface StatusView {
   pool: PoolStats;
   cache: FreshnessCounters;
   memoryEntries: number;
-  /** The upstream's circuit breaker (times in ISO 8601). */
+  /** The upstream's circuit breaker (times in ISO 8601): of the default source, else the first. */
   upstream: UpstreamView;
+  /** The source whose upstream that is. */
+  upstreamOf: string;
   /** Every source (one, `entries`, unless SOURCES_FILE names several). */
   sources: SourceView[];
   /** Rows in the entries table, estimated (db/bulk.ts: never counted). */
@@ -141,6 +143,7 @@ export function createAdminViews(deps: {
         cache: sumCounters(deps.sources.map((s) => s.freshness.counters())),
         memoryEntries: deps.sources.reduce((n, s) => n + s.freshness.memoryEntries(), 0),
         upstream: upstreamView(freshness),
+        upstreamOf: deps.sources.find((s) => s.freshness === freshness)?.name ?? '',
         sources: deps.sources.map((s) => ({
           name: s.name,
           path: s.path,

@@ -118,7 +118,7 @@ ${card('workers killed', pool.killed, pool.killed > 0 ? 'bad' : '')}
 </div>
 <h2>Sources</h2>
 ${sourcesTable(s.sources)}
-<h2>Upstream${s.sources.length > 1 ? ` of ${escapeHtml(s.sources[0]?.name ?? '')}` : ''}</h2>
+<h2>Upstream${s.sources.length > 1 ? ` of ${escapeHtml(s.upstreamOf)}` : ''}</h2>
 ${upstreamSection(s.upstream)}
 <h2>Reads</h2>
 <div class="cards">

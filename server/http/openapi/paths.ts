@@ -90,7 +90,8 @@ export const paths: Record<string, Record<string, JsonObject>> = {
       responses: {
         '301': {
           description: 'The index lives at /pages/.',
-          headers: { Location: { required: true, schema: { const: '/pages/' } } },
+          // A source's own (server/http/openapi.ts, openapiFor) is its pages path: /pages/<name>/.
+          headers: { Location: { required: true, schema: { type: 'string', pattern: '^/pages/([a-z][a-z0-9-]{0,39}/)?$' } } },
           content: { 'text/html': { schema: { type: 'string' } }, 'text/plain': { schema: { type: 'string' } } },
         },
       },

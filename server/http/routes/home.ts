@@ -21,7 +21,7 @@ export function homeRoutes(router: Router, deps: AppDeps): void {
   // Each source's paths where /entries is (its pages where /pages is), in the file's order.
   const links = LINKS.filter((l) => !l.admin || deps.config.adminToken !== undefined).flatMap((l) => {
     const under = l.path.startsWith('/entries') ? 'entries' : l.path.startsWith('/pages') ? 'pages' : undefined;
-    if (under === undefined || (deps.sources.length === 1 && deps.sources[0]?.path === '/entries')) return [l];
+    if (under === undefined || (deps.sources.length === 1 && deps.sources[0]?.name === 'entries' && deps.sources[0].path === '/entries')) return [l];
     return deps.sources.map((s) => ({
       path: `${under === 'entries' ? s.path : s.pagesPath}${l.path.slice(under.length + 1)}`,
       what: `${l.what} (source ${s.name})`,
