@@ -41,7 +41,7 @@ export interface ShardEntry {
 
 /**
  * The published records of a source in one index shard, in id order, at most
- * `limit` of them: one range of the shard-key index, read off the write connection.
+ * `limit` of them: one range of the (source, shard key) index, read off the write connection.
  */
 export async function listShard(reads: Pick<EntryReads, 'all'>, source: string, shard: number, shards: number, limit: number): Promise<ShardEntry[]> {
   const { from, to } = shardRange(shard, shards);

@@ -14,6 +14,7 @@ import * as m009 from './migrations/009-changes-and-notices.js';
 import * as m010 from './migrations/010-upstream-health.js';
 import * as m011 from './migrations/011-tags-and-purges.js';
 import * as m012 from './migrations/012-entries-by-source.js';
+import * as m013 from './migrations/013-source-shards.js';
 
 interface Migration {
   up(db: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const migrations: Record<string, Migration> = {
   '010-upstream-health': m010,
   '011-tags-and-purges': m011,
   '012-entries-by-source': m012,
+  '013-source-shards': m013,
 };
 
 const source: Knex.MigrationSource<string> = {
@@ -84,8 +86,10 @@ export async function migrate(db: Knex, upTo?: string): Promise<void> {
   }
 }
 
-/** Tries of a migration that lost a race with another node's (about half a minute in all). */
+/** Tries of a migration that lost the race to create the migrations' tables (about half a minute in all). */
 const MIGRATE_TRIES = 30;
+/** How long a node waits while another one migrates: a migration may copy a large table (minutes on SQLite). */
+const MIGRATION_WAIT_MS = 30 * 60_000;
 
 /**
  * Migrates on a connection of its own with no statement timeout: a migration
@@ -96,12 +100,14 @@ const MIGRATE_TRIES = 30;
 export async function migrateDatabase(config: DatabaseConfig): Promise<void> {
   const db = openDatabase(config, { ...DEFAULT_POOL, max: 1, statementTimeoutMs: 0 });
   try {
+    const started = Date.now();
     for (let tries = 1; ; tries++) {
       try {
         await migrate(db);
         return;
       } catch (err) {
-        if (tries >= MIGRATE_TRIES || !lostRace(err)) throw err;
+        const gaveUp = anotherMigrates(err) ? Date.now() - started >= MIGRATION_WAIT_MS : tries >= MIGRATE_TRIES || !lostRace(err);
+        if (gaveUp) throw err;
         await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 100 * tries) + Math.random() * 100));
       }
     }
@@ -110,12 +116,16 @@ export async function migrateDatabase(config: DatabaseConfig): Promise<void> {
   }
 }
 
-/** Another node made the migrations' tables (or holds their lock) first. */
+/** Another node is migrating: it holds the migration lock, or (SQLite) writes the file past the busy timeout. */
+function anotherMigrates(err: unknown): boolean {
+  const e = err as { code?: string; name?: string };
+  return e.name === 'MigrationLocked' || e.code === 'SQLITE_BUSY';
+}
+
+/** Another node made the migrations' own tables first. */
 function lostRace(err: unknown): boolean {
-  const e = err as { code?: string; name?: string; message?: string };
+  const e = err as { code?: string; message?: string };
   // Postgres: duplicate_table, or the unique index on type names a concurrent CREATE TABLE trips.
   if (e.code === '42P07' || (e.code === '23505' && /pg_type/.test(e.message ?? ''))) return true;
-  // SQLite: another process writes the file (its busy timeout ran out while that one migrated).
-  if (e.code === 'SQLITE_BUSY') return true;
-  return e.name === 'MigrationLocked' || /freshen_migrations\S*" already exists|table `?"?freshen_migrations/.test(e.message ?? '');
+  return /freshen_migrations\S*["`] already exists/.test(e.message ?? '');
 }

@@ -30,6 +30,8 @@ describe('migrating a copy that holds entries', function () {
 
   it('keeps the entries stored before sources as the `entries` source’s, with their indexes, and serves them from the copy', async () => {
     await migrate(db, '011-tags-and-purges');
+    // A copy migrated by 011 before its entry_purges had a source column.
+    if (database.client === 'postgres') await db.raw('alter table entry_purges drop column source');
     const now = Date.now();
     const stored = (id: string) => ({
       id,
@@ -60,7 +62,11 @@ describe('migrating a copy that holds entries', function () {
     const indexes = database.client === 'postgres'
       ? rawRows<{ name: string }>(db, await db.raw("select indexname as name from pg_indexes where tablename = 'entries'"))
       : rawRows<{ name: string }>(db, await db.raw("select name from sqlite_master where type = 'index' and tbl_name = 'entries'"));
-    expect(indexes.map((i) => i.name)).to.include.members(['entries_shard_key', 'entries_errors', 'entries_recordless']);
+    expect(indexes.map((i) => i.name)).to.include.members(['entries_source_shard_key', 'entries_errors', 'entries_recordless']);
+    if (database.client === 'postgres') {
+      const columns = rawRows<{ name: string }>(db, await db.raw("select column_name as name from information_schema.columns where table_name = 'entry_purges'"));
+      expect(columns.map((c) => c.name)).to.include('source');
+    }
 
     const service = await startTestService(upstream.url, { database, env: { ENTRY_TTL_SECONDS: '300' } });
     try {
