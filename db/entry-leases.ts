@@ -147,20 +147,24 @@ export interface Stored {
 }
 
 /**
- * The held row updated, with its cache tags when they change (`tags`
- * undefined: they stand). Tags that stay as they were — most stores — cost
- * nothing more; changed ones are written with the row, in one transaction.
+ * A store of the held row, with the entry's cache tags when they change
+ * (`tags` null: they stand). `write` is given the tags column to set, if it
+ * changes. Tags that stay as they were — most stores — cost nothing more;
+ * changed ones are written with the row, in one transaction.
  */
-async function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>, tags?: readonly string[]): Promise<Stored> {
-  const column = tags === undefined ? lease.tags : tagsColumn(tags);
-  if (column === lease.tags) return updateRow(db, lease, fields);
-  // Unknown before and none now: entry_tags holds nothing of the entry, and the column says so in the one statement.
-  if (lease.tags === null && column === '') return updateRow(db, lease, { ...fields, tags: column });
+async function withTags<T extends Stored>(db: Db, lease: Lease, tags: readonly string[] | null, write: (db: Db, column: string | undefined) => Promise<T>): Promise<T> {
+  const column = tags === null ? lease.tags : tagsColumn(tags);
+  if (column === lease.tags || column === null) return write(db, undefined);
   return db.transaction(async (trx) => {
-    const stored = await updateRow(trx, lease, { ...fields, tags: column });
+    const stored = await write(trx, column);
     if (stored.stored) await replaceTags(trx, lease.source, lease.id, tags ?? []);
     return stored;
   });
+}
+
+/** The held row updated, with its cache tags when they change (`tags` undefined: they stand). */
+function updateHeld(db: Db, lease: Lease, fields: Record<string, unknown>, tags?: readonly string[]): Promise<Stored> {
+  return withTags(db, lease, tags ?? null, (d, column) => updateRow(d, lease, column === undefined ? fields : { ...fields, tags: column }));
 }
 
 /** The held row updated, and whether an operator's refresh waits on it, in one statement. */
@@ -227,14 +231,7 @@ export async function storeNotModified(
   answer: { validators: Validators; freshness: UpstreamFreshness | null; tags: readonly string[] | null },
 ): Promise<NotModifiedStored> {
   // The tags it sent, if any, replace the stored ones.
-  const column = answer.tags === null ? lease.tags : tagsColumn(answer.tags);
-  if (column === lease.tags) return revalidated(db, lease, now, answer);
-  if (lease.tags === null && column === '') return revalidated(db, lease, now, answer, column);
-  return db.transaction(async (trx) => {
-    const stored = await revalidated(trx, lease, now, answer, column);
-    if (stored.stored) await replaceTags(trx, lease.source, lease.id, answer.tags ?? []);
-    return stored;
-  });
+  return withTags(db, lease, answer.tags, (d, column) => revalidated(d, lease, now, answer, column));
 }
 
 type NotModifiedStored = Stored & { row?: Pick<EntryRow, 'record' | 'hash' | 'related' | 'ttlMs' | 'staleWhileRevalidateMs' | 'staleIfErrorMs'> };
@@ -244,7 +241,7 @@ async function revalidated(
   lease: Lease,
   now: number,
   answer: { validators: Validators; freshness: UpstreamFreshness | null },
-  tags?: string | null,
+  tags: string | undefined,
 ): Promise<NotModifiedStored> {
   const { validators, freshness } = answer;
   const rows = (await heldBy(db, lease).update(

@@ -22,7 +22,7 @@ export interface EntryReads {
   close(): Promise<void>;
 }
 
-/** At most this many ids in one statement (SQLite binds at most 999 values; one more is the source). */
+/** At most this many ids in one statement, and the source: a short IN list, far under any engine's bound on bound values. */
 const BATCH_MAX = 64;
 const COLUMNS = ROW_COLUMNS.join(', ');
 

@@ -98,8 +98,6 @@ export function createBreaker(deps: BreakerDeps): Breaker {
   let claiming = false;
   let opening = false;
   let stopped = false;
-  /** Changes this process made to the shared row (a reading begun before one is older than what it holds). */
-  let changedHere = 0;
 
   /** The recent refreshes within the window. */
   function tally(): { attempts: number; failures: number } {
@@ -122,7 +120,6 @@ export function createBreaker(deps: BreakerDeps): Breaker {
 
   /** A new reading of the shared row: log what changed, as this process sees it. */
   function adopt(next: UpstreamHealth, how: 'here' | 'elsewhere'): void {
-    if (how === 'here') changedHere++;
     const before = shared;
     shared = next;
     if (before.state === next.state && (next.state === 'closed' || before.openUntil === next.openUntil)) return;
@@ -142,11 +139,11 @@ export function createBreaker(deps: BreakerDeps): Breaker {
   }
 
   async function sync(): Promise<void> {
-    const mark = changedHere;
+    // Every change to the shared row's view here is a new object: one made while the read was under way is newer than what it read.
+    const seen = shared;
     try {
       const reading = await health.readHealth(db, origin);
-      // A change made here while the read was under way is newer than what it read.
-      if (changedHere === mark) adopt(reading, 'elsewhere');
+      if (shared === seen) adopt(reading, 'elsewhere');
     } catch (err) {
       deps.onError?.(err); // the last reading stands
     }
@@ -202,7 +199,6 @@ export function createBreaker(deps: BreakerDeps): Breaker {
         return hold(at + SYNC_MS);
       }
       shared = { ...shared, probeOwner: owner, probeUntil: at + settings.probeTimeoutMs, coolOffMs: coolOff };
-      changedHere++;
       counters.probes++;
       return PROBE;
     } catch (err) {
@@ -259,7 +255,6 @@ export function createBreaker(deps: BreakerDeps): Breaker {
     if (!admission.send || !admission.probe) return;
     const { probeUntil } = shared;
     shared = { ...shared, probeOwner: null, probeUntil: 0 };
-    changedHere++;
     health.releaseProbe(db, { origin, owner, probeUntil }).catch((err: unknown) => deps.onError?.(err));
   }
 
