@@ -135,11 +135,15 @@ describe('purges', function () {
   it('lands on a refresh under way: the refresh after it is fetched whole, and the entry is fresh again after', async () => {
     upstream.set('u1', { record: record('u1'), etag: '"u1"' });
     expect((await service.get('/entries/u1')).status).to.equal(200);
-    // An operator's refresh, conditional and slow to come back 304; the purge lands meanwhile.
-    upstream.set('u1', { record: record('u1'), etag: '"u1"', delayMs: 600 });
+    // An operator's refresh, conditional, whose 304 is held until the purge has landed.
+    const gate: { open?: () => void } = {};
+    const purged = new Promise<void>((resolve) => (gate.open = resolve));
+    upstream.set('u1', { record: record('u1'), etag: '"u1"', until: purged });
     await fetch(`${service.url}/entries/u1/refresh`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
     await waitFor(() => upstream.count('u1') === 2, 'the refresh to reach the upstream');
     expect((await purge(service, { ids: ['u1'] })).body).to.include({ matched: 1 });
+    // Released: the held 304 is answered, and the refresh after the purge at once.
+    gate.open?.();
     await waitFor(() => upstream.count('u1') === 3 && !service.freshness.refreshing('u1'), 'the refresh after the purge');
     expect(upstream.notModified('u1')).to.equal(1);
     expect(upstream.headersOf('u1')?.['if-none-match']).to.equal(undefined);

@@ -12,7 +12,8 @@ export type Behaviour =
    * `headers` go with the record (Cache-Control, say); with `etag`, it is sent
    * as the ETag, and a request whose If-None-Match names it is answered 304.
    */
-  | { record: unknown; delayMs?: number; headers?: Record<string, string>; etag?: string }
+  /** `until`: answered only once it settles (the test says when). */
+  | { record: unknown; delayMs?: number; headers?: Record<string, string>; etag?: string; until?: Promise<void> }
   | { status: number; body?: string; delayMs?: number; headers?: Record<string, string> }
   | { hang: true }
   | { stream: { chunkBytes: number; chunks: number; intervalMs: number } }
@@ -118,14 +119,19 @@ export async function startTestUpstream(options: { keepAliveMs?: number; host?: 
     }
     if ('record' in b) {
       const headers = { ...b.headers, ...(b.etag === undefined ? {} : { etag: b.etag }) };
+      const answer = (fn: () => void) => {
+        const later = () => delay(b.delayMs, fn);
+        if (b.until) void b.until.then(later, later);
+        else later();
+      };
       if (b.etag !== undefined && req.headers['if-none-match'] === b.etag) {
         notModified.set(id, (notModified.get(id) ?? 0) + 1);
-        return delay(b.delayMs, () => {
+        return answer(() => {
           res.writeHead(304, headers);
           res.end();
         });
       }
-      return delay(b.delayMs, () => send(200, JSON.stringify(b.record), headers));
+      return answer(() => send(200, JSON.stringify(b.record), headers));
     }
     delay(b.delayMs, () => send(b.status, b.body ?? '', b.headers));
   });
