@@ -194,8 +194,8 @@ export async function startService(config: Config, options: ServiceOptions = {})
     const all = [...served.values()];
     // The sources' checks close together: each waits (bounded) for its refreshes under way.
     stops.push(async () => void (await Promise.all(all.map((s) => s.freshness.close()))));
-    // The default source's check where one is asked for (tests, the benchmarks): else the first.
-    const freshness = (served.get(DEFAULT_SOURCE) ?? (all[0] as ServedSource)).freshness;
+    // The default source where one is asked for (tests, the benchmarks): else the first.
+    const main = served.get(DEFAULT_SOURCE) ?? (all[0] as ServedSource);
     hearStored = (source, id, owner) => {
       const to = served.get(source);
       // Another node's store may have changed the record this node's page shows.
@@ -251,7 +251,6 @@ export async function startService(config: Config, options: ServiceOptions = {})
     stops.push(async () => history.stop());
 
     metrics.attach({
-      freshness: () => sumCounters(all.map((s) => s.freshness.counters())),
       sources: () => all.map((s) => ({ source: s.name, counters: s.freshness.counters() })),
       pool: () => pool.stats(),
       mailers: () => mailers.stats(),
@@ -283,7 +282,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       logger,
       notifier,
       metrics: options.metricsText?.(metrics) ?? ownMetrics(metrics),
-      admin: createAdminViews({ db, config, pool, freshness, sources: all, mailers, plotted: options.plotted?.(history) ?? ownPlots(history), deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
+      admin: createAdminViews({ db, config, pool, sources: all, mailers, plotted: options.plotted?.(history) ?? ownPlots(history), deadLetters: createDeadLetters({ db, mailers, logger, now: clock.now }), now: clock.now }),
       readiness: {
         async check() {
           const checks: Record<string, string> = {};
@@ -335,8 +334,7 @@ export async function startService(config: Config, options: ServiceOptions = {})
       void s.pageIndex.start(`http://${host}:${port}`, options.pageKeeper !== false).catch((err: unknown) => logger.error({ err, source: s.name }, 'the page index could not start'));
       if (options.pageKeeper !== false) s.pageRepair.start();
     }
-    const first = served.get(DEFAULT_SOURCE) ?? (all[0] as ServedSource);
-    return { url: `http://${host}:${port}`, upstreamUrl: first.upstreamUrl, demo, freshness, sources: served, pool, mailers, server, close };
+    return { url: `http://${host}:${port}`, upstreamUrl: main.upstreamUrl, demo, freshness: main.freshness, sources: served, pool, mailers, server, close };
   } catch (err) {
     await close();
     throw err;

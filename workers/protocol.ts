@@ -13,6 +13,11 @@ export const WORKER_HEAP_MB = 512;
  */
 export const HEAP_PER_RECORD_BYTE = 24;
 
+/** The largest record a worker's heap holds while it runs `tasksPerWorker` refreshes at once: UPSTREAM_MAX_BYTES's bound. */
+export function mostRecordBytes(tasksPerWorker: number): number {
+  return Math.floor((WORKER_HEAP_MB * 1024 * 1024) / (HEAP_PER_RECORD_BYTE * tasksPerWorker));
+}
+
 /** Fetch, validate and hash one record. */
 export interface RefreshTask {
   kind: 'refresh';

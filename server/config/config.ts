@@ -5,7 +5,7 @@
 import { maskUrl } from '../../shared/mask-url.js';
 import { checkSchemaFile } from './values.js';
 import type { DatabaseConfig, DatabasePool } from '../../db/knex.js';
-import { HEAP_PER_RECORD_BYTE, WORKER_HEAP_MB } from '../../workers/protocol.js';
+import { mostRecordBytes, WORKER_HEAP_MB } from '../../workers/protocol.js';
 import type { z } from 'zod';
 import type { Setting, Shown } from './kinds.js';
 import { SETTING_ROWS, SETTINGS, type SettingName } from './settings.js';
@@ -198,7 +198,7 @@ function crossChecks(p: Partial<Values>, env: NodeJS.ProcessEnv): string[] {
   }
   if (p.UPSTREAM_MAX_BYTES !== undefined && p.UPDATER_TASKS_PER_WORKER !== undefined) {
     // Every refresh a worker runs at once may hold a record of the largest size.
-    const most = Math.floor((WORKER_HEAP_MB * 1024 * 1024) / (HEAP_PER_RECORD_BYTE * p.UPDATER_TASKS_PER_WORKER));
+    const most = mostRecordBytes(p.UPDATER_TASKS_PER_WORKER);
     if (p.UPSTREAM_MAX_BYTES > most) {
       problems.push(
         `UPSTREAM_MAX_BYTES=${p.UPSTREAM_MAX_BYTES} is not allowed: expected at most ${most}, what a worker's ${WORKER_HEAP_MB} MiB heap holds for UPDATER_TASKS_PER_WORKER (${p.UPDATER_TASKS_PER_WORKER}) records at once`,

@@ -6,7 +6,7 @@
 // table's own row for it, so a source's bounds are the variable's.
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { HEAP_PER_RECORD_BYTE, WORKER_HEAP_MB } from '../../workers/protocol.js';
+import { mostRecordBytes } from '../../workers/protocol.js';
 import { DEFAULT_SOURCE } from '../../shared/sources.js';
 import { maskUrl } from '../../shared/mask-url.js';
 import type { Config } from './config.js';
@@ -140,15 +140,13 @@ export function readSourcesFile(file: string, config: Config, env: NodeJS.Proces
     }
     // With no path given, the name makes it (a bad name has its own line already).
     const path = 'path' in source ? source.path : name === undefined ? undefined : `/${name}`;
-    if (path === undefined) {
-      // Nothing to check.
-    } else if (typeof path !== 'string' || !SOURCE_PATH.test(path)) {
+    if (typeof path === 'string' && SOURCE_PATH.test(path)) {
+      if (RESERVED_PATHS.has(path)) problems.push(`${here}: path="${path}" is not allowed: the server's own ${path} is there`);
+      else if (paths.has(path)) problems.push(`${here}: path="${path}" is not allowed: another source is served there`);
+      else paths.add(path);
+    } else if (path !== undefined) {
       problems.push(`${here}: path=${shown(path)} is not allowed: expected "/" and 1 to 64 lower-case letters, digits, "_" or "-"`);
-    } else if (RESERVED_PATHS.has(path)) {
-      problems.push(`${here}: path="${path}" is not allowed: the server's own ${path} is there`);
-    } else if (paths.has(path)) {
-      problems.push(`${here}: path="${path}" is not allowed: another source is served there`);
-    } else paths.add(path);
+    }
 
     const sets: Record<string, Record<string, unknown>> = {};
     const value = (field: Field): unknown => {
@@ -182,7 +180,7 @@ export function readSourcesFile(file: string, config: Config, env: NodeJS.Proces
     if (ms('timeoutMs') >= config.updater.taskTimeoutMs) {
       problems.push(`${here}: timeoutMs=${ms('timeoutMs')} is not allowed: expected less than UPDATER_TASK_TIMEOUT_MS (${config.updater.taskTimeoutMs})`);
     }
-    const most = Math.floor((WORKER_HEAP_MB * 1024 * 1024) / (HEAP_PER_RECORD_BYTE * config.updater.tasksPerWorker));
+    const most = mostRecordBytes(config.updater.tasksPerWorker);
     if (ms('maxBytes') > most) problems.push(`${here}: maxBytes=${ms('maxBytes')} is not allowed: expected at most ${most}, what a worker's heap holds for UPDATER_TASKS_PER_WORKER records at once`);
 
     let webhookSecret = name === DEFAULT_SOURCE ? config.webhookSecret : undefined;

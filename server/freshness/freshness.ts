@@ -212,6 +212,7 @@ export function upstreamOrigin(template: string): string {
 
 /** The counters of several sources' checks, added up. */
 export function sumCounters(list: readonly FreshnessCounters[]): FreshnessCounters {
+  if (list.length === 1) return list[0] as FreshnessCounters;
   const sum: FreshnessCounters = { hit: 0, stale: 0, miss: 0, collapsed: 0, refreshSkipped: 0, refreshes: { ok: 0, 'not-modified': 0, 'not-found': 0, invalid: 0, failed: 0 } };
   for (const c of list) {
     sum.hit += c.hit;
@@ -221,5 +222,5 @@ export function sumCounters(list: readonly FreshnessCounters[]): FreshnessCounte
     sum.refreshSkipped += c.refreshSkipped;
     for (const k of Object.keys(sum.refreshes) as Array<keyof FreshnessCounters['refreshes']>) sum.refreshes[k] += c.refreshes[k];
   }
-  return list.length === 1 ? (list[0] as FreshnessCounters) : sum;
+  return sum;
 }

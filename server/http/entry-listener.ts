@@ -16,7 +16,6 @@ import { cacheStatus } from './cache-status.js';
 import { notModifiedBy } from './conditional.js';
 import { prefersHtml } from './html-views.js';
 
-const ID = new RegExp(`^(${ENTRY_ID.source.slice(1, -1)})$`);
 
 /** What the listener leaves on a request it hands to Koa: the outcome already reached, and when the request came. */
 export interface HandedOn {
@@ -28,6 +27,10 @@ export type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
 interface Served {
   name: string;
+  /** `/products/`: what a request target of one of its entries starts with. */
+  prefix: string;
+  /** Its entries' paths, the id captured. */
+  pattern: RegExp;
   route: string;
   freshness: Freshness;
 }
@@ -39,8 +42,14 @@ export function entryListener(deps: {
   next: Listener;
 }): Listener {
   const { accessLog, next } = deps;
-  // By the path's first segment with its slashes: '/entries/', '/products/'.
-  const byPrefix = new Map<string, Served>(deps.sources.map((s) => [`${s.path}/`, { name: s.name, route: entryRoute(s.path), freshness: s.freshness }]));
+  // A plain list: a source or two, each a startsWith before any allocation.
+  const served: Served[] = deps.sources.map((s) => ({
+    name: s.name,
+    prefix: `${s.path}/`,
+    pattern: new RegExp(`^${s.path}/(${ENTRY_ID.source.slice(1, -1)})$`),
+    route: entryRoute(s.path),
+    freshness: s.freshness,
+  }));
 
   function send(req: IncomingMessage, res: ServerResponse, source: Served, answer: Answer, startedAt: number, requestId: string): void {
     const { view } = answer;
@@ -85,10 +94,15 @@ export function entryListener(deps: {
     const method = req.method;
     const url = req.url ?? '/';
     if (method !== 'GET' && method !== 'HEAD') return next(req, res);
-    const slash = url.indexOf('/', 1);
-    const source = slash < 0 ? undefined : byPrefix.get(url.slice(0, slash + 1));
+    let source: Served | undefined;
+    for (const s of served) {
+      if (url.startsWith(s.prefix)) {
+        source = s;
+        break;
+      }
+    }
     if (source === undefined) return next(req, res);
-    const id = ID.exec(pathOf(url).slice(slash + 1))?.[1];
+    const id = source.pattern.exec(pathOf(url))?.[1];
     if (id === undefined || prefersHtml(req.headers.accept)) return next(req, res);
     const startedAt = performance.now();
     const requestId = accessLog.requestId(req.headers['x-request-id']);

@@ -1,5 +1,6 @@
 // HTML for people: an entry page and the friendly error page. Everything from
 // upstream is escaped; nothing internal is ever shown.
+import { relatedParts } from '../../shared/sources.js';
 import { DEFAULT_PATHS, type PagePaths } from '../../shared/publish-layout.js';
 import type { IncomingMessage } from 'node:http';
 import accepts from 'accepts';
@@ -93,10 +94,10 @@ ${related ? `<h2>Related</h2><ul>${related}</ul>` : ''}
 // A related id may name another source (`products:p1`): its link goes to that source's path.
 // Anything else (upstream text) stays under this source's path, encoded: never a link off this site.
 function relatedHref(related: string, paths: EntryPaths): string {
-  const colon = related.indexOf(':');
-  const other = colon < 0 ? undefined : paths.sourcePath?.(related.slice(0, colon));
+  const { source, id } = relatedParts(related);
+  const other = source === undefined ? undefined : paths.sourcePath?.(source);
   if (other === undefined) return `${paths.entries}/${encodeURIComponent(related)}`;
-  return `${other}/${encodeURIComponent(related.slice(colon + 1))}`;
+  return `${other}/${encodeURIComponent(id)}`;
 }
 
 export function errorPage(status: number, title: string, detail: string): string {

@@ -11,6 +11,7 @@ import { SETTING_ROWS } from '../config/settings.js';
 import { sumCounters, type Freshness, type FreshnessCounters } from '../freshness/freshness.js';
 import type { DeadLetterAction, DeadLetters } from './dead-letters.js';
 import type { Plotted } from './history.js';
+import { DEFAULT_SOURCE } from '../../shared/sources.js';
 import { maskUrl } from '../../shared/mask-url.js';
 
 export interface RecentMessage {
@@ -100,8 +101,7 @@ export function createAdminViews(deps: {
   db: Db;
   config: Config;
   pool: UpdaterPool;
-  /** The default source's check (else the first's): the cards above the sources' table. */
-  freshness: Freshness;
+  /** Every source; the upstream cards are of the default one (else the first). */
   sources: ReadonlyArray<{ name: string; path: string; upstreamUrl: string; config: Config; freshness: Freshness }>;
   mailers: Mailers;
   deadLetters: DeadLetters;
@@ -109,7 +109,8 @@ export function createAdminViews(deps: {
   /** The database's clock, which the outbox's times are in. */
   now: () => number;
 }): AdminViews {
-  const { db, config, pool, freshness, mailers } = deps;
+  const { db, config, pool, mailers } = deps;
+  const main = deps.sources.find((s) => s.name === DEFAULT_SOURCE) ?? (deps.sources[0] as (typeof deps.sources)[number]);
   // Uptime counts on the monotonic clock; the start is shown as a wall-clock time.
   const started = performance.now();
   const startedAt = new Date().toISOString();
@@ -142,8 +143,8 @@ export function createAdminViews(deps: {
         pool: pool.stats(),
         cache: sumCounters(deps.sources.map((s) => s.freshness.counters())),
         memoryEntries: deps.sources.reduce((n, s) => n + s.freshness.memoryEntries(), 0),
-        upstream: upstreamView(freshness),
-        upstreamOf: deps.sources.find((s) => s.freshness === freshness)?.name ?? '',
+        upstream: upstreamView(main.freshness),
+        upstreamOf: main.name,
         sources: deps.sources.map((s) => ({
           name: s.name,
           path: s.path,

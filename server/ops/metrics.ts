@@ -7,16 +7,15 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { OutboxStats } from '../../db/outbox.js';
 import type { MailerStats } from '../../workers/mail/launcher.js';
 import type { PoolStats } from '../../workers/pool.js';
-import type { FreshnessCounters } from '../freshness/freshness.js';
+import { sumCounters, type FreshnessCounters } from '../freshness/freshness.js';
 import type { BreakerCounters, BreakerView } from '../freshness/breaker.js';
 import type { GateStats } from '../freshness/upstream-gate.js';
 
 export interface MetricsSources {
-  freshness: () => FreshnessCounters;
   pool: () => PoolStats;
   mailers: () => MailerStats;
   outbox: () => Promise<OutboxStats>;
-  /** Each source's counters (the line above adds them up). */
+  /** Each source's counters (the unlabelled series add them up). */
   sources: () => Array<{ source: string; counters: FreshnessCounters }>;
   memoryEntries: () => number;
   /** Each source's upstream: its circuit breaker (server/freshness/breaker.ts) and caps. */
@@ -147,53 +146,43 @@ export function createMetrics(): Metrics {
     registers: [registry],
   });
 
-  // Monotonic numbers counted elsewhere, exported as counters on each scrape.
-  function mirror(name: string, help: string, label: string, read: () => Record<string, number>): void {
-    const seen = new Map<string, number>();
-    registry.registerMetric(
-      new Counter({
-      name,
-      help,
-      labelNames: [label],
-      registers: [],
-      collect() {
-        if (!sources) return;
-        for (const [value, total] of Object.entries(read())) {
-          const delta = total - (seen.get(value) ?? 0);
-          if (delta > 0) this.labels(value).inc(delta);
-          seen.set(value, total);
-        }
-      },
-      }),
-    );
-  }
-  function mirrorBySource(name: string, help: string, read: (c: FreshnessCounters) => Record<string, number>): void {
+  // Monotonic numbers counted elsewhere, exported as counters on each scrape:
+  // `read` gives each series' label values and its total so far.
+  function mirrorSeries(name: string, help: string, labelNames: string[], read: () => Iterable<[string[], number]>): void {
     const seen = new Map<string, number>();
     registry.registerMetric(
       new Counter({
         name,
         help,
-        labelNames: ['source', 'outcome'],
+        labelNames,
         registers: [],
         collect() {
           if (!sources) return;
-          for (const { source, counters } of sources.sources()) {
-            for (const [outcome, total] of Object.entries(read(counters))) {
-              const key = `${source} ${outcome}`;
-              const delta = total - (seen.get(key) ?? 0);
-              if (delta > 0) this.labels(source, outcome).inc(delta);
-              seen.set(key, total);
-            }
+          for (const [values, total] of read()) {
+            const key = values.join('\u0000');
+            const delta = total - (seen.get(key) ?? 0);
+            if (delta > 0) this.labels(...values).inc(delta);
+            seen.set(key, total);
           }
         },
       }),
     );
   }
+  /** One label: its value → the total. */
+  function mirror(name: string, help: string, label: string, read: () => Record<string, number>): void {
+    mirrorSeries(name, help, [label], () => Object.entries(read()).map(([value, total]) => [[value], total]));
+  }
+  /** By source and outcome, from each source's counters. */
+  function mirrorBySource(name: string, help: string, read: (c: FreshnessCounters) => Record<string, number>): void {
+    mirrorSeries(name, help, ['source', 'outcome'], () =>
+      (sources as MetricsSources).sources().flatMap(({ source, counters }) => Object.entries(read(counters)).map(([outcome, total]): [string[], number] => [[source, outcome], total])),
+    );
+  }
   mirror('freshen_cache_outcomes_total', 'Reads by cache outcome; refresh_skipped: a refresh shed because the pool was full (a stale read served without one, or a miss answered 503).', 'outcome', () => {
-    const c = (sources as MetricsSources).freshness();
+    const c = sumCounters((sources as MetricsSources).sources().map((s) => s.counters));
     return { hit: c.hit, stale: c.stale, miss: c.miss, collapsed: c.collapsed, refresh_skipped: c.refreshSkipped };
   });
-  mirror('freshen_refreshes_total', 'Refreshes by outcome.', 'outcome', () => ({ ...(sources as MetricsSources).freshness().refreshes }));
+  mirror('freshen_refreshes_total', 'Refreshes by outcome.', 'outcome', () => ({ ...sumCounters((sources as MetricsSources).sources().map((s) => s.counters)).refreshes }));
   // The same two, by source.
   mirrorBySource('freshen_source_reads_total', 'Reads by source and cache outcome (the sum is freshen_cache_outcomes_total).', (c) => ({
     hit: c.hit,

@@ -8,6 +8,7 @@ import type Koa from 'koa';
 import type { AppDeps, HttpSource } from '../app.js';
 import { requireAdmin } from '../auth.js';
 import { ENTRY_ID, MAX_IDS } from '../../../shared/entry-id.js';
+import { relatedParts } from '../../../shared/sources.js';
 import { notModified } from '../conditional.js';
 import { isRefusal, type Answer, type Outcome } from '../../freshness/freshness.js';
 import { cacheStatus } from '../cache-status.js';
@@ -54,19 +55,26 @@ export function entryRoutes(router: Router, deps: AppDeps, source: HttpSource): 
     const read: Array<{ related: string; from: HttpSource; id: string }> = [];
     const rejected: ItemError[] = [];
     for (const related of unique) {
-      const colon = related.indexOf(':');
-      const from = colon < 0 ? source : bySource.get(related.slice(0, colon));
-      const entry = colon < 0 ? related : related.slice(colon + 1);
+      const { source: named, id: entry } = relatedParts(related);
+      const from = named === undefined ? source : bySource.get(named);
       if (from === undefined) rejected.push({ id: related, status: 400, title: 'Bad request', detail: 'The related id names no source served here.' });
       else if (!ENTRY_ID.test(entry)) rejected.push({ id: related, status: 400, title: 'Bad request', detail: 'The related id is not a valid entry id.' });
       else read.push({ related, from, id: entry });
     }
-    const outcomes: Outcome[] = Array.from({ length: read.length });
-    for (const from of new Set(read.map((r) => r.from))) {
-      const at = read.flatMap((r, i) => (r.from === from ? [i] : []));
-      const got = await from.freshness.getMany(at.map((i) => (read[i] as (typeof read)[number]).id));
-      at.forEach((i, n) => (outcomes[i] = got[n] as Outcome));
+    // Each source's ids through its check at once, the answers put back in the record's order.
+    const groups = new Map<HttpSource, number[]>();
+    for (const [i, r] of read.entries()) {
+      const at = groups.get(r.from);
+      if (at) at.push(i);
+      else groups.set(r.from, [i]);
     }
+    const outcomes: Outcome[] = Array.from({ length: read.length });
+    await Promise.all(
+      [...groups].map(async ([from, at]) => {
+        const got = await from.freshness.getMany(at.map((i) => (read[i] as (typeof read)[number]).id));
+        at.forEach((i, n) => (outcomes[i] = got[n] as Outcome));
+      }),
+    );
     const at = new Map(read.map((r) => [r.related, `${r.from.path}/${r.id}`]));
     sendList(ctx, (related) => at.get(related) as string, `"id":${JSON.stringify(id)},`, read.map((r) => r.related), outcomes, rejected);
   });
