@@ -125,7 +125,7 @@ function anotherMigrates(err: unknown): boolean {
 /** Another node made the migrations' own tables first. */
 function lostRace(err: unknown): boolean {
   const e = err as { code?: string; message?: string };
-  // Postgres: duplicate_table, or the unique index on type names a concurrent CREATE TABLE trips.
-  if (e.code === '42P07' || (e.code === '23505' && /pg_type/.test(e.message ?? ''))) return true;
-  return /freshen_migrations\S*["`] already exists/.test(e.message ?? '');
+  // Postgres: duplicate_table, or the unique index on type or relation names a concurrent CREATE TABLE trips.
+  if (e.code === '42P07' || (e.code === '23505' && /pg_type|pg_class/.test(e.message ?? ''))) return true;
+  return /freshen_migrations\S*["`] already exists|create table `?"?freshen_migrations/.test(e.message ?? '');
 }
